@@ -1,0 +1,141 @@
+"""Lambda entry for Custom::TrafficMirrorSession (template.yaml: CodeUri provider/, app.handler).
+
+Thin wiring: Powertools (structured logs with the request's IDs, one metric per outcome,
+tracing) around crhelper's dispatcher, which calls the resource functions.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from mirror_session import resource
+from mirror_session.ec2 import Sessions, ec2_client
+from mirror_session.errors import ProviderError, fit
+from mirror_session.responder import Responder, encode_body, put_response
+from mirror_session.schema import InvalidProperties
+
+SERVICE: Final = os.environ.get("POWERTOOLS_SERVICE_NAME", "traffic-mirror-provider")
+NAMESPACE: Final = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "TrafficMirrorProvider")
+REQUEST_TYPES: Final = {"Create", "Update", "Delete"}
+
+logger = Logger(service=SERVICE)
+copy_config_to_registered_loggers(source_logger=logger, include={"mirror_session"})
+tracer = Tracer(service=SERVICE)
+Event = Mapping[str, Any]
+Action = Callable[[Event, Sessions], resource.Outcome]
+
+
+def _record(event: Event, body: Mapping[str, Any]) -> None:
+    """Log the outcome (never the URL or the raw event) and emit its metric."""
+    status, request_type = str(body.get("Status")), str(event.get("RequestType"))
+    logger.info(
+        "responded",
+        extra={
+            "status": status,
+            "physical_id": body.get("PhysicalResourceId"),
+            "reason": body.get("Reason") or None,
+        },
+    )
+    with single_metric(
+        name="Responses", unit=MetricUnit.Count, value=1, namespace=NAMESPACE
+    ) as metric:
+        metric.add_dimension(name="RequestType", value=request_type)
+        metric.add_dimension(name="Status", value=status)
+
+
+helper = Responder(on_sent=_record)
+
+
+def _run(action: Action, event: Event) -> str:
+    """Run one lifecycle function; turn every failure into a readable Reason."""
+    sessions = Sessions(ec2_client())
+    try:
+        outcome = action(event, sessions)
+    except InvalidProperties as exc:
+        logger.warning("invalid properties", extra={"problems": exc.problems})
+        raise ProviderError(f"Invalid properties: {exc}") from exc
+    except ProviderError as exc:
+        logger.warning("EC2 refused", extra={"reason": exc.reason, "code": exc.code})
+        raise
+    except Exception as exc:
+        logger.exception("unexpected failure")
+        raise ProviderError(
+            f"Internal error ({type(exc).__name__}) in the provider; its log has the details "
+            f"under RequestId {event.get('RequestId')}."
+        ) from exc
+    if outcome.created and helper.timed_out:
+        # FAILED was already sent for this event: what we made now would be an orphan.
+        logger.warning("undoing a session created after the timeout", extra={"id": outcome.created})
+        sessions.delete(outcome.created)
+    helper.Data.update(outcome.data)
+    return outcome.physical_id
+
+
+@helper.create
+def _create(event: Event, _context: Any) -> str:
+    return _run(resource.create, event)
+
+
+@helper.update
+def _update(event: Event, _context: Any) -> str:
+    return _run(resource.update, event)
+
+
+@helper.delete
+def _delete(event: Event, _context: Any) -> str:
+    return _run(resource.delete, event)
+
+
+def _envelope_problem(event: object) -> str | None:
+    """What makes an event unusable for crhelper, or None when it is well formed."""
+    if not isinstance(event, Mapping):
+        return "the event is not a JSON object"
+    if event.get("RequestType") not in REQUEST_TYPES:
+        return f"RequestType must be Create, Update or Delete, got {str(event.get('RequestType'))[:40]}"
+    for key in ("StackId", "RequestId", "LogicalResourceId"):
+        if not isinstance(event.get(key), str) or not event[key]:
+            return f"{key} is missing or not a string"
+    if event["RequestType"] != "Create" and not isinstance(event.get("PhysicalResourceId"), str):
+        return "PhysicalResourceId is missing or not a string"
+    return None
+
+
+def _answer_malformed(event: Mapping[str, Any], problem: str) -> None:
+    """FAILED for an event crhelper cannot take, sent to its ResponseURL."""
+    physical = event.get("PhysicalResourceId")
+    body = {
+        "Status": "FAILED",
+        "Reason": fit(f"Malformed request: {problem}."),
+        "PhysicalResourceId": physical if isinstance(physical, str) and physical else "invalid-event",
+        **{k: str(event.get(k, ""))[:1024] for k in ("StackId", "RequestId", "LogicalResourceId")},
+        "Data": {},
+    }
+    put_response(str(event["ResponseURL"]), encode_body(body))
+    _record(event, body)
+
+
+@logger.inject_lambda_context(log_event=False, clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+def handler(event: dict[str, Any], context: Any) -> None:
+    """The Lambda handler CloudFormation invokes (asynchronously) for each event."""
+    if not isinstance(event, Mapping) or not str(event.get("ResponseURL", "")).startswith(
+        "https://"
+    ):
+        logger.error("event has no https ResponseURL: nobody to answer")
+        return
+    logger.append_keys(
+        **{k: str(event.get(k, ""))[:256] for k in ("RequestId", "LogicalResourceId", "StackId")},
+        RequestType=str(event.get("RequestType", ""))[:16],
+    )
+    problem = _envelope_problem(event)
+    if problem:
+        logger.error("malformed event", extra={"problem": problem})
+        _answer_malformed(event, problem)
+        return
+    helper(event, context)

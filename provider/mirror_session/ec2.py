@@ -1,0 +1,138 @@
+"""The thin EC2 layer: performs planned calls and translates their errors.
+
+Clients are plain boto3, so ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_EC2`` point them at a
+local stand-in; there is no endpoint code here. One client per region per container.
+
+Example::
+
+    sessions = Sessions(ec2_client())
+    session = sessions.create(params, tags, client_token="...")
+    sessions.delete(session["TrafficMirrorSessionId"])
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from mirror_session.errors import NOT_FOUND, error_code, explain
+from mirror_session.plan import Modify, TagChanges
+from mirror_session.schema import Value
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_ec2.type_defs import TrafficMirrorSessionTypeDef
+else:
+    EC2Client = Any
+    TrafficMirrorSessionTypeDef = dict
+
+__all__ = ["CLIENT_CONFIG", "Sessions", "ec2_client", "partition_of"]
+
+#: Throttling (RequestLimitExceeded) is retried by botocore's standard mode with backoff.
+#: Socket timeouts are short enough that a hung call fails well inside the Lambda timeout;
+#: the responder's timer is the last guard.
+CLIENT_CONFIG: Final = Config(
+    retries={"mode": "standard", "max_attempts": int(os.environ.get("EC2_MAX_ATTEMPTS", "8"))},
+    connect_timeout=5,
+    read_timeout=15,
+    user_agent_extra="traffic-mirror-provider",
+)
+SESSION_TYPE: Final = "traffic-mirror-session"
+
+
+@functools.cache
+def ec2_client(region: str | None = None) -> EC2Client:
+    """The EC2 client for ``region`` (default: the function's), created once per container."""
+    return boto3.client("ec2", region_name=region, config=CLIENT_CONFIG)
+
+
+def partition_of(region: str) -> str:
+    """The AWS partition (aws, aws-cn, aws-us-gov) that ``region`` belongs to."""
+    return boto3.session.Session().get_partition_for_region(region)
+
+
+def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+class Sessions:
+    """Create, modify, tag, find and delete traffic mirror sessions; errors become reasons."""
+
+    def __init__(self, client: EC2Client) -> None:
+        self.client = client
+
+    @property
+    def region(self) -> str:
+        """The region the client talks to."""
+        return str(self.client.meta.region_name)
+
+    def create(
+        self, params: Mapping[str, Value], tags: Mapping[str, str], client_token: str
+    ) -> TrafficMirrorSessionTypeDef:
+        """One CreateTrafficMirrorSession; the same token returns the same session again."""
+        ident = f"{params.get('NetworkInterfaceId')} #{params.get('SessionNumber')}"
+        try:
+            answer = self.client.create_traffic_mirror_session(
+                **params,  # type: ignore[arg-type]
+                TagSpecifications=[{"ResourceType": SESSION_TYPE, "Tags": _tag_list(tags)}],
+                ClientToken=client_token,
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise explain("create", ident, exc) from exc
+        return answer["TrafficMirrorSession"]
+
+    def modify(self, session_id: str, change: Modify) -> TrafficMirrorSessionTypeDef:
+        """One ModifyTrafficMirrorSession with only the changed fields and RemoveFields."""
+        extra: dict[str, Any] = {"RemoveFields": list(change.remove)} if change.remove else {}
+        try:
+            answer = self.client.modify_traffic_mirror_session(
+                TrafficMirrorSessionId=session_id, **change.changes, **extra
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise explain("modify", session_id, exc) from exc
+        return answer["TrafficMirrorSession"]
+
+    def retag(self, session_id: str, change: TagChanges) -> None:
+        """CreateTags for new or changed keys, DeleteTags for removed keys."""
+        try:
+            if change.put:
+                self.client.create_tags(Resources=[session_id], Tags=_tag_list(change.put))  # type: ignore[typeddict-item]
+            if change.drop:
+                self.client.delete_tags(
+                    Resources=[session_id], Tags=[{"Key": k} for k in change.drop]
+                )
+        except (ClientError, BotoCoreError) as exc:
+            raise explain("tag", session_id, exc) from exc
+
+    def find(self, session_id: str) -> TrafficMirrorSessionTypeDef | None:
+        """The session with this ID, or None when EC2 no longer has it."""
+        try:
+            answer = self.client.describe_traffic_mirror_sessions(
+                TrafficMirrorSessionIds=[session_id]
+            )
+        except ClientError as exc:
+            if error_code(exc) == NOT_FOUND:
+                return None
+            raise explain("describe", session_id, exc) from exc
+        except BotoCoreError as exc:
+            raise explain("describe", session_id, exc) from exc
+        found = answer.get("TrafficMirrorSessions", [])
+        return found[0] if found else None
+
+    def delete(self, session_id: str) -> bool:
+        """One DeleteTrafficMirrorSession. False when the session was already gone."""
+        try:
+            self.client.delete_traffic_mirror_session(TrafficMirrorSessionId=session_id)
+        except ClientError as exc:
+            if error_code(exc) == NOT_FOUND:
+                return False
+            raise explain("delete", session_id, exc) from exc
+        except BotoCoreError as exc:
+            raise explain("delete", session_id, exc) from exc
+        return True

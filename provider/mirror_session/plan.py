@@ -1,0 +1,94 @@
+"""The plan: old and new properties in, the exact EC2 writes out. Pure, no AWS.
+
+Example::
+
+    >>> from mirror_session.schema import parse
+    >>> base = {"NetworkInterfaceId": "eni-1", "TrafficMirrorTargetId": "tmt-1",
+    ...         "TrafficMirrorFilterId": "tmf-1", "SessionNumber": "1", "PacketLength": "64"}
+    >>> new = dict(base, Description="web tier")
+    >>> del new["PacketLength"]
+    >>> p = plan_update(parse(base), parse(new))
+    >>> p.modify
+    Modify(changes={'Description': 'web tier'}, remove=('packet-length',))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mirror_session.schema import FIELDS, UNKNOWN, SessionSpec, Update, Value
+
+__all__ = ["Modify", "TagChanges", "UpdatePlan", "create_params", "plan_update"]
+
+
+@dataclass(frozen=True)
+class Modify:
+    """One ModifyTrafficMirrorSession: the changed fields and the RemoveFields."""
+
+    changes: dict[str, Value]
+    remove: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TagChanges:
+    """CreateTags for ``put`` and DeleteTags for ``drop``, on the session."""
+
+    put: dict[str, str] = field(default_factory=dict)
+    drop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class UpdatePlan:
+    """What an Update does. ``replace_because`` non-empty means: create a new session."""
+
+    replace_because: tuple[str, ...] = ()
+    modify: Modify | None = None
+    tags: TagChanges | None = None
+
+    @property
+    def writes(self) -> bool:
+        """True when the plan changes anything in EC2."""
+        return bool(self.replace_because or self.modify or self.tags)
+
+
+def create_params(spec: SessionSpec) -> dict[str, Value]:
+    """The CreateTrafficMirrorSession parameters for a spec (tags and token excluded)."""
+    return {k: v for k, v in spec.values.items() if v is not UNKNOWN}  # type: ignore[misc]
+
+
+def plan_update(old: SessionSpec, new: SessionSpec) -> UpdatePlan:
+    """Diff previous and new properties into the fewest EC2 writes.
+
+    A replacement field whose previous value is UNKNOWN does not force replacement: an
+    invalid value never reached EC2, so the session still has the last valid one.
+    """
+    replace = tuple(
+        f.name
+        for f in FIELDS
+        if f.update is Update.REPLACE
+        and old.values.get(f.name) is not UNKNOWN
+        and old.values.get(f.name) != new.values.get(f.name)
+    )
+    if replace:
+        return UpdatePlan(replace_because=replace)
+    changes: dict[str, Value] = {}
+    remove: list[str] = []
+    for f in FIELDS:
+        if f.update is not Update.IN_PLACE:
+            continue
+        before, after = old.values.get(f.name), new.values.get(f.name)
+        if after is None:
+            if before is not None and f.remove_as:
+                remove.append(f.remove_as)
+        elif before != after:
+            changes[f.name] = after  # type: ignore[assignment]
+    modify = Modify(changes, tuple(remove)) if changes or remove else None
+    return UpdatePlan(modify=modify, tags=_tag_changes(old, new))
+
+
+def _tag_changes(old: SessionSpec, new: SessionSpec) -> TagChanges | None:
+    if not old.tags_known:
+        return TagChanges(put=dict(new.tags)) if new.tags else None
+    put = {k: v for k, v in new.tags.items() if old.tags.get(k) != v}
+    drop = tuple(k for k in old.tags if k not in new.tags)
+    return TagChanges(put, drop) if put or drop else None
