@@ -130,6 +130,19 @@ def _session(backend: Any, session_id: str | None) -> Any:
     return session
 
 
+def _require_target_and_filter(backend: Any, target: str | None, mirror_filter: str | None) -> None:
+    if target is not None and target not in backend.traffic_mirror_targets:
+        raise _err(
+            "InvalidTrafficMirrorTargetId.NotFound",
+            f"The traffic mirror target '{target}' does not exist.",
+        )
+    if mirror_filter is not None and mirror_filter not in backend.traffic_mirror_filters:
+        raise _err(
+            "InvalidTrafficMirrorFilterId.NotFound",
+            f"The traffic mirror filter '{mirror_filter}' does not exist.",
+        )
+
+
 def _create(self: Any) -> ActionResult:
     self.error_on_dryrun()
     backend = self.ec2_backend
@@ -150,21 +163,14 @@ def _create(self: Any) -> ActionResult:
                 )
             session = backend.traffic_mirror_sessions.get(session_id)
             if session is not None:
-                return ActionResult({"TrafficMirrorSession": session.to_dict(), "ClientToken": token})
+                return ActionResult(
+                    {"TrafficMirrorSession": session.to_dict(), "ClientToken": token}
+                )
         eni = self._get_param("NetworkInterfaceId")
         backend.get_network_interface(eni)  # InvalidNetworkInterfaceID.NotFound
         target = self._get_param("TrafficMirrorTargetId")
-        if target not in backend.traffic_mirror_targets:
-            raise _err(
-                "InvalidTrafficMirrorTargetId.NotFound",
-                f"The traffic mirror target '{target}' does not exist.",
-            )
         mirror_filter = self._get_param("TrafficMirrorFilterId")
-        if mirror_filter not in backend.traffic_mirror_filters:
-            raise _err(
-                "InvalidTrafficMirrorFilterId.NotFound",
-                f"The traffic mirror filter '{mirror_filter}' does not exist.",
-            )
+        _require_target_and_filter(backend, target, mirror_filter)
         on_eni = [
             s for s in backend.traffic_mirror_sessions.values() if s.network_interface_id == eni
         ]
@@ -194,6 +200,9 @@ def _modify(self: Any) -> ActionResult:
     self.error_on_dryrun()
     backend = self.ec2_backend
     session = _session(backend, self._get_param("TrafficMirrorSessionId"))
+    _require_target_and_filter(
+        backend, self._get_param("TrafficMirrorTargetId"), self._get_param("TrafficMirrorFilterId")
+    )
     for param, attr in (
         ("TrafficMirrorTargetId", "traffic_mirror_target_id"),
         ("TrafficMirrorFilterId", "traffic_mirror_filter_id"),
@@ -208,7 +217,7 @@ def _modify(self: Any) -> ActionResult:
     ):
         if (number := self._get_int_param(param)) is not None:
             setattr(session, attr, number)
-    for removed in self._get_multi_param("RemoveFields"):
+    for removed in self._get_param("RemoveFields") or []:
         if removed == "virtual-network-id":
             session.virtual_network_id = _fresh_vni(backend)
         else:
@@ -372,8 +381,9 @@ class EmbeddedEc2:
 
     def reset(self) -> None:
         """Empty every moto backend and forget tokens, faults and counted calls."""
-        request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
-        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - loopback only
+        url = f"{self.endpoint}/moto-api/reset"
+        request = urllib.request.Request(url, method="POST")  # noqa: S310 - loopback only
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310
             pass
         with _REALISM.lock:
             _REALISM.tokens.clear()
@@ -393,8 +403,8 @@ class EmbeddedEc2:
         os.environ.update(
             AWS_ENDPOINT_URL_EC2=self.endpoint,
             AWS_ACCESS_KEY_ID="testing",
-            AWS_SECRET_ACCESS_KEY="testing",  # noqa: S105 - moto's dummy credentials
-            AWS_SESSION_TOKEN="testing",  # noqa: S105
+            AWS_SECRET_ACCESS_KEY="testing",
+            AWS_SESSION_TOKEN="testing",
             AWS_DEFAULT_REGION=self.region,
             AWS_REGION=self.region,
         )

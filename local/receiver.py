@@ -47,7 +47,7 @@ class _State:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
-    def do_PUT(self) -> None:  # noqa: N802 - http.server's naming
+    def do_PUT(self) -> None:
         raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         state = self.server.state
         with state.cond:
@@ -64,7 +64,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the tests read what arrived, not access logs."""
 
 

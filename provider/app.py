@@ -97,7 +97,8 @@ def _envelope_problem(event: object) -> str | None:
     if not isinstance(event, Mapping):
         return "the event is not a JSON object"
     if event.get("RequestType") not in REQUEST_TYPES:
-        return f"RequestType must be Create, Update or Delete, got {str(event.get('RequestType'))[:40]}"
+        got = str(event.get("RequestType"))[:40]
+        return f"RequestType must be Create, Update or Delete, got {got}"
     for key in ("StackId", "RequestId", "LogicalResourceId"):
         if not isinstance(event.get(key), str) or not event[key]:
             return f"{key} is missing or not a string"
@@ -112,7 +113,9 @@ def _answer_malformed(event: Mapping[str, Any], problem: str) -> None:
     body = {
         "Status": "FAILED",
         "Reason": fit(f"Malformed request: {problem}."),
-        "PhysicalResourceId": physical if isinstance(physical, str) and physical else "invalid-event",
+        "PhysicalResourceId": physical
+        if isinstance(physical, str) and physical
+        else "invalid-event",
         **{k: str(event.get(k, ""))[:1024] for k in ("StackId", "RequestId", "LogicalResourceId")},
         "Data": {},
     }

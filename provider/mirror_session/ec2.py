@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from mirror_session.errors import NOT_FOUND, error_code, explain
 from mirror_session.plan import Modify, TagChanges
@@ -27,12 +28,18 @@ from mirror_session.schema import Value
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
-    from mypy_boto3_ec2.type_defs import TrafficMirrorSessionTypeDef
+    from mypy_boto3_ec2.type_defs import TagTypeDef, TrafficMirrorSessionTypeDef
 else:
-    EC2Client = Any
+    EC2Client = TagTypeDef = Any
     TrafficMirrorSessionTypeDef = dict
 
-__all__ = ["CLIENT_CONFIG", "Sessions", "ec2_client", "partition_of"]
+__all__ = [
+    "CLIENT_CONFIG",
+    "Sessions",
+    "TrafficMirrorSessionTypeDef",
+    "ec2_client",
+    "partition_of",
+]
 
 #: Throttling (RequestLimitExceeded) is retried by botocore's standard mode with backoff.
 #: Socket timeouts are short enough that a hung call fails well inside the Lambda timeout;
@@ -44,6 +51,8 @@ CLIENT_CONFIG: Final = Config(
     user_agent_extra="traffic-mirror-provider",
 )
 SESSION_TYPE: Final = "traffic-mirror-session"
+#: Failures other than an EC2 error code: network, timeouts, an answer that is not EC2's.
+TRANSPORT_ERRORS: Final = (BotoCoreError, ResponseParserError)
 
 
 @functools.cache
@@ -57,7 +66,7 @@ def partition_of(region: str) -> str:
     return boto3.session.Session().get_partition_for_region(region)
 
 
-def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
+def _tag_list(tags: Mapping[str, str]) -> list[TagTypeDef]:
     return [{"Key": k, "Value": v} for k, v in tags.items()]
 
 
@@ -83,18 +92,20 @@ class Sessions:
                 TagSpecifications=[{"ResourceType": SESSION_TYPE, "Tags": _tag_list(tags)}],
                 ClientToken=client_token,
             )
-        except (ClientError, BotoCoreError) as exc:
+        except (ClientError, *TRANSPORT_ERRORS) as exc:
             raise explain("create", ident, exc) from exc
         return answer["TrafficMirrorSession"]
 
     def modify(self, session_id: str, change: Modify) -> TrafficMirrorSessionTypeDef:
         """One ModifyTrafficMirrorSession with only the changed fields and RemoveFields."""
-        extra: dict[str, Any] = {"RemoveFields": list(change.remove)} if change.remove else {}
+        args: dict[str, Any] = dict(change.changes)
+        if change.remove:
+            args["RemoveFields"] = list(change.remove)
         try:
             answer = self.client.modify_traffic_mirror_session(
-                TrafficMirrorSessionId=session_id, **change.changes, **extra
+                TrafficMirrorSessionId=session_id, **args
             )
-        except (ClientError, BotoCoreError) as exc:
+        except (ClientError, *TRANSPORT_ERRORS) as exc:
             raise explain("modify", session_id, exc) from exc
         return answer["TrafficMirrorSession"]
 
@@ -102,12 +113,12 @@ class Sessions:
         """CreateTags for new or changed keys, DeleteTags for removed keys."""
         try:
             if change.put:
-                self.client.create_tags(Resources=[session_id], Tags=_tag_list(change.put))  # type: ignore[typeddict-item]
+                self.client.create_tags(Resources=[session_id], Tags=_tag_list(change.put))
             if change.drop:
                 self.client.delete_tags(
                     Resources=[session_id], Tags=[{"Key": k} for k in change.drop]
                 )
-        except (ClientError, BotoCoreError) as exc:
+        except (ClientError, *TRANSPORT_ERRORS) as exc:
             raise explain("tag", session_id, exc) from exc
 
     def find(self, session_id: str) -> TrafficMirrorSessionTypeDef | None:
@@ -120,7 +131,7 @@ class Sessions:
             if error_code(exc) == NOT_FOUND:
                 return None
             raise explain("describe", session_id, exc) from exc
-        except BotoCoreError as exc:
+        except TRANSPORT_ERRORS as exc:
             raise explain("describe", session_id, exc) from exc
         found = answer.get("TrafficMirrorSessions", [])
         return found[0] if found else None
@@ -133,6 +144,6 @@ class Sessions:
             if error_code(exc) == NOT_FOUND:
                 return False
             raise explain("delete", session_id, exc) from exc
-        except BotoCoreError as exc:
+        except TRANSPORT_ERRORS as exc:
             raise explain("delete", session_id, exc) from exc
         return True

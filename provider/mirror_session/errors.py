@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Final
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
-__all__ = ["ADVICE", "MAX_REASON", "NOT_FOUND", "ProviderError", "error_code", "fit", "explain"]
+__all__ = ["ADVICE", "MAX_REASON", "NOT_FOUND", "ProviderError", "error_code", "explain", "fit"]
 
 #: crhelper keeps only the tail of a longer reason; we stay within it and keep the head.
 MAX_REASON: Final = 256
@@ -83,9 +83,7 @@ def explain(verb: str, ident: str, exc: BaseException) -> ProviderError:
         advice = ADVICE.get(code, "")
         lead = fit(f"{head}{code}. {advice}".rstrip(), MAX_REASON - 12)
         return ProviderError(f"{lead} EC2 said: {message}" if message else lead, code)
-    if isinstance(exc, BotoCoreError):
-        return ProviderError(
-            f"{head}could not reach EC2 ({type(exc).__name__}). Check the function's network "
-            f"route to the EC2 endpoint. {exc}"
-        )
-    return ProviderError(f"{head}internal error {type(exc).__name__}: {exc}")
+    return ProviderError(
+        f"{head}no usable answer from EC2 ({type(exc).__name__}). Check the function's "
+        f"network route to the EC2 endpoint, then retry. {exc}"
+    )

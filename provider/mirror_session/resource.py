@@ -17,7 +17,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
 from mirror_session.ec2 import Sessions, TrafficMirrorSessionTypeDef, partition_of
 from mirror_session.errors import NOT_FOUND, ProviderError
@@ -49,7 +49,7 @@ class Outcome:
     created: str | None = None
 
 
-def is_session_id(physical_id: object) -> bool:
+def is_session_id(physical_id: object) -> TypeGuard[str]:
     """True for an ID this provider could have created (``tms-`` and hex)."""
     return isinstance(physical_id, str) and bool(_SESSION_ID.fullmatch(physical_id))
 

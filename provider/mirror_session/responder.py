@@ -104,8 +104,16 @@ def put_response(url: str, body: bytes, attempts: int = 5, timeout: float = 3.0)
     raise ResponseNotSent(f"after {attempts} attempts: {error}")
 
 
-class Responder(CfnResource):  # type: ignore[misc]
+class Responder(CfnResource):
     """crhelper's ``CfnResource`` that answers each event once, promptly and safely."""
+
+    # Set by crhelper for each event; not in its type stubs.
+    RequestType: str
+    _context: Any
+    _event: Mapping[str, Any]
+    _response_url: str
+    _timer: threading.Timer | None
+    _sam_local: str | None
 
     def __init__(self, on_sent: OnSent | None = None, margin_s: float = 3.0) -> None:
         # crhelper builds lambda/events/logs clients for its polling mode unless

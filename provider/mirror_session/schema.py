@@ -19,7 +19,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Final
@@ -77,7 +77,13 @@ FIELDS: Final[tuple[Field, ...]] = (
     Field("TrafficMirrorFilterId", Kind.ID, True, Update.IN_PLACE, doc="mirror filter"),
     Field("SessionNumber", Kind.INT, True, Update.IN_PLACE, low=1, high=32766),
     Field(
-        "PacketLength", Kind.INT, False, Update.IN_PLACE, low=1, high=8500, remove_as="packet-length"
+        "PacketLength",
+        Kind.INT,
+        False,
+        Update.IN_PLACE,
+        low=1,
+        high=8500,
+        remove_as="packet-length",
     ),
     Field(
         "VirtualNetworkId",
@@ -189,7 +195,11 @@ def _id(f: Field, raw: object) -> str:
     return raw
 
 
-_CONVERT = {Kind.INT: _int, Kind.TEXT: _text, Kind.ID: _id}
+_CONVERT: Final[dict[Kind, Callable[[Field, object], Value]]] = {
+    Kind.INT: _int,
+    Kind.TEXT: _text,
+    Kind.ID: _id,
+}
 
 
 def _tags(raw: object) -> dict[str, str]:
@@ -203,7 +213,9 @@ def _tags(raw: object) -> dict[str, str]:
     tags: dict[str, str] = {}
     for i, item in enumerate(raw):
         if not isinstance(item, dict) or set(item) != {"Key", "Value"}:
-            raise ValueError(f"Tags[{i}] must be a map with exactly Key and Value, got {show(item)}")
+            raise ValueError(
+                f"Tags[{i}] must be a map with exactly Key and Value, got {show(item)}"
+            )
         key, value = item["Key"], item["Value"]
         if not isinstance(key, str) or not 1 <= len(key) <= MAX_TAG_KEY:
             raise ValueError(f"Tags[{i}].Key must be 1-{MAX_TAG_KEY} characters, got {show(key)}")

@@ -1,0 +1,124 @@
+"""Custom resource events in the exact shape CloudFormation sends, and a stack that sends them.
+
+Example::
+
+    stack = Stack(handler, receiver)
+    created = stack.create({"NetworkInterfaceId": "eni-1", ...})   # the response body
+    stack.update({... new properties ...})
+    stack.delete()
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from local.lambda_loader import Handler, LambdaContext
+from local.receiver import ResponseReceiver
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+SERVICE_TOKEN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:traffic-mirror-provider"
+Props = Mapping[str, Any]
+
+
+def stack_id(name: str = "mirror-demo") -> str:
+    """A CloudFormation stack ARN."""
+    return f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{name}/{uuid.uuid4()}"
+
+
+def event(
+    request_type: str,
+    response_url: str,
+    props: Props,
+    *,
+    stack: str,
+    logical_id: str = "MirrorSession",
+    request_id: str | None = None,
+    physical_id: str | None = None,
+    old_props: Props | None = None,
+) -> dict[str, Any]:
+    """One event as CloudFormation delivers it (ServiceToken included in the properties)."""
+    body: dict[str, Any] = {
+        "RequestType": request_type,
+        "ServiceToken": SERVICE_TOKEN,
+        "ResponseURL": response_url,
+        "StackId": stack,
+        "RequestId": request_id or str(uuid.uuid4()),
+        "LogicalResourceId": logical_id,
+        "ResourceType": "Custom::TrafficMirrorSession",
+        "ResourceProperties": {"ServiceToken": SERVICE_TOKEN, **props},
+    }
+    if physical_id is not None:
+        body["PhysicalResourceId"] = physical_id
+    if old_props is not None:
+        body["OldResourceProperties"] = {"ServiceToken": SERVICE_TOKEN, **old_props}
+    return body
+
+
+def render(template: Path | str, values: Mapping[str, str]) -> dict[str, Any]:
+    """Load an event file and fill its ``{{placeholders}}`` from ``values``."""
+    text = Path(template).read_text() if isinstance(template, Path) else template
+    for key, value in values.items():
+        text = text.replace("{{" + key + "}}", value)
+    rendered: dict[str, Any] = json.loads(text)
+    return rendered
+
+
+@dataclass
+class Stack:
+    """Plays CloudFormation for one custom resource: remembers its physical ID and properties."""
+
+    handler: Handler
+    receiver: ResponseReceiver
+    logical_id: str = "MirrorSession"
+    stack: str = field(default_factory=stack_id)
+    timeout_s: float = 30.0
+    physical_id: str | None = None
+    props: dict[str, Any] = field(default_factory=dict)
+
+    def send(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Invoke the handler with one event; return the response CloudFormation received."""
+        self.handler(copy.deepcopy(body), LambdaContext(timeout_s=self.timeout_s))
+        return self.receiver.wait_for(body["RequestId"], timeout=self.timeout_s + 10)
+
+    def make(self, kind: str, props: Props, **kw: Any) -> dict[str, Any]:
+        """Build (not send) an event for this resource, answered at its own URL."""
+        rid = str(uuid.uuid4())
+        return event(
+            kind,
+            self.receiver.url_for(rid),
+            props,
+            stack=self.stack,
+            logical_id=self.logical_id,
+            request_id=rid,
+            **kw,
+        )
+
+    def create(self, props: Props) -> dict[str, Any]:
+        """Create; on SUCCESS the stack remembers the physical ID and properties."""
+        response = self.send(self.make("Create", props))
+        if response["Status"] == "SUCCESS":
+            self.physical_id, self.props = response["PhysicalResourceId"], dict(props)
+        return response
+
+    def update(self, props: Props) -> dict[str, Any]:
+        """Update from the remembered properties to ``props``."""
+        assert self.physical_id is not None, "create first"
+        response = self.send(
+            self.make("Update", props, physical_id=self.physical_id, old_props=self.props)
+        )
+        if response["Status"] == "SUCCESS":
+            self.physical_id, self.props = response["PhysicalResourceId"], dict(props)
+        return response
+
+    def delete(self, physical_id: str | None = None) -> dict[str, Any]:
+        """Delete the remembered resource (or ``physical_id``, as in a cleanup Delete)."""
+        pid = physical_id or self.physical_id
+        assert pid is not None
+        return self.send(self.make("Delete", self.props, physical_id=pid))

@@ -1,0 +1,72 @@
+"""Shared fixtures: the handler loaded from template.yaml, the embedded EC2, the receiver."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import botocore.retries.standard
+import pytest
+
+from local.ec2sim import EmbeddedEc2, Fixtures
+from local.events import Stack
+from local.lambda_loader import Handler, load_handler
+from local.receiver import ResponseReceiver
+
+# Import the handler the way Lambda does (CodeUri on sys.path) before any test module
+# imports mirror_session, so unit and integration tests share one copy of the code.
+HANDLER = load_handler()
+
+
+@pytest.fixture(scope="session")
+def receiver() -> Iterator[ResponseReceiver]:
+    with ResponseReceiver() as rx:
+        yield rx
+
+
+@pytest.fixture(scope="session")
+def embedded() -> Iterator[EmbeddedEc2]:
+    with EmbeddedEc2() as ec2:
+        yield ec2
+
+
+@pytest.fixture
+def ec2(embedded: EmbeddedEc2) -> EmbeddedEc2:
+    """The embedded EC2, emptied for this test."""
+    embedded.reset()
+    return embedded
+
+
+@pytest.fixture
+def fx(ec2: EmbeddedEc2) -> Fixtures:
+    return ec2.fixtures()
+
+
+@pytest.fixture
+def handler() -> Handler:
+    return HANDLER
+
+
+@pytest.fixture
+def stack(handler: Handler, receiver: ResponseReceiver, ec2: EmbeddedEc2) -> Stack:
+    return Stack(handler, receiver)
+
+
+@pytest.fixture(autouse=True)
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep botocore's retry count and decisions, without its sleeps (tests count, not time)."""
+    monkeypatch.setattr(
+        botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, ctx: 0
+    )
+
+
+def props(fx: Fixtures, **overrides: Any) -> dict[str, Any]:
+    """Valid ResourceProperties as CloudFormation sends them (all strings)."""
+    base: dict[str, Any] = {
+        "NetworkInterfaceId": fx.sources[0],
+        "TrafficMirrorTargetId": fx.target_id,
+        "TrafficMirrorFilterId": fx.filter_ids[0],
+        "SessionNumber": "1",
+    }
+    base.update(overrides)
+    return {k: v for k, v in base.items() if v is not None}

@@ -1,0 +1,51 @@
+"""Reasons: code, advice and EC2's message, within 256 characters, beginning kept."""
+
+from __future__ import annotations
+
+from botocore.exceptions import ClientError, ReadTimeoutError
+
+from mirror_session.errors import ADVICE, MAX_REASON, explain, fit
+from mirror_session.resource import attributes
+
+
+def client_error(code: str, message: str = "the message") -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": message}}, "CreateTrafficMirrorSession")
+
+
+def test_known_code_gets_code_advice_and_message() -> None:
+    err = explain("create", "eni-1 #1", client_error("InvalidTrafficMirrorTargetId.NotFound"))
+    assert err.reason.startswith(
+        "create traffic mirror session (eni-1 #1): InvalidTrafficMirrorTargetId.NotFound. Check"
+    )
+    assert err.reason.endswith("EC2 said: the message")
+    assert err.code == "InvalidTrafficMirrorTargetId.NotFound"
+
+
+def test_every_advice_fits_with_a_long_message() -> None:
+    for code in ADVICE:
+        reason = explain("modify", "tms-0123456789abcdef0", client_error(code, "m" * 500)).reason
+        assert len(reason) <= MAX_REASON
+        assert code in reason and ADVICE[code][:30] in reason
+
+
+def test_unknown_code_still_reads() -> None:
+    reason = explain("delete", "tms-1", client_error("SomethingNew", "why")).reason
+    assert reason == "delete traffic mirror session (tms-1): SomethingNew. EC2 said: why"
+
+
+def test_network_failure_is_advice_too() -> None:
+    reason = explain("create", "x", ReadTimeoutError(endpoint_url="https://ec2")).reason
+    assert "no usable answer from EC2 (ReadTimeoutError)" in reason
+
+
+def test_fit_keeps_the_beginning() -> None:
+    text = "Start " + "x" * 400 + " end"
+    assert fit(text).startswith("Start ") and len(fit(text)) == MAX_REASON
+
+
+def test_arn_is_partition_aware() -> None:
+    session = {"TrafficMirrorSessionId": "tms-1", "OwnerId": "111122223333"}
+    assert attributes(session, "cn-north-1")["Arn"] == (  # type: ignore[arg-type]
+        "arn:aws-cn:ec2:cn-north-1:111122223333:traffic-mirror-session/tms-1"
+    )
+    assert attributes(session, "us-gov-west-1")["Arn"].startswith("arn:aws-us-gov:")  # type: ignore[arg-type]

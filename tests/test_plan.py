@@ -1,0 +1,96 @@
+"""The pure plan: old/new properties to the exact EC2 writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mirror_session.plan import Modify, TagChanges, create_params, plan_update
+from mirror_session.schema import parse, parse_previous
+
+BASE: dict[str, Any] = {
+    "NetworkInterfaceId": "eni-1",
+    "TrafficMirrorTargetId": "tmt-1",
+    "TrafficMirrorFilterId": "tmf-1",
+    "SessionNumber": "1",
+}
+
+
+def plan(old: dict[str, Any], new: dict[str, Any]) -> Any:
+    return plan_update(parse_previous(old), parse(new))
+
+
+def test_no_change_means_no_write() -> None:
+    p = plan(
+        {**BASE, "Tags": [{"Key": "a", "Value": "1"}]},
+        {**BASE, "Tags": [{"Key": "a", "Value": "1"}]},
+    )
+    assert not p.writes and p.modify is None and p.tags is None
+
+
+def test_number_given_as_int_or_string_is_the_same() -> None:
+    assert not plan({**BASE, "SessionNumber": 1}, BASE).writes
+
+
+def test_only_changed_fields_are_sent() -> None:
+    p = plan(BASE, {**BASE, "Description": "new", "TrafficMirrorFilterId": "tmf-2"})
+    assert p.modify == Modify({"TrafficMirrorFilterId": "tmf-2", "Description": "new"}, ())
+    assert p.tags is None and not p.replace_because
+
+
+def test_removed_optional_fields_go_to_remove_fields() -> None:
+    old = {**BASE, "PacketLength": "100", "VirtualNetworkId": "7", "Description": "d"}
+    p = plan(old, BASE)
+    assert p.modify == Modify({}, ("packet-length", "virtual-network-id", "description"))
+
+
+def test_new_interface_means_replacement() -> None:
+    p = plan(BASE, {**BASE, "NetworkInterfaceId": "eni-2", "Description": "x"})
+    assert p.replace_because == ("NetworkInterfaceId",) and p.modify is None
+
+
+def test_tag_changes_name_exactly_the_changed_keys() -> None:
+    old = {
+        **BASE,
+        "Tags": [
+            {"Key": "keep", "Value": "1"},
+            {"Key": "change", "Value": "1"},
+            {"Key": "drop", "Value": "1"},
+        ],
+    }
+    new = {
+        **BASE,
+        "Tags": [
+            {"Key": "keep", "Value": "1"},
+            {"Key": "change", "Value": "2"},
+            {"Key": "add", "Value": "3"},
+        ],
+    }
+    p = plan(old, new)
+    assert p.tags == TagChanges({"change": "2", "add": "3"}, ("drop",))
+    assert p.modify is None
+
+
+def test_unreadable_old_value_is_sent_again() -> None:
+    # A rolled-back Update sends the failed (invalid) properties as "old".
+    p = plan({**BASE, "SessionNumber": "0", "Description": "x"}, {**BASE, "Description": "x"})
+    assert p.modify == Modify({"SessionNumber": 1}, ())
+
+
+def test_unreadable_old_interface_does_not_replace() -> None:
+    p = plan({**BASE, "NetworkInterfaceId": "bad id!"}, BASE)
+    assert not p.replace_because
+
+
+def test_unreadable_old_tags_put_every_new_tag() -> None:
+    p = plan({**BASE, "Tags": "garbage"}, {**BASE, "Tags": [{"Key": "a", "Value": "1"}]})
+    assert p.tags == TagChanges({"a": "1"}, ())
+
+
+def test_create_params_are_the_typed_values() -> None:
+    assert create_params(parse({**BASE, "PacketLength": "9"})) == {
+        "NetworkInterfaceId": "eni-1",
+        "TrafficMirrorTargetId": "tmt-1",
+        "TrafficMirrorFilterId": "tmf-1",
+        "SessionNumber": 1,
+        "PacketLength": 9,
+    }
