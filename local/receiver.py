@@ -35,6 +35,7 @@ class Received:
     headers: dict[str, str]
     body: dict[str, Any]
     size: int
+    arrived: float = field(default_factory=time.monotonic)
 
 
 @dataclass

@@ -130,7 +130,7 @@ def handler(event: dict[str, Any], context: Any) -> None:
     if not isinstance(event, Mapping) or not str(event.get("ResponseURL", "")).startswith(
         "https://"
     ):
-        logger.error("event has no https ResponseURL: nobody to answer")
+        logger.error("event has no https response URL: nobody to answer")
         return
     logger.append_keys(
         **{k: str(event.get(k, ""))[:256] for k in ("RequestId", "LogicalResourceId", "StackId")},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -70,3 +72,24 @@ def props(fx: Fixtures, **overrides: Any) -> dict[str, Any]:
     }
     base.update(overrides)
     return {k: v for k, v in base.items() if v is not None}
+
+
+@pytest.fixture(autouse=True)
+def no_secrets_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[io.StringIO]:
+    """Every test also checks: no log line holds a ResponseURL, its signature or the event.
+
+    Taps the provider's Powertools Logger (as Lambda would ship its lines) and, through
+    caplog at DEBUG, every other logger, crhelper's and botocore's included.
+    """
+    caplog.set_level(logging.DEBUG)
+    service = logging.getLogger("traffic-mirror-provider")
+    buffer = io.StringIO()
+    tap = logging.StreamHandler(buffer)
+    tap.setFormatter(service.handlers[0].formatter)
+    service.addHandler(tap)
+    yield buffer
+    service.removeHandler(tap)
+    records = caplog.get_records("setup") + caplog.get_records("call")
+    text = buffer.getvalue() + "\n".join(r.getMessage() for r in records)
+    for secret in ("X-Amz-Signature", "cfn-response/", "ResponseURL", "AWS_SECRET_ACCESS_KEY"):
+        assert secret not in text, f"{secret} leaked into the logs"
