@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import boto3
 from botocore.exceptions import ClientError, ReadTimeoutError
 
+from mirror_session.ec2 import Sessions
 from mirror_session.errors import ADVICE, MAX_REASON, explain, fit
 from mirror_session.resource import attributes
 
@@ -45,7 +47,13 @@ def test_fit_keeps_the_beginning() -> None:
 
 def test_arn_is_partition_aware() -> None:
     session = {"TrafficMirrorSessionId": "tms-1", "OwnerId": "111122223333"}
-    assert attributes(session, "cn-north-1")["Arn"] == (  # type: ignore[arg-type]
-        "arn:aws-cn:ec2:cn-north-1:111122223333:traffic-mirror-session/tms-1"
-    )
-    assert attributes(session, "us-gov-west-1")["Arn"].startswith("arn:aws-us-gov:")  # type: ignore[arg-type]
+    arns = {}
+    for region in ("us-east-1", "cn-north-1", "us-gov-west-1"):
+        sessions = Sessions(boto3.client("ec2", region_name=region))
+        arns[region] = attributes(session, sessions.region, sessions.partition)["Arn"]  # type: ignore[arg-type]
+    tail = "111122223333:traffic-mirror-session/tms-1"
+    assert arns == {
+        "us-east-1": f"arn:aws:ec2:us-east-1:{tail}",
+        "cn-north-1": f"arn:aws-cn:ec2:cn-north-1:{tail}",
+        "us-gov-west-1": f"arn:aws-us-gov:ec2:us-gov-west-1:{tail}",
+    }

@@ -38,7 +38,6 @@ __all__ = [
     "Sessions",
     "TrafficMirrorSessionTypeDef",
     "ec2_client",
-    "partition_of",
 ]
 
 #: Throttling (RequestLimitExceeded) is retried by botocore's standard mode with backoff.
@@ -61,11 +60,6 @@ def ec2_client(region: str | None = None) -> EC2Client:
     return boto3.client("ec2", region_name=region, config=CLIENT_CONFIG)
 
 
-def partition_of(region: str) -> str:
-    """The AWS partition (aws, aws-cn, aws-us-gov) that ``region`` belongs to."""
-    return boto3.session.Session().get_partition_for_region(region)
-
-
 def _tag_list(tags: Mapping[str, str]) -> list[TagTypeDef]:
     return [{"Key": k, "Value": v} for k, v in tags.items()]
 
@@ -80,6 +74,11 @@ class Sessions:
     def region(self) -> str:
         """The region the client talks to."""
         return str(self.client.meta.region_name)
+
+    @property
+    def partition(self) -> str:
+        """The region's partition (aws, aws-cn, aws-us-gov), as the client resolved it."""
+        return str(self.client.meta.partition)
 
     def create(
         self, params: Mapping[str, Value], tags: Mapping[str, str], client_token: str

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeGuard
 
-from mirror_session.ec2 import Sessions, TrafficMirrorSessionTypeDef, partition_of
+from mirror_session.ec2 import Sessions, TrafficMirrorSessionTypeDef
 from mirror_session.errors import NOT_FOUND, ProviderError
 from mirror_session.plan import create_params, plan_update
 from mirror_session.schema import SessionSpec, parse, parse_previous
@@ -65,13 +65,15 @@ def managed_tags() -> dict[str, str]:
     return {MANAGED_BY_KEY: os.environ.get("MANAGED_BY", "traffic-mirror-provider")}
 
 
-def attributes(session: TrafficMirrorSessionTypeDef, region: str) -> dict[str, str]:
+def attributes(
+    session: TrafficMirrorSessionTypeDef, region: str, partition: str = "aws"
+) -> dict[str, str]:
     """The Fn::GetAtt attributes, taken from an EC2 answer (no extra call)."""
     sid = session["TrafficMirrorSessionId"]
     owner = session.get("OwnerId", "")
     data = {
         "Id": sid,
-        "Arn": f"arn:{partition_of(region)}:ec2:{region}:{owner}:traffic-mirror-session/{sid}",
+        "Arn": f"arn:{partition}:ec2:{region}:{owner}:traffic-mirror-session/{sid}",
         "OwnerId": owner,
         "NetworkInterfaceId": session.get("NetworkInterfaceId", ""),
         "TrafficMirrorTargetId": session.get("TrafficMirrorTargetId", ""),
@@ -88,7 +90,7 @@ def _create(event: Event, spec: SessionSpec, sessions: Sessions) -> Outcome:
     tags = {**spec.tags, **managed_tags()}
     session = sessions.create(create_params(spec), tags, client_token(event))
     sid = session["TrafficMirrorSessionId"]
-    return Outcome(sid, attributes(session, sessions.region), created=sid)
+    return Outcome(sid, attributes(session, sessions.region, sessions.partition), created=sid)
 
 
 def create(event: Event, sessions: Sessions) -> Outcome:
@@ -122,7 +124,7 @@ def update(event: Event, sessions: Sessions) -> Outcome:
     session = session or sessions.find(physical)
     if session is None:
         return _create(event, new, sessions)
-    return Outcome(physical, attributes(session, sessions.region))
+    return Outcome(physical, attributes(session, sessions.region, sessions.partition))
 
 
 def delete(event: Event, sessions: Sessions) -> Outcome:

@@ -1,0 +1,181 @@
+"""``make demo``: the whole custom resource lifecycle against an embedded EC2, no AWS account.
+
+Delivers real CloudFormation events, in the order CloudFormation sends them, to the handler
+loaded from template.yaml; responses land on a local HTTPS receiver. After every step it checks
+that EC2 holds exactly the sessions CloudFormation would believe exist. Exits 1 on any surprise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from local.ec2sim import EmbeddedEc2, Fixtures
+from local.events import Stack
+from local.lambda_loader import ROOT, handler_location, load_handler
+from local.receiver import ResponseReceiver
+
+
+@dataclass
+class Step:
+    """One event CloudFormation would send, and what must come of it."""
+
+    title: str
+    expect: str  # SUCCESS or FAILED
+    send: Callable[[], dict[str, Any]]
+    live: Callable[[], set[str]]  # the session IDs CloudFormation believes exist afterwards
+
+
+def _row(n: int, step: Step, body: dict[str, Any], ms: float, ok: bool) -> str:
+    data = body.get("Data") or {}
+    keys = f"VNI={data.get('VirtualNetworkId', '-'):<9} #{data.get('SessionNumber', '-'):<3}"
+    mark = "ok " if ok else "BAD"
+    line = (
+        f"{mark} {n}. {step.title:<38} {body['Status']:<8} "
+        f"{body['PhysicalResourceId']:<32} {keys} {ms:7.1f} ms"
+    )
+    if body.get("Reason"):
+        line += f"\n       reason: {body['Reason']}"
+    return line
+
+
+def build_steps(main: Stack, bad: Stack, fx: Fixtures) -> list[Step]:
+    """The lifecycle of issue 4, as CloudFormation would drive it."""
+    props = {
+        "NetworkInterfaceId": fx.sources[0],
+        "TrafficMirrorTargetId": fx.target_id,
+        "TrafficMirrorFilterId": fx.filter_ids[0],
+        "SessionNumber": "1",
+        "Description": "web tier, all TCP",
+        "Tags": [{"Key": "team", "Value": "netsec"}],
+    }
+    state: dict[str, str] = {}
+
+    def create() -> dict[str, Any]:
+        return main.create(props)
+
+    def update_in_place() -> dict[str, Any]:
+        return main.update(
+            {
+                **props,
+                "Description": "web tier, DNS only",
+                "TrafficMirrorFilterId": fx.filter_ids[1],
+            }
+        )
+
+    def update_replace() -> dict[str, Any]:
+        state["old"] = str(main.physical_id)
+        return main.update({**main.props, "NetworkInterfaceId": fx.sources[1]})
+
+    def cleanup_old() -> dict[str, Any]:
+        return main.delete(state["old"])
+
+    def bad_create() -> dict[str, Any]:
+        body = bad.create({**props, "NetworkInterfaceId": fx.sources[2], "SessionNumber": "40000"})
+        state["bad"] = body["PhysicalResourceId"]
+        return body
+
+    def rollback_delete() -> dict[str, Any]:
+        return bad.delete(state["bad"])
+
+    def final_delete() -> dict[str, Any]:
+        return main.delete()
+
+    def current() -> set[str]:
+        return {str(main.physical_id)}
+
+    def replaced_pair() -> set[str]:
+        return {state["old"], str(main.physical_id)}
+
+    return [
+        Step("Create", "SUCCESS", create, current),
+        Step("Update in place (description, filter)", "SUCCESS", update_in_place, current),
+        Step("Update that replaces (new interface)", "SUCCESS", update_replace, replaced_pair),
+        Step("Cleanup Delete of the old session", "SUCCESS", cleanup_old, current),
+        Step("Create with SessionNumber 40000", "FAILED", bad_create, current),
+        Step("Rollback Delete of the failed Create", "SUCCESS", rollback_delete, current),
+        Step("Delete (stack deleted)", "SUCCESS", final_delete, set),
+    ]
+
+
+LOG = ROOT / "build" / "demo-function-log.jsonl"
+
+
+def run(log_path: Path = LOG) -> int:
+    """Run the demo; return the process exit code.
+
+    The function's own output (JSON log lines and EMF metrics, as CloudWatch would receive
+    them) goes to ``log_path`` so the rows stay readable.
+    """
+    print("Setting up (no AWS account needed):")
+    started = time.monotonic()
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with (
+        EmbeddedEc2() as ec2,
+        ResponseReceiver() as rx,
+        log_path.open("w") as log,
+    ):
+        print(f"  embedded EC2 (moto, realistic)  {ec2.endpoint}")
+        print(f"  CloudFormation response receiver https://localhost:{rx.port}")
+        fx = ec2.fixtures()
+        print(
+            f"  prerequisites                   {fx.vpc_id}, {fx.subnet_id}, sources "
+            f"{', '.join(fx.sources)}, target {fx.target_id}, filters {', '.join(fx.filter_ids)}"
+        )
+        code_dir, spec = handler_location()
+        with contextlib.redirect_stdout(log):  # the logger binds its stream at import
+            handler = load_handler()
+        print(f"  handler                         {spec} from {code_dir.name}/ (template.yaml)")
+        print(f"  ready in {(time.monotonic() - started) * 1000:.0f} ms\n")
+
+        main = Stack(handler, rx, logical_id="MirrorSession")
+        bad = Stack(handler, rx, logical_id="BadSession", stack=main.stack)
+        failures = 0
+        outputs: dict[str, Any] = {}
+        print("Lifecycle, as CloudFormation sends it:")
+        for n, step in enumerate(build_steps(main, bad, fx), start=1):
+            t0 = time.perf_counter()
+            with contextlib.redirect_stdout(log):
+                body = step.send()
+            ms = (time.perf_counter() - t0) * 1000
+            live = {s["TrafficMirrorSessionId"] for s in ec2.sessions()}
+            expected = step.live()
+            ok = body["Status"] == step.expect and live == expected
+            failures += not ok
+            print(_row(n, step, body, ms, ok))
+            if live != expected:
+                print(f"       EC2 holds {sorted(live)}, CloudFormation expects {sorted(expected)}")
+            if n == 4:  # the stack as it stands once the replacement is complete
+                outputs = {"Ref": main.physical_id, **main_data(main, rx)}
+        print("\nStack outputs (after step 4, the update complete):")
+        print(f"  Ref MirrorSession                         = {outputs.get('Ref')}")
+        print(f"  Fn::GetAtt MirrorSession.Id               = {outputs.get('Id')}")
+        print(f"  Fn::GetAtt MirrorSession.VirtualNetworkId = {outputs.get('VirtualNetworkId')}")
+        remaining = ec2.sessions()
+        lines = log_path.read_text().count("\n")
+        print(f"\nEC2 holds {len(remaining)} session(s) at the end; CloudFormation expects 0.")
+        print(f"The function's {lines} log and metric lines (JSON): {log_path.relative_to(ROOT)}")
+    if failures or remaining:
+        print(f"\nDEMO FAILED: {failures} step(s) differed from CloudFormation's expectation.")
+        return 1
+    print(f"\nAll 7 steps behaved as CloudFormation expects ({time.monotonic() - started:.1f} s).")
+    return 0
+
+
+def main_data(stack: Stack, rx: ResponseReceiver) -> dict[str, Any]:
+    """The Data of the last SUCCESS that carried attributes for ``stack``'s resource."""
+    for received in reversed(rx.received):
+        body = received.body
+        if body["LogicalResourceId"] == stack.logical_id and body.get("Data"):
+            data: dict[str, Any] = body["Data"]
+            return data
+    return {}
+
+
+if __name__ == "__main__":
+    sys.exit(run())
