@@ -13,6 +13,7 @@ Example::
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import ssl
@@ -72,6 +73,17 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     state: _State
     daemon_threads = True
+
+
+def put_json(url: str, body: dict[str, Any]) -> None:
+    """PUT a JSON body to a receiver URL (a stand-in handler answering, in tests)."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPSConnection(
+        parts.netloc, timeout=5, context=ssl.create_default_context()
+    )
+    conn.request("PUT", f"{parts.path}?{parts.query}", body=json.dumps(body).encode())
+    conn.getresponse().read()
+    conn.close()
 
 
 class ResponseReceiver:
