@@ -123,10 +123,9 @@ def run(log_path: Path = LOG) -> int:
         print(f"  embedded EC2 (moto, realistic)  {ec2.endpoint}")
         print(f"  CloudFormation response receiver https://localhost:{rx.port}")
         fx = ec2.fixtures()
-        print(
-            f"  prerequisites                   {fx.vpc_id}, {fx.subnet_id}, sources "
-            f"{', '.join(fx.sources)}, target {fx.target_id}, filters {', '.join(fx.filter_ids)}"
-        )
+        print(f"  network                         {fx.vpc_id}, {fx.subnet_id}")
+        print(f"  source interfaces               {', '.join(fx.sources)}")
+        print(f"  target, filters                 {fx.target_id}, {', '.join(fx.filter_ids)}")
         code_dir, spec = handler_location()
         with contextlib.redirect_stdout(log):  # the logger binds its stream at import
             handler = load_handler()
