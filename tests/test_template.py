@@ -1,0 +1,115 @@
+"""template.yaml keeps its promises: least privilege keyed on the managed-by tag, every ARN
+partition-neutral, and settings that match the code."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from local.lambda_loader import ROOT, read_template
+from mirror_session.resource import MANAGED_BY_KEY
+
+TEMPLATE = read_template()
+POLICIES = TEMPLATE["Resources"]["ProviderRole"]["Properties"]["Policies"]
+FUNCTION = TEMPLATE["Resources"]["ProviderFunction"]["Properties"]
+WRITE_PREFIXES = ("Create", "Modify", "Delete", "Put")
+
+
+def statements() -> list[dict[str, Any]]:
+    found = []
+    for policy in POLICIES:
+        for st in policy["PolicyDocument"]["Statement"]:
+            # A conditional statement is {"If": [condition, statement, NoValue]}.
+            found.append(st["If"][1] if "If" in st else st)
+    return found
+
+
+def actions(st: dict[str, Any]) -> list[str]:
+    return [st["Action"]] if isinstance(st["Action"], str) else list(st["Action"])
+
+
+def resource_text(st: dict[str, Any]) -> str:
+    return json.dumps(st["Resource"])
+
+
+def ec2_calls_in_code() -> set[str]:
+    """Every EC2 API the provider calls: client.method( in the provider package."""
+    code = "".join(p.read_text() for p in (ROOT / "provider").rglob("*.py"))
+    methods = set(re.findall(r"self\.client\.([a-z_]+)\(", code))
+    return {"ec2:" + "".join(w.capitalize() for w in m.split("_")) for m in methods}
+
+
+def test_role_grants_exactly_the_ec2_actions_the_code_calls() -> None:
+    granted = {a for st in statements() for a in actions(st) if a.startswith("ec2:")}
+    assert granted == ec2_calls_in_code()
+    assert not any("*" in a for st in statements() for a in actions(st))
+
+
+def test_no_write_on_any_resource_without_a_condition() -> None:
+    for st in statements():
+        writes = [a for a in actions(st) if a.split(":")[1].startswith(WRITE_PREFIXES)]
+        if writes and st["Resource"] == "*" and not a_xray_write(writes):
+            assert "Condition" in st, st
+
+
+def a_xray_write(writes: list[str]) -> bool:
+    # X-Ray's PutTraceSegments has no resource-level permissions; only granted with Tracing on.
+    return all(w.startswith("xray:") for w in writes)
+
+
+def test_sessions_change_only_when_they_carry_this_stacks_marker() -> None:
+    marker = {"Ref": "AWS::StackName"}
+    for st in statements():
+        session_arn = "traffic-mirror-session/" in resource_text(st)
+        for action in actions(st):
+            if not session_arn:
+                continue
+            cond = st.get("Condition", {})
+            if action == "ec2:CreateTrafficMirrorSession":
+                assert cond["StringEquals"][f"aws:RequestTag/{MANAGED_BY_KEY}"] == marker
+            elif action in {
+                "ec2:ModifyTrafficMirrorSession",
+                "ec2:DeleteTrafficMirrorSession",
+                "ec2:DeleteTags",
+            }:
+                assert cond["StringEquals"][f"ec2:ResourceTag/{MANAGED_BY_KEY}"] == marker
+            elif action == "ec2:CreateTags":
+                at_create = cond.get("StringEquals", {}).get("ec2:CreateAction")
+                on_marked = cond.get("StringEquals", {}).get(f"ec2:ResourceTag/{MANAGED_BY_KEY}")
+                assert at_create == "CreateTrafficMirrorSession" or on_marked == marker, st
+    # The marker itself can never be changed or removed by the provider.
+    retag = next(st for st in statements() if "ec2:DeleteTags" in actions(st))
+    assert retag["Condition"]["ForAllValues:StringNotLike"]["aws:TagKeys"] == [
+        MANAGED_BY_KEY.split(":")[0] + ":*"
+    ]
+
+
+def test_the_function_tags_with_the_value_the_policy_expects() -> None:
+    assert FUNCTION["Environment"]["Variables"]["MANAGED_BY"] == {"Ref": "AWS::StackName"}
+
+
+def test_every_arn_is_partition_neutral() -> None:
+    for path in [ROOT / "template.yaml", *sorted((ROOT / "examples").glob("*.yaml"))]:
+        assert not re.search(r"arn:aws[:\-]", path.read_text()), path
+
+
+def test_runtime_is_current_and_handler_is_where_the_code_is() -> None:
+    assert FUNCTION["Runtime"] in {"python3.12", "python3.13"}
+    assert (ROOT / FUNCTION["CodeUri"] / (FUNCTION["Handler"].split(".")[0] + ".py")).is_file()
+    assert FUNCTION["Timeout"] > 3  # the responder's guard answers 3 s before the limit
+
+
+def test_consumer_example_imports_the_exported_service_token() -> None:
+    consumer = read_template(Path(ROOT / "examples" / "consumer.yaml"))
+    session = consumer["Resources"]["MirrorSession"]
+    export = TEMPLATE["Outputs"]["ServiceToken"]["Export"]["Name"]
+    assert session["Type"] == "Custom::TrafficMirrorSession"
+    assert session["Properties"]["ServiceToken"]["Fn::ImportValue"] == {
+        "Sub": export["Sub"].replace("AWS::StackName", "ProviderStackName")
+    }
+    assert 0 < int(session["Properties"]["ServiceTimeout"]) <= 3600
+    assert consumer["Outputs"]["VirtualNetworkId"]["Value"] == {
+        "GetAtt": "MirrorSession.VirtualNetworkId"
+    }
