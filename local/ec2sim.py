@@ -29,6 +29,7 @@ from __future__ import annotations
 import io
 import os
 import random
+import socket
 import threading
 import time
 import urllib.request
@@ -75,14 +76,30 @@ WsgiApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 @dataclass
 class Fault:
-    """What to do to the next ``times`` calls of ``action``: an error, a delay, or both."""
+    """What to do to the next ``times`` calls of ``action`` ("*" for any).
+
+    ``code``: answer this EC2 error with ``status`` instead of calling moto. ``delay_s``: stall
+    before handling. ``after_s``: let moto do the work, then stall the reply (a client that dies
+    meanwhile never learns the outcome). ``drop``: close the connection without an answer.
+    """
 
     action: str
     code: str | None = None
     status: int = 400
     delay_s: float = 0.0
     times: int = 1
+    after_s: float = 0.0
+    drop: bool = False
     message: str = "injected by the embedded EC2"
+
+    @property
+    def kind(self) -> str:
+        """A label for the figures: the code, or what was done to the connection."""
+        if self.code:
+            return self.code
+        if self.drop:
+            return "dropped connection"
+        return "stalled reply" if self.after_s else "stalled request"
 
 
 @dataclass
@@ -284,11 +301,19 @@ class _HttpLayer:
                 if f.action in (action, "*") and f.times > 0:
                     f.times -= 1
                     fault = f
-                    kind = f.code or f"delay {f.delay_s}s"
-                    self.injected[kind] = self.injected.get(kind, 0) + 1
+                    self.injected[f.kind] = self.injected.get(f.kind, 0) + 1
                     break
         if fault and fault.delay_s:
             time.sleep(fault.delay_s)
+        if fault and fault.drop:
+            connection = environ["werkzeug.socket"]
+            connection.shutdown(socket.SHUT_RDWR)  # the client sees the connection drop
+            start_response("500 Dropped", [("Content-Length", "0")])
+            return []
+        if fault and fault.after_s:
+            answer = list(self.app(environ, start_response))  # moto has done the work
+            time.sleep(fault.after_s)
+            return answer
         if fault and fault.code:
             body = _error_xml(fault.code, fault.message)
             start_response(
@@ -340,10 +365,18 @@ class EmbeddedEc2:
         status: int = 400,
         times: int = 1,
         delay_s: float = 0.0,
+        after_s: float = 0.0,
+        drop: bool = False,
     ) -> None:
-        """Make the next ``times`` calls of ``action`` ("*" for any) fail and/or stall."""
+        """Make the next ``times`` calls of ``action`` misbehave; see :class:`Fault`."""
         with self.http.lock:
-            self.http.faults.append(Fault(action, code, status, delay_s, times))
+            self.http.faults.append(Fault(action, code, status, delay_s, times, after_s, drop))
+
+    @property
+    def injected(self) -> dict[str, int]:
+        """Faults that fired so far, by kind."""
+        with self.http.lock:
+            return dict(self.http.injected)
 
     def clear_faults(self) -> None:
         """Forget faults that have not fired yet."""

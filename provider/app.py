@@ -17,8 +17,8 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from mirror_session import resource
 from mirror_session.ec2 import Sessions, ec2_client
 from mirror_session.errors import ProviderError, fit
-from mirror_session.responder import Responder, encode_body, put_response
-from mirror_session.schema import InvalidProperties
+from mirror_session.responder import Responder, ResponseNotSent, encode_body, put_response
+from mirror_session.schema import InvalidProperties, show
 
 SERVICE: Final = os.environ.get("POWERTOOLS_SERVICE_NAME", "traffic-mirror-provider")
 NAMESPACE: Final = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "TrafficMirrorProvider")
@@ -31,9 +31,16 @@ Event = Mapping[str, Any]
 Action = Callable[[Event, Sessions], resource.Outcome]
 
 
+def _request_type(event: Mapping[str, Any]) -> str | None:
+    """The event's RequestType when it is one CloudFormation sends, else None."""
+    value = event.get("RequestType")
+    return value if isinstance(value, str) and value in REQUEST_TYPES else None
+
+
 def _record(event: Event, body: Mapping[str, Any]) -> None:
     """Log the outcome (never the URL or the raw event) and emit its metric."""
-    status, request_type = str(body.get("Status")), str(event.get("RequestType"))
+    status = str(body.get("Status"))
+    request_type = _request_type(event) or "Invalid"  # bounded metric dimensions
     logger.info(
         "responded",
         extra={
@@ -96,13 +103,13 @@ def _envelope_problem(event: object) -> str | None:
     """What makes an event unusable for crhelper, or None when it is well formed."""
     if not isinstance(event, Mapping):
         return "the event is not a JSON object"
-    if event.get("RequestType") not in REQUEST_TYPES:
-        got = str(event.get("RequestType"))[:40]
+    if _request_type(event) is None:
+        got = show(event.get("RequestType"))
         return f"RequestType must be Create, Update or Delete, got {got}"
     for key in ("StackId", "RequestId", "LogicalResourceId"):
         if not isinstance(event.get(key), str) or not event[key]:
             return f"{key} is missing or not a string"
-    if event["RequestType"] != "Create" and not isinstance(event.get("PhysicalResourceId"), str):
+    if _request_type(event) != "Create" and not isinstance(event.get("PhysicalResourceId"), str):
         return "PhysicalResourceId is missing or not a string"
     return None
 
@@ -119,7 +126,10 @@ def _answer_malformed(event: Mapping[str, Any], problem: str) -> None:
         **{k: str(event.get(k, ""))[:1024] for k in ("StackId", "RequestId", "LogicalResourceId")},
         "Data": {},
     }
-    put_response(str(event["ResponseURL"]), encode_body(body))
+    try:
+        put_response(str(event["ResponseURL"]), encode_body(body))
+    except ResponseNotSent as exc:
+        logger.error("response not delivered", extra={"error": str(exc)})
     _record(event, body)
 
 
@@ -134,7 +144,7 @@ def handler(event: dict[str, Any], context: Any) -> None:
         return
     logger.append_keys(
         **{k: str(event.get(k, ""))[:256] for k in ("RequestId", "LogicalResourceId", "StackId")},
-        RequestType=str(event.get("RequestType", ""))[:16],
+        RequestType=_request_type(event) or show(event.get("RequestType"), 16),
     )
     problem = _envelope_problem(event)
     if problem:

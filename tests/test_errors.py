@@ -40,6 +40,10 @@ def test_network_failure_is_advice_too() -> None:
     assert "no usable answer from EC2 (ReadTimeoutError)" in reason
 
 
+def test_fit_escapes_what_does_not_print() -> None:
+    assert fit("got \x1b[31m and \u200b and \x7f") == "got \\u001b[31m and \\u200b and \\u007f"
+
+
 def test_fit_keeps_the_beginning() -> None:
     text = "Start " + "x" * 400 + " end"
     assert fit(text).startswith("Start ") and len(fit(text)) == MAX_REASON

@@ -61,8 +61,13 @@ class ProviderError(Exception):
 
 
 def fit(text: str, limit: int = MAX_REASON) -> str:
-    """Cut ``text`` to ``limit`` characters, keeping the beginning."""
+    """One readable line of at most ``limit`` characters, keeping the beginning.
+
+    Runs of white space become one space, and characters that do not print (controls,
+    zero-width and format characters, which may come from user input) are shown escaped.
+    """
     text = " ".join(text.split())
+    text = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

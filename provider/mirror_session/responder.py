@@ -43,6 +43,7 @@ from mirror_session.errors import fit
 __all__ = ["MAX_BODY", "Responder", "ResponseNotSent", "encode_body", "put_response"]
 
 MAX_BODY: Final = 4096
+MAX_ID: Final = 1024
 _log = logging.getLogger(__name__)
 Body = dict[str, Any]
 OnSent = Callable[[Mapping[str, Any], Body], None]
@@ -53,7 +54,9 @@ class ResponseNotSent(Exception):
 
 
 def encode_body(body: Body) -> bytes:
-    """JSON-encode a response, shrinking Reason, then Data, until it fits in 4096 bytes."""
+    """JSON-encode a response within CloudFormation's limits: a physical ID of at most 1 KB,
+    and a body of at most 4096 bytes (shrinking Reason, then Data, then echoed fields)."""
+    body = {**body, "PhysicalResourceId": str(body.get("PhysicalResourceId", ""))[:MAX_ID]}
     raw = json.dumps(body).encode()
     if len(raw) <= MAX_BODY:
         return raw
@@ -66,6 +69,13 @@ def encode_body(body: Body) -> bytes:
         Data={},
         Reason="The response was larger than CloudFormation's 4096-byte limit.",
     )
+    raw = json.dumps(body).encode()
+    if len(raw) <= MAX_BODY:
+        return raw
+    # Only an ID CloudFormation never sends can get here (it sends at most 1 KB it got from
+    # us); as the answer is FAILED, CloudFormation adopts no ID from it.
+    for key in ("PhysicalResourceId", "LogicalResourceId", "StackId", "RequestId"):
+        body[key] = str(body.get(key, ""))[:128] or "invalid"
     return json.dumps(body).encode()
 
 
@@ -165,21 +175,34 @@ class Responder(CfnResource):
             "Nothing was reported as changed; retry the stack operation.",
         )
 
+    def _physical_id(self) -> str:
+        """Ours if the function set one; else the event's (Update, Delete); else a placeholder.
+
+        A Create never echoes an ID from the event: CloudFormation sends none, and whatever a
+        caller put there is not something this provider created.
+        """
+        if self.PhysicalResourceId:
+            return str(self.PhysicalResourceId)
+        given = self._event.get("PhysicalResourceId")
+        if self._event.get("RequestType") != "Create" and isinstance(given, str) and given:
+            return given
+        return self.generate_physical_id(self._event)
+
+    def _cfn_response(self, event: Mapping[str, Any]) -> None:
+        self.PhysicalResourceId = self._physical_id()
+        self._send()
+
     def _send(self, status: str | None = None, reason: str = "", send_response: Any = None) -> None:
         with self._lock:
             if self._responded:
                 _log.warning("late result dropped: this event was already answered")
                 return
             self._responded = True
-        physical = str(self.PhysicalResourceId or "")
-        if not physical:
-            given = self._event.get("PhysicalResourceId")
-            physical = given if isinstance(given, str) and given else ""
-            physical = physical or self.generate_physical_id(self._event)
+        physical = self._physical_id()
         body: Body = {
             "Status": status or self.Status,
             "Reason": fit(str(reason if status else self.Reason)),
-            "PhysicalResourceId": physical[:1024],
+            "PhysicalResourceId": physical,
             "StackId": self.StackId,
             "RequestId": self.RequestId,
             "LogicalResourceId": self.LogicalResourceId,
