@@ -15,7 +15,6 @@ from local.ec2sim import EmbeddedEc2, Fixtures
 from local.events import Stack
 from local.lambda_loader import ROOT, Handler, load_handler
 from local.receiver import ResponseReceiver
-
 from tests.figures import FIGURES
 
 # Import the handler the way Lambda does (CodeUri on sys.path) before any test module

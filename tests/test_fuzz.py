@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from local.ec2sim import WRITE_ACTIONS, EmbeddedEc2, Fixtures
 from local.events import SERVICE_TOKEN, stack_id
 from local.lambda_loader import Handler, LambdaContext
 from local.receiver import ResponseReceiver
 from mirror_session.errors import MAX_REASON
 from mirror_session.schema import FIELDS
-
 from tests.figures import FIGURES
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "2000"))
@@ -39,8 +39,12 @@ scalars = st.one_of(
 )
 values = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.sampled_from(["Key", "Value", "Ref", "x"]) | st.text(max_size=8), inner),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["Key", "Value", "Ref", "x"]) | st.text(max_size=8), inner
+        )
+    ),
     max_leaves=8,
 )
 tag = st.fixed_dictionaries({"Key": st.text(max_size=12) | huge_text, "Value": values})
