@@ -80,7 +80,9 @@ class Fault:
 
     ``code``: answer this EC2 error with ``status`` instead of calling moto. ``delay_s``: stall
     before handling. ``after_s``: let moto do the work, then stall the reply (a client that dies
-    meanwhile never learns the outcome). ``drop``: close the connection without an answer.
+    meanwhile never learns the outcome). ``drop``: close the connection without an answer;
+    with ``after_s`` too, only after moto did the work (the request took effect, the answer
+    was lost).
     """
 
     action: str
@@ -306,11 +308,14 @@ class _HttpLayer:
         if fault and fault.delay_s:
             time.sleep(fault.delay_s)
         if fault and fault.drop:
+            if fault.after_s:
+                list(self.app(environ, lambda *a, **k: None))  # the work is done, then lost
+                time.sleep(fault.after_s)
             connection = environ["werkzeug.socket"]
             connection.shutdown(socket.SHUT_RDWR)  # the client sees the connection drop
             start_response("500 Dropped", [("Content-Length", "0")])
             return []
-        if fault and fault.after_s:
+        if fault and fault.after_s and not fault.drop:
             answer = list(self.app(environ, start_response))  # moto has done the work
             time.sleep(fault.after_s)
             return answer
@@ -374,7 +379,7 @@ class EmbeddedEc2:
 
     @property
     def injected(self) -> dict[str, int]:
-        """Faults that fired so far, by kind."""
+        """Faults that fired since start, by kind (reset() keeps these)."""
         with self.http.lock:
             return dict(self.http.injected)
 
@@ -423,7 +428,6 @@ class EmbeddedEc2:
         with self.http.lock:
             self.http.faults.clear()
             self.http.calls.clear()
-            self.http.injected.clear()
 
     def start(self) -> EmbeddedEc2:
         """Serve on 127.0.0.1 (free port) and point AWS_ENDPOINT_URL_EC2 at it."""

@@ -43,6 +43,7 @@ class Received:
 class _State:
     received: list[Received] = field(default_factory=list)
     fail_next: int = 0  # answer this many PUTs with HTTP 500 before accepting
+    failed: int = 0  # PUTs answered with 500 so far
     cond: threading.Condition = field(default_factory=threading.Condition)
 
 
@@ -55,6 +56,7 @@ class _Handler(BaseHTTPRequestHandler):
         with state.cond:
             if state.fail_next > 0:
                 state.fail_next -= 1
+                state.failed += 1
                 self.send_response(500)
                 self.end_headers()
                 return
@@ -111,6 +113,11 @@ class ResponseReceiver:
     def received(self) -> list[Received]:
         """Every PUT accepted so far, in arrival order."""
         return list(self._server.state.received)
+
+    @property
+    def failed_puts(self) -> int:
+        """PUTs answered with HTTP 500 so far."""
+        return self._server.state.failed
 
     def fail_next(self, count: int) -> None:
         """Answer the next ``count`` PUTs with HTTP 500 (S3 having a bad moment)."""

@@ -26,12 +26,15 @@ HANDLER = load_handler()
 def receiver() -> Iterator[ResponseReceiver]:
     with ResponseReceiver() as rx:
         yield rx
+        FIGURES["responses received (all suites)"] = len(rx.received)
+        FIGURES["faults injected: response PUT answered 500"] = rx.failed_puts
 
 
 @pytest.fixture(scope="session")
 def embedded() -> Iterator[EmbeddedEc2]:
     with EmbeddedEc2() as ec2:
         yield ec2
+        FIGURES.update({f"faults injected: {k}": v for k, v in ec2.injected.items()})
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
+
 from local.ec2sim import EmbeddedEc2, Fixtures
 from local.events import Stack
 from local.lambda_loader import LambdaContext
@@ -278,3 +280,32 @@ def test_delete_answers_without_crhelpers_two_minute_sleep(stack: Stack, fx: Fix
     assert stack.receiver.wait_for(event["RequestId"], timeout=10)["Status"] == "SUCCESS"
     worker.join(timeout=10)
     assert not worker.is_alive()
+
+
+@pytest.mark.parametrize("refused_by", ["schema", "EC2"])
+def test_rollback_of_a_failed_interface_change_keeps_the_session(
+    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures, refused_by: str
+) -> None:
+    # Found by the stateful suite: the failed Update's properties come back as "old" in the
+    # rollback; they never reached EC2, so the rollback must not replace the session.
+    original = props(fx, Description="orig", Tags=[{"Key": "a", "Value": "1"}])
+    stack.create(original)
+    failing = props(fx, NetworkInterfaceId=fx.sources[1], Description="new")
+    if refused_by == "schema":
+        failing["SessionNumber"] = "0"
+    else:
+        failing["TrafficMirrorFilterId"] = "tmf-0000000000000000"
+    failed = stack.send(
+        stack.make("Update", failing, physical_id=stack.physical_id, old_props=original)
+    )
+    assert failed["Status"] == "FAILED" and failed["PhysicalResourceId"] == stack.physical_id
+    before = len(ec2.calls)
+    rollback = stack.send(
+        stack.make("Update", original, physical_id=stack.physical_id, old_props=failing)
+    )
+    assert rollback["Status"] == "SUCCESS", rollback["Reason"]
+    assert rollback["PhysicalResourceId"] == stack.physical_id
+    assert ec2.calls[before:] == ["DescribeTrafficMirrorSessions"]  # nothing to change
+    session = only_session(ec2)
+    assert session["NetworkInterfaceId"] == fx.sources[0]
+    assert session["Description"] == "orig"

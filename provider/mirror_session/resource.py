@@ -36,6 +36,15 @@ __all__ = [
 ]
 
 MANAGED_BY_KEY: Final = "traffic-mirror-provider:managed-by"
+_HELD: Final = (
+    "NetworkInterfaceId",
+    "TrafficMirrorTargetId",
+    "TrafficMirrorFilterId",
+    "SessionNumber",
+    "PacketLength",
+    "VirtualNetworkId",
+    "Description",
+)
 _SESSION_ID: Final = re.compile(r"tms-[0-9a-f]{8,}")
 Event = Mapping[str, Any]
 
@@ -98,8 +107,26 @@ def create(event: Event, sessions: Sessions) -> Outcome:
     return _create(event, parse(event.get("ResourceProperties")), sessions)
 
 
+def held_as_spec(session: TrafficMirrorSessionTypeDef, new: SessionSpec) -> SessionSpec:
+    """What EC2 holds, as previous properties to diff against.
+
+    A VirtualNetworkId the new properties leave out is left out here too: EC2 assigned it,
+    and the session keeps it.
+    """
+    fields: Mapping[str, object] = session
+    held: dict[str, object] = {f: fields[f] for f in _HELD if f in fields}
+    if "VirtualNetworkId" not in new.values:
+        held.pop("VirtualNetworkId", None)
+    held["Tags"] = [t for t in session.get("Tags", []) if t.get("Key") != MANAGED_BY_KEY]
+    return parse_previous(held)
+
+
 def update(event: Event, sessions: Sessions) -> Outcome:
     """Modify in place, or replace when NetworkInterfaceId changes (the old one stays).
+
+    Replacement is decided against the session EC2 holds (one Describe, only when the
+    properties say the interface changed): in the rollback of an Update that failed, the
+    "old" properties are the failed ones, which never reached EC2.
 
     A session that EC2 no longer has is created again under a new physical ID, so that
     neither this Update nor its rollback is stuck on a session deleted outside the stack.
@@ -109,8 +136,12 @@ def update(event: Event, sessions: Sessions) -> Outcome:
     if not is_session_id(physical):
         return _create(event, new, sessions)
     plan = plan_update(parse_previous(event.get("OldResourceProperties")), new)
+    held: TrafficMirrorSessionTypeDef | None = None
     if plan.replace_because:
-        return _create(event, new, sessions)
+        held = sessions.find(physical)
+        if held is None or held["NetworkInterfaceId"] != new.values["NetworkInterfaceId"]:
+            return _create(event, new, sessions)
+        plan = plan_update(held_as_spec(held, new), new)
     session: TrafficMirrorSessionTypeDef | None = None
     try:
         if plan.modify:
@@ -121,7 +152,7 @@ def update(event: Event, sessions: Sessions) -> Outcome:
         if exc.code != NOT_FOUND:
             raise
         return _create(event, new, sessions)
-    session = session or sessions.find(physical)
+    session = session or held or sessions.find(physical)
     if session is None:
         return _create(event, new, sessions)
     return Outcome(physical, attributes(session, sessions.region, sessions.partition))

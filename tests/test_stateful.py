@@ -1,0 +1,277 @@
+"""Lifecycles, stateful: random sequences played the way CloudFormation plays them, and after
+every step EC2 holds exactly the sessions the simulated stack believes exist, with the
+properties it believes they have. No orphan, no duplicate, no loss.
+
+STATEFUL_SEQUENCES and STATEFUL_STEPS size the run (defaults 30 x 20; `make reliability`
+runs more).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import uuid
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from local.ec2sim import EmbeddedEc2, Fixtures
+from local.events import event, stack_id
+from local.lambda_loader import Handler, LambdaContext
+from local.receiver import ResponseReceiver
+from mirror_session.resource import MANAGED_BY_KEY
+from tests.figures import FIGURES
+
+SEQUENCES = int(os.environ.get("STATEFUL_SEQUENCES", "30"))
+STEPS = int(os.environ.get("STATEFUL_STEPS", "20"))
+LOGICALS = ("MirrorA", "MirrorB")
+WORDS = st.text(alphabet="abcdefghij-. ", min_size=1, max_size=12)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """The properties of one resource, abstractly (indices into the fixtures)."""
+
+    eni: int
+    filter: int
+    number: int
+    packet: int | None
+    vni: int | None
+    desc: str | None
+    tags: tuple[tuple[str, str], ...]
+
+    def props(self, fx: Fixtures) -> dict[str, Any]:
+        """ResourceProperties as CloudFormation sends them (strings)."""
+        out: dict[str, Any] = {
+            "NetworkInterfaceId": fx.sources[self.eni],
+            "TrafficMirrorTargetId": fx.target_id,
+            "TrafficMirrorFilterId": fx.filter_ids[self.filter],
+            "SessionNumber": str(self.number),
+        }
+        for key, value in (("PacketLength", self.packet), ("VirtualNetworkId", self.vni)):
+            if value is not None:
+                out[key] = str(value)
+        if self.desc is not None:
+            out["Description"] = self.desc
+        if self.tags:
+            out["Tags"] = [{"Key": k, "Value": v} for k, v in self.tags]
+        return out
+
+
+specs = st.builds(
+    Spec,
+    eni=st.integers(0, 2),
+    filter=st.integers(0, 1),
+    number=st.integers(1, 32766),
+    packet=st.none() | st.integers(1, 8500),
+    vni=st.none() | st.integers(0, 16_777_215),
+    desc=st.none() | WORDS,
+    tags=st.dictionaries(st.sampled_from(["team", "env", "cost"]), WORDS, max_size=3).map(
+        lambda d: tuple(sorted(d.items()))
+    ),
+)
+
+
+@dataclass
+class Harness:
+    ec2: EmbeddedEc2
+    handler: Handler
+    receiver: ResponseReceiver
+
+
+class CloudFormationStack(RuleBasedStateMachine):
+    """A stack of up to two Custom::TrafficMirrorSession resources, driven like CloudFormation."""
+
+    env: ClassVar[Harness]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.env.ec2.reset()
+        self.fx = self.env.ec2.fixtures()
+        self.stack = stack_id("stateful")
+        self.live: dict[str, tuple[str, Spec]] = {}  # logical ID -> (physical ID, properties)
+        FIGURES["stateful: sequences"] += 1
+
+    # --- CloudFormation's side ---------------------------------------------------------
+
+    def send(self, body: dict[str, Any]) -> dict[str, Any]:
+        self.env.handler(copy.deepcopy(body), LambdaContext())
+        answers = self.env.receiver.for_request(body["RequestId"])
+        FIGURES["stateful: responses"] += len(answers)
+        return answers[-1].body
+
+    def make(
+        self, kind: str, logical: str, spec: Spec | dict[str, Any], **kw: Any
+    ) -> dict[str, Any]:
+        rid = str(uuid.uuid4())
+        props = spec.props(self.fx) if isinstance(spec, Spec) else spec
+        old = kw.pop("old", None)
+        if isinstance(old, Spec):
+            old = old.props(self.fx)
+        return event(
+            kind,
+            self.env.receiver.url_for(rid),
+            props,
+            stack=self.stack,
+            logical_id=logical,
+            request_id=rid,
+            old_props=old,
+            **kw,
+        )
+
+    def ok(self, body: dict[str, Any]) -> dict[str, Any]:
+        answer = self.send(body)
+        assert answer["Status"] == "SUCCESS", answer["Reason"]
+        return answer
+
+    def redeliver(self, body: dict[str, Any], first: dict[str, Any]) -> None:
+        """Lambda delivers the same event again: the same answer, no new session."""
+        self.env.handler(copy.deepcopy(body), LambdaContext())
+        again = self.env.receiver.for_request(body["RequestId"])[-1].body
+        FIGURES["stateful: events delivered twice"] += 1
+        assert again["Status"] == first["Status"], again["Reason"]
+        assert again["PhysicalResourceId"] == first["PhysicalResourceId"]
+
+    def pick(self, data: st.DataObject) -> tuple[str, str, Spec]:
+        logical = data.draw(st.sampled_from(sorted(self.live)))
+        physical, spec = self.live[logical]
+        return logical, physical, spec
+
+    # --- rules ---------------------------------------------------------------------------
+
+    @precondition(lambda self: len(self.live) < len(LOGICALS))
+    @rule(spec=specs, twice=st.booleans())
+    def create(self, spec: Spec, twice: bool) -> None:
+        logical = next(name for name in LOGICALS if name not in self.live)
+        body = self.make("Create", logical, spec)
+        answer = self.ok(body)
+        if twice:
+            self.redeliver(body, answer)
+        self.live[logical] = (answer["PhysicalResourceId"], spec)
+
+    @precondition(lambda self: self.live)
+    @rule(data=st.data(), change=specs, twice=st.booleans())
+    def update_in_place(self, data: st.DataObject, change: Spec, twice: bool) -> None:
+        logical, physical, old = self.pick(data)
+        new = replace(change, eni=old.eni)
+        body = self.make("Update", logical, new, physical_id=physical, old=old)
+        answer = self.ok(body)
+        assert answer["PhysicalResourceId"] == physical
+        if twice:
+            self.redeliver(body, answer)
+        self.live[logical] = (physical, new)
+
+    @precondition(lambda self: self.live)
+    @rule(data=st.data(), change=specs)
+    def update_that_replaces(self, data: st.DataObject, change: Spec) -> None:
+        logical, physical, old = self.pick(data)
+        new = replace(change, eni=(old.eni + 1) % 3) if change.eni == old.eni else change
+        answer = self.ok(self.make("Update", logical, new, physical_id=physical, old=old))
+        assert answer["PhysicalResourceId"] != physical
+        held = {s["TrafficMirrorSessionId"] for s in self.env.ec2.sessions()}
+        assert {physical, answer["PhysicalResourceId"]} <= held  # old kept for a rollback
+        self.ok(self.make("Delete", logical, old, physical_id=physical))  # cleanup phase
+        self.live[logical] = (answer["PhysicalResourceId"], new)
+
+    @precondition(lambda self: self.live)
+    @rule(data=st.data(), change=specs, refused_by=st.sampled_from(["schema", "EC2"]))
+    def failed_update_then_rollback(
+        self, data: st.DataObject, change: Spec, refused_by: str
+    ) -> None:
+        logical, physical, old = self.pick(data)
+        bad = change.props(self.fx)
+        if refused_by == "schema":
+            bad["SessionNumber"] = "0"
+        else:
+            bad["TrafficMirrorFilterId"] = "tmf-0000000000000000"
+        failed = self.send(self.make("Update", logical, bad, physical_id=physical, old=old))
+        assert failed["Status"] == "FAILED", failed
+        assert failed["PhysicalResourceId"] == physical, (failed, physical, self.live)
+        rollback = self.ok(self.make("Update", logical, old, physical_id=physical, old=bad))
+        assert rollback["PhysicalResourceId"] == physical
+        FIGURES["stateful: rollbacks after a failed update"] += 1
+
+    @rule(spec=specs)
+    def failed_create_then_rollback(self, spec: Spec) -> None:
+        bad = {**spec.props(self.fx), "PacketLength": "9000"}
+        failed = self.send(self.make("Create", "MirrorBad", bad))
+        assert failed["Status"] == "FAILED"
+        self.ok(self.make("Delete", "MirrorBad", bad, physical_id=failed["PhysicalResourceId"]))
+        FIGURES["stateful: rollbacks after a failed create"] += 1
+
+    @precondition(lambda self: self.live)
+    @rule(data=st.data(), change=specs)
+    def deleted_outside_then_update(self, data: st.DataObject, change: Spec) -> None:
+        logical, physical, old = self.pick(data)
+        self.env.ec2.client().delete_traffic_mirror_session(TrafficMirrorSessionId=physical)
+        new = replace(change, eni=old.eni)
+        answer = self.ok(self.make("Update", logical, new, physical_id=physical, old=old))
+        assert answer["PhysicalResourceId"] != physical  # recreated, not stuck
+        self.ok(self.make("Delete", logical, old, physical_id=physical))  # cleanup: gone already
+        self.live[logical] = (answer["PhysicalResourceId"], new)
+
+    @precondition(lambda self: self.live)
+    @rule(data=st.data(), twice=st.booleans())
+    def delete(self, data: st.DataObject, twice: bool) -> None:
+        logical, physical, spec = self.pick(data)
+        body = self.make("Delete", logical, spec, physical_id=physical)
+        answer = self.ok(body)
+        if twice:
+            self.redeliver(body, answer)
+        del self.live[logical]
+
+    # --- the invariant -------------------------------------------------------------------
+
+    @invariant()
+    def ec2_holds_exactly_what_the_stack_believes(self) -> None:
+        held = {s["TrafficMirrorSessionId"]: s for s in self.env.ec2.sessions()}
+        believed = {physical: spec for physical, spec in self.live.values()}
+        lost = set(believed) - set(held)
+        orphaned = set(held) - set(believed)
+        duplicated = {
+            sid
+            for sid in orphaned
+            for spec in believed.values()
+            if held[sid]["NetworkInterfaceId"] == self.fx.sources[spec.eni]
+        }
+        FIGURES["stateful: steps checked"] += 1
+        FIGURES["stateful: sessions lost"] += len(lost)
+        FIGURES["stateful: sessions orphaned"] += len(orphaned)
+        FIGURES["stateful: sessions duplicated"] += len(duplicated)
+        assert not lost and not orphaned, (lost, orphaned)
+        for physical, spec in believed.items():
+            session = held[physical]
+            expected = spec.props(self.fx)
+            for key in ("NetworkInterfaceId", "TrafficMirrorTargetId", "TrafficMirrorFilterId"):
+                assert session[key] == expected[key], (key, session)
+            assert session["SessionNumber"] == spec.number
+            assert session.get("PacketLength") == spec.packet
+            assert session.get("Description") == spec.desc
+            if spec.vni is not None:
+                assert session["VirtualNetworkId"] == spec.vni
+            tags = {t["Key"]: t["Value"] for t in session.get("Tags", [])}
+            assert tags == {**dict(spec.tags), MANAGED_BY_KEY: "traffic-mirror-provider"}
+
+
+def test_cloudformation_lifecycles_keep_ec2_and_the_stack_in_agreement(
+    embedded: EmbeddedEc2, handler: Handler, receiver: ResponseReceiver
+) -> None:
+    CloudFormationStack.env = Harness(embedded, handler, receiver)
+    run_state_machine_as_test(
+        CloudFormationStack,
+        settings=settings(
+            max_examples=SEQUENCES,
+            stateful_step_count=STEPS,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        ),
+    )
