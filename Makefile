@@ -10,12 +10,16 @@ SAM_VENV     := .venv-sam
 CHECKOV_VENV := .venv-checkov
 TEMPLATES    := template.yaml examples/consumer.yaml
 
-.PHONY: help venv lint format typecheck unit test demo invoke clean lint-cfn build package
+.PHONY: help venv lint format typecheck unit test demo invoke clean lint-cfn build package \
+	bench reliability
 
 help:
 	@echo "make demo    - run the whole lifecycle against an embedded EC2 (no AWS account needed)"
 	@echo "make test    - lint, type-check and run every test (what CI runs)"
 	@echo "make invoke EVENT=events/create.json - deliver one event to the handler"
+	@echo "make bench   - the provider against bare boto3: time, EC2 calls, memory, package"
+	@echo "make reliability - fuzzing, stateful and fault suites at full size, with figures"
+	@echo "make build   - sam build (no Docker needed)"
 
 $(STAMP): requirements-dev.txt provider/requirements.txt
 	@echo "==> setting up $(VENV) (first run only)"
@@ -83,6 +87,15 @@ build-ProviderFunction:
 		$(LAMBDA_PLATFORM) --target "$(ARTIFACTS_DIR)" -r $(ROOT)provider/requirements.txt
 	cp -R $(ROOT)provider/app.py $(ROOT)provider/mirror_session "$(ARTIFACTS_DIR)/"
 	find "$(ARTIFACTS_DIR)" -name __pycache__ -prune -exec rm -rf {} +
+
+# Speed, EC2 calls, memory and package size against the floor (bare boto3, same endpoint).
+bench: build $(STAMP)
+	$(BIN)/python -m local.bench
+
+# The reliability suites at full size; make test runs them at their default size.
+reliability: $(STAMP)
+	FUZZ_EXAMPLES=10000 STATEFUL_SEQUENCES=150 STATEFUL_STEPS=30 $(BIN)/pytest \
+		tests/test_fuzz.py tests/test_stateful.py tests/test_process_faults.py tests/test_failures.py
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .mypy_cache .ruff_cache .pytest_cache \

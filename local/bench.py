@@ -1,0 +1,389 @@
+"""``make bench``: the provider against its floor (bare boto3 making the same EC2 calls), in the
+same run, on the same embedded EC2 endpoint, so the ratios hold on a noisy machine.
+
+Prints a table and writes bench/results.json. A benchmark, not a test: nothing here asserts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import multiprocessing
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from http.client import HTTPSConnection
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+
+from local.ec2sim import WRITE_ACTIONS, EmbeddedEc2, Fixtures
+from local.events import event, stack_id
+from local.lambda_loader import ROOT, Handler, LambdaContext, handler_location, load_handler
+from local.package_check import zipped_size
+from local.receiver import ResponseReceiver
+
+RUNS = int(os.environ.get("BENCH_RUNS", "30"))
+COLD_RUNS = int(os.environ.get("BENCH_COLD_RUNS", "10"))
+FANOUT = int(os.environ.get("BENCH_FANOUT", "100"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "20"))
+THROTTLES = int(os.environ.get("BENCH_THROTTLES", "60"))
+RESULTS = ROOT / "bench" / "results.json"
+PACKAGE = ROOT / ".aws-sam" / "build" / "ProviderFunction"
+
+COLD_PROVIDER = """
+import sys, time
+t0 = time.perf_counter()
+sys.path.insert(0, {code_dir!r})
+import {module}
+from mirror_session.ec2 import ec2_client
+ec2_client()
+print(time.perf_counter() - t0)
+"""
+COLD_FLOOR = """
+import time
+t0 = time.perf_counter()
+import boto3
+boto3.client("ec2")
+print(time.perf_counter() - t0)
+"""
+RSS_PROVIDER = """
+import json, resource, sys
+from local.lambda_loader import LambdaContext, load_handler
+handler = load_handler()
+for body in json.loads(sys.argv[1]):
+    handler(body, LambdaContext())
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+RSS_FLOOR = """
+import json, resource, sys
+import boto3
+ec2 = boto3.client("ec2")
+p = json.loads(sys.argv[1])
+s = ec2.create_traffic_mirror_session(**p)["TrafficMirrorSession"]["TrafficMirrorSessionId"]
+ec2.modify_traffic_mirror_session(TrafficMirrorSessionId=s, Description="b")
+ec2.delete_traffic_mirror_session(TrafficMirrorSessionId=s)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    """Median, min and max, rounded (milliseconds or megabytes, as given)."""
+    return {
+        "median": round(statistics.median(samples), 3),
+        "min": round(min(samples), 3),
+        "max": round(max(samples), 3),
+        "n": len(samples),
+    }
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
+
+
+def cold_start() -> dict[str, Any]:
+    """Import of the handler module plus its first client, in fresh processes, vs boto3's."""
+    code_dir, spec = handler_location()
+    provider = COLD_PROVIDER.format(code_dir=str(code_dir), module=spec.rpartition(".")[0])
+    times: dict[str, list[float]] = {"provider": [], "floor": []}
+    for _ in range(COLD_RUNS):  # interleaved, so both see the same machine
+        for name, script in (("provider", provider), ("floor", COLD_FLOOR)):
+            done = subprocess.run(  # noqa: S603 - our own interpreter, fixed scripts
+                [sys.executable, "-c", script], capture_output=True, text=True, check=True
+            )
+            times[name].append(float(done.stdout.strip().splitlines()[-1]) * 1000)
+    p, f = summary(times["provider"]), summary(times["floor"])
+    return {"provider_ms": p, "floor_ms": f, "ratio": round(p["median"] / f["median"], 2)}
+
+
+def put(url: str, body: bytes) -> None:
+    """The floor's response: one HTTPS PUT, a new connection each time, as a function makes."""
+    parts = urlsplit(url)
+    conn = HTTPSConnection(parts.netloc, timeout=5)
+    conn.request("PUT", f"{parts.path}?{parts.query}", body=body, headers={"Content-Type": ""})
+    conn.getresponse().read()
+    conn.close()
+
+
+class Lifecycle:
+    """One resource's Create, Update and Delete through the handler, and the same by hand."""
+
+    def __init__(
+        self, ec2: EmbeddedEc2, rx: ResponseReceiver, handler: Handler, fx: Fixtures
+    ) -> None:
+        self.ec2, self.rx, self.handler, self.fx = ec2, rx, handler, fx
+        self.raw = boto3.client("ec2")
+        self.stack = stack_id("bench")
+        self.props = {
+            "NetworkInterfaceId": fx.sources[0],
+            "TrafficMirrorTargetId": fx.target_id,
+            "TrafficMirrorFilterId": fx.filter_ids[0],
+            "SessionNumber": "1",
+        }
+        self.calls: dict[str, dict[str, int]] = {}
+
+    def _event(self, kind: str, props: dict[str, Any], **kw: Any) -> dict[str, Any]:
+        rid = str(uuid.uuid4())
+        return event(kind, self.rx.url_for(rid), props, stack=self.stack, request_id=rid, **kw)
+
+    def _timed(self, kind: str, body: dict[str, Any]) -> tuple[float, dict[str, Any]]:
+        before = len(self.ec2.calls)
+        t0 = time.perf_counter()
+        self.handler(body, LambdaContext())
+        ms = (time.perf_counter() - t0) * 1000
+        calls = self.ec2.calls[before:]
+        writes = sum(c in WRITE_ACTIONS for c in calls)
+        self.calls[kind] = {"writes": writes, "reads": len(calls) - writes}
+        return ms, self.rx.for_request(body["RequestId"])[-1].body
+
+    def provider(self) -> dict[str, float]:
+        """Create, Update in place, Delete through the handler (each ends with its PUT)."""
+        out: dict[str, float] = {}
+        out["Create"], created = self._timed("Create", self._event("Create", self.props))
+        sid = created["PhysicalResourceId"]
+        new = {**self.props, "Description": "benchmark"}
+        update = self._event("Update", new, physical_id=sid, old_props=self.props)
+        out["Update"], _ = self._timed("Update", update)
+        delete = self._event("Delete", new, physical_id=sid)
+        out["Delete"], _ = self._timed("Delete", delete)
+        return out
+
+    def floor(self) -> dict[str, float]:
+        """The same EC2 writes with a bare client, each followed by one HTTPS PUT."""
+        url = self.rx.url_for(str(uuid.uuid4()))
+        body = b'{"Status": "SUCCESS"}'
+        out: dict[str, float] = {}
+        t0 = time.perf_counter()
+        params = {**self.props, "SessionNumber": 1}
+        sid = self.raw.create_traffic_mirror_session(**params)["TrafficMirrorSession"][  # type: ignore[arg-type]
+            "TrafficMirrorSessionId"
+        ]
+        put(url, body)
+        out["Create"] = (time.perf_counter() - t0) * 1000
+        t0 = time.perf_counter()
+        self.raw.modify_traffic_mirror_session(TrafficMirrorSessionId=sid, Description="b")
+        put(url, body)
+        out["Update"] = (time.perf_counter() - t0) * 1000
+        t0 = time.perf_counter()
+        self.raw.delete_traffic_mirror_session(TrafficMirrorSessionId=sid)
+        put(url, body)
+        out["Delete"] = (time.perf_counter() - t0) * 1000
+        return out
+
+    def bodies(self) -> list[dict[str, Any]]:
+        """A whole lifecycle's events for another process (Update/Delete name a placeholder
+        the process cannot know, so they target a session created here first)."""
+        sid = self.raw.create_traffic_mirror_session(
+            **{**self.props, "SessionNumber": 2}  # type: ignore[arg-type]
+        )["TrafficMirrorSession"]["TrafficMirrorSessionId"]
+        new = {**self.props, "Description": "rss"}
+        return [
+            self._event("Create", {**self.props, "SessionNumber": "3"}),
+            self._event("Update", new, physical_id=sid, old_props=self.props),
+            self._event("Delete", new, physical_id=sid),
+        ]
+
+
+def warm_events(life: Lifecycle) -> dict[str, Any]:
+    """Per event, warm, interleaved provider and floor runs."""
+    life.provider()  # warm-up: the first client, TLS context, imports on first use
+    life.floor()
+    samples: dict[str, dict[str, list[float]]] = {"provider": {}, "floor": {}}
+    for _ in range(RUNS):
+        for name, run in (("provider", life.provider), ("floor", life.floor)):
+            for kind, ms in run().items():
+                samples[name].setdefault(kind, []).append(ms)
+    out: dict[str, Any] = {}
+    for kind in ("Create", "Update", "Delete"):
+        p, f = summary(samples["provider"][kind]), summary(samples["floor"][kind])
+        out[kind] = {"provider_ms": p, "floor_ms": f, "ratio": round(p["median"] / f["median"], 2)}
+    return out
+
+
+def peak_rss(life: Lifecycle) -> dict[str, float]:
+    """Peak RSS (MB) of a fresh process after a full lifecycle, provider vs floor."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = {}
+    for name, script, arg in (
+        ("provider", RSS_PROVIDER, life.bodies()),
+        ("floor", RSS_FLOOR, {**life.props, "SessionNumber": 4}),
+    ):
+        done = subprocess.run(  # noqa: S603 - our own interpreter, fixed scripts
+            [sys.executable, "-c", script, json.dumps(arg)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+            cwd=ROOT,
+        )
+        out[f"{name}_mb"] = round(int(done.stdout.strip().splitlines()[-1]) / 1024, 1)
+    return out
+
+
+def _worker_init() -> None:
+    global _HANDLER  # noqa: PLW0603 - one handler per worker process, like a warm container
+    with contextlib.redirect_stdout(io.StringIO()):
+        _HANDLER = load_handler()
+
+
+_HANDLER: Handler | None = None
+
+
+def _worker_run(body: dict[str, Any]) -> float:
+    assert _HANDLER is not None
+    t0 = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        _HANDLER(body, LambdaContext(timeout_s=60))
+    return (time.perf_counter() - t0) * 1000
+
+
+def fan_out(ec2: EmbeddedEc2, rx: ResponseReceiver, fx: Fixtures) -> dict[str, Any]:
+    """FANOUT resources created at once by WORKERS warm containers, under a throttling burst."""
+    stack = stack_id("fanout")
+    bodies = []
+    for i in range(FANOUT):
+        rid = str(uuid.uuid4())
+        props = {
+            "NetworkInterfaceId": fx.sources[i % len(fx.sources)],
+            "TrafficMirrorTargetId": fx.target_id,
+            "TrafficMirrorFilterId": fx.filter_ids[0],
+            "SessionNumber": str(i + 1),
+        }
+        bodies.append(
+            event("Create", rx.url_for(rid), props, stack=stack, logical_id=f"S{i}", request_id=rid)
+        )
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(WORKERS, initializer=_worker_init) as pool:
+        pool.map(_sleep, range(WORKERS))  # all workers up and warm before the clock starts
+        ec2.inject(
+            "CreateTrafficMirrorSession", "RequestLimitExceeded", status=503, times=THROTTLES
+        )
+        before = ec2.calls.count("CreateTrafficMirrorSession")
+        t0 = time.perf_counter()
+        per_event = pool.map(_worker_run, bodies, chunksize=1)
+        total_s = time.perf_counter() - t0
+    attempts = ec2.calls.count("CreateTrafficMirrorSession") - before
+    statuses = [rx.for_request(b["RequestId"])[-1].body["Status"] for b in bodies]
+    ec2.clear_faults()
+    return {
+        "resources": FANOUT,
+        "workers": WORKERS,
+        "throttles_injected": THROTTLES,
+        "create_attempts": attempts,
+        "retries": attempts - FANOUT,
+        "succeeded": statuses.count("SUCCESS"),
+        "failed": statuses.count("FAILED"),
+        "total_s": round(total_s, 2),
+        "per_event_ms": summary(per_event),
+    }
+
+
+def _sleep(_: int) -> None:
+    time.sleep(0.5)
+
+
+def package() -> dict[str, Any]:
+    """Zipped size of the sam build artifact (make bench builds it first)."""
+    if not PACKAGE.is_dir():
+        return {"zipped_mb": None, "note": "run `make build` first"}
+    return {"zipped_mb": round(zipped_size(PACKAGE) / 1e6, 2)}
+
+
+def run() -> dict[str, Any]:
+    """Every measurement; returns the results written to bench/results.json."""
+    results: dict[str, Any] = {"machine": machine(), "runs": RUNS}
+    print(f"cold start: {COLD_RUNS} fresh processes each ...", flush=True)
+    results["cold_start"] = cold_start()
+    with EmbeddedEc2() as ec2, ResponseReceiver() as rx:
+        fx = ec2.fixtures()
+        with contextlib.redirect_stdout(io.StringIO()):
+            handler = load_handler()
+        life = Lifecycle(ec2, rx, handler, fx)
+        print(f"warm events: {RUNS} lifecycles, provider and floor interleaved ...", flush=True)
+        with contextlib.redirect_stdout(io.StringIO()):
+            results["events"] = warm_events(life)
+        results["ec2_calls_per_event"] = life.calls
+        print("peak RSS: fresh processes after a full lifecycle ...", flush=True)
+        results["peak_rss"] = peak_rss(life)
+        print(
+            f"fan-out: {FANOUT} creates, {WORKERS} workers, {THROTTLES} throttles ...", flush=True
+        )
+        results["fan_out"] = fan_out(ec2, rx, fx)
+    results["package"] = package()
+    return results
+
+
+def report(r: dict[str, Any]) -> str:
+    """The results as the table the README carries."""
+    lines = [
+        f"machine: {r['machine']['cpu']}, {r['machine']['cores']} cores, "
+        f"Python {r['machine']['python']}, {r['machine']['date']}",
+        "",
+        "| measure | provider | floor (bare boto3) | ratio |",
+        "|---|---|---|---|",
+    ]
+
+    def row(name: str, entry: dict[str, Any], unit: str = "ms") -> None:
+        p, f = entry["provider_ms"], entry["floor_ms"]
+        lines.append(
+            f"| {name} | {p['median']:.1f} {unit} ({p['min']:.1f}-{p['max']:.1f}) "
+            f"| {f['median']:.1f} {unit} ({f['min']:.1f}-{f['max']:.1f}) | {entry['ratio']:.2f}x |"
+        )
+
+    row("cold start: import + first client", r["cold_start"])
+    for kind in ("Create", "Update", "Delete"):
+        row(f"{kind}, warm, end to end (incl. response PUT)", r["events"][kind])
+    calls = r["ec2_calls_per_event"]
+    lines.append(
+        "| EC2 calls per event (writes/reads) | "
+        + ", ".join(f"{k} {v['writes']}/{v['reads']}" for k, v in calls.items())
+        + " | 1/0 each | - |"
+    )
+    rss = r["peak_rss"]
+    lines.append(
+        f"| peak RSS after a lifecycle | {rss['provider_mb']} MB | {rss['floor_mb']} MB "
+        f"| {rss['provider_mb'] / rss['floor_mb']:.2f}x |"
+    )
+    lines.append(f"| package, zipped | {r['package']['zipped_mb']} MB | - | - |")
+    fo = r["fan_out"]
+    lines.append(
+        f"| fan-out: {fo['resources']} creates, {fo['workers']} workers, "
+        f"{fo['throttles_injected']} throttles | {fo['succeeded']} ok, {fo['failed']} failed, "
+        f"{fo['retries']} retries, {fo['total_s']} s | - | - |"
+    )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    """Entry point."""
+    results = run()
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print()
+    print(report(results))
+    print(f"\nwritten: {RESULTS.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
