@@ -55,22 +55,22 @@ boto3.client("ec2")
 print(time.perf_counter() - t0)
 """
 RSS_PROVIDER = """
-import json, resource, sys
+import json, sys
 from local.lambda_loader import LambdaContext, load_handler
 handler = load_handler()
 for body in json.loads(sys.argv[1]):
     handler(body, LambdaContext())
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1])
 """
 RSS_FLOOR = """
-import json, resource, sys
+import json, sys
 import boto3
 ec2 = boto3.client("ec2")
 p = json.loads(sys.argv[1])
 s = ec2.create_traffic_mirror_session(**p)["TrafficMirrorSession"]["TrafficMirrorSessionId"]
 ec2.modify_traffic_mirror_session(TrafficMirrorSessionId=s, Description="b")
 ec2.delete_traffic_mirror_session(TrafficMirrorSessionId=s)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1])
 """
 
 
@@ -106,10 +106,11 @@ def cold_start() -> dict[str, Any]:
     code_dir, spec = handler_location()
     provider = COLD_PROVIDER.format(code_dir=str(code_dir), module=spec.rpartition(".")[0])
     times: dict[str, list[float]] = {"provider": [], "floor": []}
+    env = {**os.environ, "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"}
     for _ in range(COLD_RUNS):  # interleaved, so both see the same machine
         for name, script in (("provider", provider), ("floor", COLD_FLOOR)):
             done = subprocess.run(  # noqa: S603 - our own interpreter, fixed scripts
-                [sys.executable, "-c", script], capture_output=True, text=True, check=True
+                [sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env
             )
             times[name].append(float(done.stdout.strip().splitlines()[-1]) * 1000)
     p, f = summary(times["provider"]), summary(times["floor"])
@@ -221,7 +222,11 @@ def warm_events(life: Lifecycle) -> dict[str, Any]:
 
 
 def peak_rss(life: Lifecycle) -> dict[str, float]:
-    """Peak RSS (MB) of a fresh process after a full lifecycle, provider vs floor."""
+    """Peak RSS (MB) of a fresh process after a full lifecycle, provider vs floor.
+
+    VmHWM, not ru_maxrss: on Linux ru_maxrss survives exec, so a child would report the
+    peak of this (moto-hosting) process it was forked from.
+    """
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = {}
     for name, script, arg in (
@@ -264,7 +269,7 @@ def fan_out(ec2: EmbeddedEc2, rx: ResponseReceiver, fx: Fixtures) -> dict[str, A
     for i in range(FANOUT):
         rid = str(uuid.uuid4())
         props = {
-            "NetworkInterfaceId": fx.sources[i % len(fx.sources)],
+            "NetworkInterfaceId": fx.sources[1 + i % (len(fx.sources) - 1)],  # [0]: lifecycle
             "TrafficMirrorTargetId": fx.target_id,
             "TrafficMirrorFilterId": fx.filter_ids[0],
             "SessionNumber": str(i + 1),
@@ -315,7 +320,8 @@ def run() -> dict[str, Any]:
     print(f"cold start: {COLD_RUNS} fresh processes each ...", flush=True)
     results["cold_start"] = cold_start()
     with EmbeddedEc2() as ec2, ResponseReceiver() as rx:
-        fx = ec2.fixtures()
+        # EC2 allows 3 sessions per interface: enough sources for the fan-out's sessions.
+        fx = ec2.fixtures(sources=-(-FANOUT // 3) + 1)
         with contextlib.redirect_stdout(io.StringIO()):
             handler = load_handler()
         life = Lifecycle(ec2, rx, handler, fx)

@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
@@ -24,10 +24,29 @@ SERVICE: Final = os.environ.get("POWERTOOLS_SERVICE_NAME", "traffic-mirror-provi
 NAMESPACE: Final = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "TrafficMirrorProvider")
 REQUEST_TYPES: Final = {"Create", "Update", "Delete"}
 
+#: Tracing is on only when the template says so (Tracing=Enabled sets this to "false").
+#: Constructing Powertools' Tracer imports aws_xray_sdk (~190 ms of cold start), so a
+#: function with tracing off does not construct it.
+TRACING: Final = os.environ.get("POWERTOOLS_TRACE_DISABLED", "true").lower() == "false"
+
 logger = Logger(service=SERVICE)
 copy_config_to_registered_loggers(source_logger=logger, include={"mirror_session"})
-tracer = Tracer(service=SERVICE)
 Event = Mapping[str, Any]
+LambdaHandler = Callable[[dict[str, Any], Any], None]
+
+
+def _traced(handler: LambdaHandler) -> LambdaHandler:
+    """Wrap the handler in an X-Ray segment when tracing is on; otherwise leave it alone."""
+    if not TRACING:
+        return handler
+    from aws_lambda_powertools import Tracer  # noqa: PLC0415 - only when tracing is on
+
+    traced: LambdaHandler = Tracer(service=SERVICE).capture_lambda_handler(
+        handler, capture_response=False
+    )
+    return traced
+
+
 Action = Callable[[Event, Sessions], resource.Outcome]
 
 
@@ -134,7 +153,7 @@ def _answer_malformed(event: Mapping[str, Any], problem: str) -> None:
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
+@_traced
 def handler(event: dict[str, Any], context: Any) -> None:
     """The Lambda handler CloudFormation invokes (asynchronously) for each event."""
     if not isinstance(event, Mapping) or not str(event.get("ResponseURL", "")).startswith(

@@ -4,11 +4,16 @@ partition-neutral, and settings that match the code."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
-from local.lambda_loader import ROOT, read_template
+import pytest
+
+from local.lambda_loader import ROOT, handler_location, read_template
 from mirror_session.resource import MANAGED_BY_KEY
 
 TEMPLATE = read_template()
@@ -112,4 +117,23 @@ def test_consumer_example_imports_the_exported_service_token() -> None:
     assert 0 < int(session["Properties"]["ServiceTimeout"]) <= 3600
     assert consumer["Outputs"]["VirtualNetworkId"]["Value"] == {
         "GetAtt": "MirrorSession.VirtualNetworkId"
+    }
+
+
+@pytest.mark.parametrize(("disabled", "traced"), [("true", False), ("false", True)])
+def test_tracing_switch_imports_xray_only_when_on(disabled: str, traced: bool) -> None:
+    code_dir, spec = handler_location()
+    module = spec.rpartition(".")[0]
+    probe = (
+        f"import sys; sys.path.insert(0, {str(code_dir)!r}); import {module}; "
+        f"print({module}.TRACING, 'aws_xray_sdk' in sys.modules)"
+    )
+    env = {**os.environ, "POWERTOOLS_TRACE_DISABLED": disabled, "AWS_REGION": "us-east-1"}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True
+    )
+    assert done.stdout.split() == [str(traced), str(traced)]
+    # The template's Tracing parameter drives exactly this variable.
+    assert FUNCTION["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == {
+        "If": ["TracingEnabled", "false", "true"]
     }
