@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -50,6 +50,7 @@ CLIENT_CONFIG: Final = Config(
     user_agent_extra="traffic-mirror-provider",
 )
 SESSION_TYPE: Final = "traffic-mirror-session"
+T = TypeVar("T")
 #: Failures other than an EC2 error code: network, timeouts, an answer that is not EC2's.
 TRANSPORT_ERRORS: Final = (BotoCoreError, ResponseParserError)
 
@@ -80,19 +81,35 @@ class Sessions:
         """The region's partition (aws, aws-cn, aws-us-gov), as the client resolved it."""
         return str(self.client.meta.partition)
 
+    @staticmethod
+    def _call(verb: str, ident: str, call: Callable[[], T], if_gone: T | None = None) -> T:
+        """Run one EC2 call; a failure becomes a ProviderError whose message is the Reason.
+
+        With ``if_gone``, a missing session (InvalidTrafficMirrorSessionId.NotFound) returns
+        it instead of failing.
+        """
+        try:
+            return call()
+        except ClientError as exc:
+            if if_gone is not None and error_code(exc) == NOT_FOUND:
+                return if_gone
+            raise explain(verb, ident, exc) from exc
+        except TRANSPORT_ERRORS as exc:
+            raise explain(verb, ident, exc) from exc
+
     def create(
         self, params: Mapping[str, Value], tags: Mapping[str, str], client_token: str
     ) -> TrafficMirrorSessionTypeDef:
         """One CreateTrafficMirrorSession; the same token returns the same session again."""
-        ident = f"{params.get('NetworkInterfaceId')} #{params.get('SessionNumber')}"
-        try:
-            answer = self.client.create_traffic_mirror_session(
+        answer = self._call(
+            "create",
+            f"{params.get('NetworkInterfaceId')} #{params.get('SessionNumber')}",
+            lambda: self.client.create_traffic_mirror_session(
                 **params,  # type: ignore[arg-type]
                 TagSpecifications=[{"ResourceType": SESSION_TYPE, "Tags": _tag_list(tags)}],
                 ClientToken=client_token,
-            )
-        except (ClientError, *TRANSPORT_ERRORS) as exc:
-            raise explain("create", ident, exc) from exc
+            ),
+        )
         return answer["TrafficMirrorSession"]
 
     def modify(self, session_id: str, change: Modify) -> TrafficMirrorSessionTypeDef:
@@ -100,49 +117,52 @@ class Sessions:
         args: dict[str, Any] = dict(change.changes)
         if change.remove:
             args["RemoveFields"] = list(change.remove)
-        try:
-            answer = self.client.modify_traffic_mirror_session(
+        answer = self._call(
+            "modify",
+            session_id,
+            lambda: self.client.modify_traffic_mirror_session(
                 TrafficMirrorSessionId=session_id, **args
-            )
-        except (ClientError, *TRANSPORT_ERRORS) as exc:
-            raise explain("modify", session_id, exc) from exc
+            ),
+        )
         return answer["TrafficMirrorSession"]
 
     def retag(self, session_id: str, change: TagChanges) -> None:
         """CreateTags for new or changed keys, DeleteTags for removed keys."""
-        try:
-            if change.put:
-                self.client.create_tags(Resources=[session_id], Tags=_tag_list(change.put))
-            if change.drop:
-                self.client.delete_tags(
-                    Resources=[session_id], Tags=[{"Key": k} for k in change.drop]
-                )
-        except (ClientError, *TRANSPORT_ERRORS) as exc:
-            raise explain("tag", session_id, exc) from exc
+        if change.put:
+            tags = _tag_list(change.put)
+            self._call(
+                "tag",
+                session_id,
+                lambda: self.client.create_tags(Resources=[session_id], Tags=tags),
+            )
+        if change.drop:
+            keys: list[TagTypeDef] = [{"Key": k} for k in change.drop]
+            self._call(
+                "untag",
+                session_id,
+                lambda: self.client.delete_tags(Resources=[session_id], Tags=keys),
+            )
 
     def find(self, session_id: str) -> TrafficMirrorSessionTypeDef | None:
         """The session with this ID, or None when EC2 no longer has it."""
-        try:
-            answer = self.client.describe_traffic_mirror_sessions(
+        nothing: list[TrafficMirrorSessionTypeDef] = []
+        found = self._call(
+            "describe",
+            session_id,
+            lambda: self.client.describe_traffic_mirror_sessions(
                 TrafficMirrorSessionIds=[session_id]
-            )
-        except ClientError as exc:
-            if error_code(exc) == NOT_FOUND:
-                return None
-            raise explain("describe", session_id, exc) from exc
-        except TRANSPORT_ERRORS as exc:
-            raise explain("describe", session_id, exc) from exc
-        found = answer.get("TrafficMirrorSessions", [])
+            ).get("TrafficMirrorSessions", nothing),
+            if_gone=nothing,
+        )
         return found[0] if found else None
 
     def delete(self, session_id: str) -> bool:
         """One DeleteTrafficMirrorSession. False when the session was already gone."""
-        try:
-            self.client.delete_traffic_mirror_session(TrafficMirrorSessionId=session_id)
-        except ClientError as exc:
-            if error_code(exc) == NOT_FOUND:
-                return False
-            raise explain("delete", session_id, exc) from exc
-        except TRANSPORT_ERRORS as exc:
-            raise explain("delete", session_id, exc) from exc
-        return True
+        return self._call(
+            "delete",
+            session_id,
+            lambda: bool(
+                self.client.delete_traffic_mirror_session(TrafficMirrorSessionId=session_id)
+            ),
+            if_gone=False,
+        )

@@ -22,7 +22,7 @@ from typing import Any, Final, TypeGuard
 from mirror_session.ec2 import Sessions, TrafficMirrorSessionTypeDef
 from mirror_session.errors import NOT_FOUND, ProviderError
 from mirror_session.plan import create_params, plan_update
-from mirror_session.schema import SessionSpec, parse, parse_previous
+from mirror_session.schema import FIELDS, SessionSpec, parse, parse_previous
 
 __all__ = [
     "MANAGED_BY_KEY",
@@ -36,15 +36,7 @@ __all__ = [
 ]
 
 MANAGED_BY_KEY: Final = "traffic-mirror-provider:managed-by"
-_HELD: Final = (
-    "NetworkInterfaceId",
-    "TrafficMirrorTargetId",
-    "TrafficMirrorFilterId",
-    "SessionNumber",
-    "PacketLength",
-    "VirtualNetworkId",
-    "Description",
-)
+_HELD: Final = tuple(f.name for f in FIELDS)  # the session fields EC2 reports by these names
 _SESSION_ID: Final = re.compile(r"tms-[0-9a-f]{8,}")
 Event = Mapping[str, Any]
 
