@@ -16,8 +16,8 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from mirror_session import resource
 from mirror_session.ec2 import Sessions, ec2_client
-from mirror_session.errors import ProviderError, fit
-from mirror_session.responder import Responder, ResponseNotSent, encode_body, put_response
+from mirror_session.errors import ProviderError
+from mirror_session.responder import Responder
 from mirror_session.schema import InvalidProperties, show
 
 SERVICE: Final = os.environ.get("POWERTOOLS_SERVICE_NAME", "traffic-mirror-provider")
@@ -118,10 +118,8 @@ def _delete(event: Event, _context: Any) -> str:
     return _run(resource.delete, event)
 
 
-def _envelope_problem(event: object) -> str | None:
+def _envelope_problem(event: Mapping[str, Any]) -> str | None:
     """What makes an event unusable for crhelper, or None when it is well formed."""
-    if not isinstance(event, Mapping):
-        return "the event is not a JSON object"
     if _request_type(event) is None:
         got = show(event.get("RequestType"))
         return f"RequestType must be Create, Update or Delete, got {got}"
@@ -131,25 +129,6 @@ def _envelope_problem(event: object) -> str | None:
     if _request_type(event) != "Create" and not isinstance(event.get("PhysicalResourceId"), str):
         return "PhysicalResourceId is missing or not a string"
     return None
-
-
-def _answer_malformed(event: Mapping[str, Any], problem: str) -> None:
-    """FAILED for an event crhelper cannot take, sent to its ResponseURL."""
-    physical = event.get("PhysicalResourceId")
-    body = {
-        "Status": "FAILED",
-        "Reason": fit(f"Malformed request: {problem}."),
-        "PhysicalResourceId": physical
-        if isinstance(physical, str) and physical
-        else "invalid-event",
-        **{k: str(event.get(k, ""))[:1024] for k in ("StackId", "RequestId", "LogicalResourceId")},
-        "Data": {},
-    }
-    try:
-        put_response(str(event["ResponseURL"]), encode_body(body))
-    except ResponseNotSent as exc:
-        logger.error("response not delivered", extra={"error": str(exc)})
-    _record(event, body)
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)
@@ -168,6 +147,6 @@ def handler(event: dict[str, Any], context: Any) -> None:
     problem = _envelope_problem(event)
     if problem:
         logger.error("malformed event", extra={"problem": problem})
-        _answer_malformed(event, problem)
+        helper.reject(event, f"Malformed request: {problem}.")
         return
     helper(event, context)

@@ -13,7 +13,6 @@ Example::
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -44,7 +43,7 @@ __all__ = [
 #: Socket timeouts are short enough that a hung call fails well inside the Lambda timeout;
 #: the responder's timer is the last guard.
 CLIENT_CONFIG: Final = Config(
-    retries={"mode": "standard", "max_attempts": int(os.environ.get("EC2_MAX_ATTEMPTS", "8"))},
+    retries={"mode": "standard", "max_attempts": 8},
     connect_timeout=5,
     read_timeout=15,
     user_agent_extra="traffic-mirror-provider",

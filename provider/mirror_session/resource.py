@@ -66,9 +66,7 @@ def managed_tags() -> dict[str, str]:
     return {MANAGED_BY_KEY: os.environ.get("MANAGED_BY", "traffic-mirror-provider")}
 
 
-def attributes(
-    session: TrafficMirrorSessionTypeDef, region: str, partition: str = "aws"
-) -> dict[str, str]:
+def attributes(session: TrafficMirrorSessionTypeDef, region: str, partition: str) -> dict[str, str]:
     """The Fn::GetAtt attributes, taken from an EC2 answer (no extra call)."""
     sid = session["TrafficMirrorSessionId"]
     owner = session.get("OwnerId", "")

@@ -189,8 +189,31 @@ class Responder(CfnResource):
         return self.generate_physical_id(self._event)
 
     def _cfn_response(self, event: Mapping[str, Any]) -> None:
-        self.PhysicalResourceId = self._physical_id()
+        # crhelper's would echo the event's PhysicalResourceId even on Create; _send decides.
         self._send()
+
+    def reject(self, event: Mapping[str, Any], reason: str) -> None:
+        """Answer FAILED to an event too malformed for crhelper (called instead of it)."""
+        given = event.get("PhysicalResourceId")
+        body: Body = {
+            "Status": "FAILED",
+            "Reason": fit(reason),
+            "PhysicalResourceId": given if isinstance(given, str) and given else "invalid-event",
+            **{k: str(event.get(k, "")) for k in ("StackId", "RequestId", "LogicalResourceId")},
+            "NoEcho": False,
+            "Data": {},
+        }
+        self._deliver(event, body, str(event.get("ResponseURL", "")))
+
+    def _deliver(self, event: Mapping[str, Any], body: Body, url: str) -> None:
+        """The one way a response leaves: bounded body, bounded PUT, then ``on_sent``."""
+        raw = encode_body(body)
+        try:
+            put_response(url, raw)
+        except ResponseNotSent as exc:
+            _log.error("response not delivered", extra={"error": str(exc)})
+        if self._on_sent:
+            self._on_sent(event, json.loads(raw))
 
     def _send(self, status: str | None = None, reason: str = "", send_response: Any = None) -> None:
         with self._lock:
@@ -198,21 +221,14 @@ class Responder(CfnResource):
                 _log.warning("late result dropped: this event was already answered")
                 return
             self._responded = True
-        physical = self._physical_id()
         body: Body = {
             "Status": status or self.Status,
             "Reason": fit(str(reason if status else self.Reason)),
-            "PhysicalResourceId": physical,
+            "PhysicalResourceId": self._physical_id(),
             "StackId": self.StackId,
             "RequestId": self.RequestId,
             "LogicalResourceId": self.LogicalResourceId,
             "NoEcho": False,
             "Data": self.Data if (status or self.Status) == "SUCCESS" else {},
         }
-        raw = encode_body(body)
-        try:
-            put_response(self._response_url, raw)
-        except ResponseNotSent as exc:
-            _log.error("response not delivered", extra={"error": str(exc)})
-        if self._on_sent:
-            self._on_sent(self._event, json.loads(raw))
+        self._deliver(self._event, body, self._response_url)

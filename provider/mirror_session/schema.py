@@ -68,13 +68,12 @@ class Field:
     high: int = 0
     max_len: int = 0
     remove_as: str | None = None  # the ModifyTrafficMirrorSession RemoveFields name
-    doc: str = ""
 
 
 FIELDS: Final[tuple[Field, ...]] = (
-    Field("NetworkInterfaceId", Kind.ID, True, Update.REPLACE, doc="source ENI"),
-    Field("TrafficMirrorTargetId", Kind.ID, True, Update.IN_PLACE, doc="mirror target"),
-    Field("TrafficMirrorFilterId", Kind.ID, True, Update.IN_PLACE, doc="mirror filter"),
+    Field("NetworkInterfaceId", Kind.ID, True, Update.REPLACE),
+    Field("TrafficMirrorTargetId", Kind.ID, True, Update.IN_PLACE),
+    Field("TrafficMirrorFilterId", Kind.ID, True, Update.IN_PLACE),
     Field("SessionNumber", Kind.INT, True, Update.IN_PLACE, low=1, high=32766),
     Field(
         "PacketLength",
