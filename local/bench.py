@@ -17,18 +17,16 @@ import subprocess
 import sys
 import time
 import uuid
-from http.client import HTTPSConnection
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import boto3
 
 from local.ec2sim import WRITE_ACTIONS, EmbeddedEc2, Fixtures
-from local.events import event, stack_id
+from local.events import Stack, event, stack_id
 from local.lambda_loader import ROOT, Handler, LambdaContext, handler_location, load_handler
 from local.package_check import zipped_size
-from local.receiver import ResponseReceiver
+from local.receiver import ResponseReceiver, put_json
 
 RUNS = int(os.environ.get("BENCH_RUNS", "30"))
 COLD_RUNS = int(os.environ.get("BENCH_COLD_RUNS", "10"))
@@ -117,15 +115,6 @@ def cold_start() -> dict[str, Any]:
     return {"provider_ms": p, "floor_ms": f, "ratio": round(p["median"] / f["median"], 2)}
 
 
-def put(url: str, body: bytes) -> None:
-    """The floor's response: one HTTPS PUT, a new connection each time, as a function makes."""
-    parts = urlsplit(url)
-    conn = HTTPSConnection(parts.netloc, timeout=5)
-    conn.request("PUT", f"{parts.path}?{parts.query}", body=body, headers={"Content-Type": ""})
-    conn.getresponse().read()
-    conn.close()
-
-
 class Lifecycle:
     """One resource's Create, Update and Delete through the handler, and the same by hand."""
 
@@ -134,7 +123,7 @@ class Lifecycle:
     ) -> None:
         self.ec2, self.rx, self.handler, self.fx = ec2, rx, handler, fx
         self.raw = boto3.client("ec2")
-        self.stack = stack_id("bench")
+        self.cloudformation = Stack(handler, rx, stack=stack_id("bench"))
         self.props = {
             "NetworkInterfaceId": fx.sources[0],
             "TrafficMirrorTargetId": fx.target_id,
@@ -142,10 +131,6 @@ class Lifecycle:
             "SessionNumber": "1",
         }
         self.calls: dict[str, dict[str, int]] = {}
-
-    def _event(self, kind: str, props: dict[str, Any], **kw: Any) -> dict[str, Any]:
-        rid = str(uuid.uuid4())
-        return event(kind, self.rx.url_for(rid), props, stack=self.stack, request_id=rid, **kw)
 
     def _timed(self, kind: str, body: dict[str, Any]) -> tuple[float, dict[str, Any]]:
         before = len(self.ec2.calls)
@@ -160,34 +145,36 @@ class Lifecycle:
     def provider(self) -> dict[str, float]:
         """Create, Update in place, Delete through the handler (each ends with its PUT)."""
         out: dict[str, float] = {}
-        out["Create"], created = self._timed("Create", self._event("Create", self.props))
+        out["Create"], created = self._timed(
+            "Create", self.cloudformation.make("Create", self.props)
+        )
         sid = created["PhysicalResourceId"]
         new = {**self.props, "Description": "benchmark"}
-        update = self._event("Update", new, physical_id=sid, old_props=self.props)
+        update = self.cloudformation.make("Update", new, physical_id=sid, old_props=self.props)
         out["Update"], _ = self._timed("Update", update)
-        delete = self._event("Delete", new, physical_id=sid)
+        delete = self.cloudformation.make("Delete", new, physical_id=sid)
         out["Delete"], _ = self._timed("Delete", delete)
         return out
 
     def floor(self) -> dict[str, float]:
         """The same EC2 writes with a bare client, each followed by one HTTPS PUT."""
         url = self.rx.url_for(str(uuid.uuid4()))
-        body = b'{"Status": "SUCCESS"}'
+        body = {"Status": "SUCCESS"}
         out: dict[str, float] = {}
         t0 = time.perf_counter()
         params = {**self.props, "SessionNumber": 1}
         sid = self.raw.create_traffic_mirror_session(**params)["TrafficMirrorSession"][  # type: ignore[arg-type]
             "TrafficMirrorSessionId"
         ]
-        put(url, body)
+        put_json(url, body)  # one HTTPS PUT, a new connection, as a function makes
         out["Create"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
         self.raw.modify_traffic_mirror_session(TrafficMirrorSessionId=sid, Description="b")
-        put(url, body)
+        put_json(url, body)  # one HTTPS PUT, a new connection, as a function makes
         out["Update"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
         self.raw.delete_traffic_mirror_session(TrafficMirrorSessionId=sid)
-        put(url, body)
+        put_json(url, body)  # one HTTPS PUT, a new connection, as a function makes
         out["Delete"] = (time.perf_counter() - t0) * 1000
         return out
 
@@ -199,9 +186,9 @@ class Lifecycle:
         )["TrafficMirrorSession"]["TrafficMirrorSessionId"]
         new = {**self.props, "Description": "rss"}
         return [
-            self._event("Create", {**self.props, "SessionNumber": "3"}),
-            self._event("Update", new, physical_id=sid, old_props=self.props),
-            self._event("Delete", new, physical_id=sid),
+            self.cloudformation.make("Create", {**self.props, "SessionNumber": "3"}),
+            self.cloudformation.make("Update", new, physical_id=sid, old_props=self.props),
+            self.cloudformation.make("Delete", new, physical_id=sid),
         ]
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from local.ec2sim import EmbeddedEc2, Fixtures
-from local.events import render
-from local.lambda_loader import Handler, LambdaContext, load_handler
+from local.events import Stack, render
+from local.lambda_loader import Handler, load_handler
 from local.receiver import ResponseReceiver
 
 
@@ -32,11 +32,6 @@ def placeholders(fx: Fixtures) -> dict[str, str]:
     }
 
 
-def _deliver(handler: Handler, rx: ResponseReceiver, event: dict[str, Any]) -> dict[str, Any]:
-    handler(event, LambdaContext())
-    return rx.wait_for(event["RequestId"])
-
-
 def invoke(
     path: Path, handler: Handler, rx: ResponseReceiver, fx: Fixtures, log: TextIO
 ) -> dict[str, Any]:
@@ -44,25 +39,20 @@ def invoke(
     deliver it, and return the response body."""
     text = path.read_text()
     values = placeholders(fx)
+    cloudformation = Stack(handler, rx)
     if "{{PhysicalResourceId}}" in text:
         probe = render(text, {**values, "ResponseURL": "https://x", "RequestId": "x"})
         setup_props = probe.get("OldResourceProperties") or probe["ResourceProperties"]
-        rid = str(uuid.uuid4())
-        setup = {
-            **{k: probe[k] for k in ("StackId", "LogicalResourceId", "ResourceType")},
-            "RequestType": "Create",
-            "RequestId": rid,
-            "ResponseURL": rx.url_for(rid),
-            "ResourceProperties": setup_props,
-        }
+        cloudformation.stack = probe["StackId"]
+        cloudformation.logical_id = probe["LogicalResourceId"]
         with contextlib.redirect_stdout(log):
-            created = _deliver(handler, rx, setup)
+            created = cloudformation.send(cloudformation.make("Create", setup_props))
         print(f"(set up: Create answered {created['Status']} {created['PhysicalResourceId']})")
         values["PhysicalResourceId"] = created["PhysicalResourceId"]
     rid = str(uuid.uuid4())
     event = render(text, {**values, "RequestId": rid, "ResponseURL": rx.url_for(rid)})
     with contextlib.redirect_stdout(log):
-        return _deliver(handler, rx, event)
+        return cloudformation.send(event)
 
 
 def main(argv: list[str]) -> int:
