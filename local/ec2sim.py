@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
 
 import boto3
 from moto.core.responses import ActionResult
@@ -275,7 +276,7 @@ def install_realism() -> None:
 def _error_xml(code: str, message: str) -> bytes:
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
-        f"<Code>{code}</Code><Message>{message}</Message></Error></Errors>"
+        f"<Code>{code}</Code><Message>{escape(message)}</Message></Error></Errors>"
         "<RequestID>00000000-0000-0000-0000-000000000000</RequestID></Response>"
     ).encode()
 
@@ -372,10 +373,13 @@ class EmbeddedEc2:
         delay_s: float = 0.0,
         after_s: float = 0.0,
         drop: bool = False,
+        message: str = Fault.message,
     ) -> None:
         """Make the next ``times`` calls of ``action`` misbehave; see :class:`Fault`."""
         with self.http.lock:
-            self.http.faults.append(Fault(action, code, status, delay_s, times, after_s, drop))
+            self.http.faults.append(
+                Fault(action, code, status, delay_s, times, after_s, drop, message)
+            )
 
     @property
     def injected(self) -> dict[str, int]:

@@ -15,8 +15,8 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from mirror_session import resource
-from mirror_session.ec2 import Sessions, ec2_client
 from mirror_session.errors import ProviderError
+from mirror_session.placement import Connector
 from mirror_session.responder import Responder
 from mirror_session.schema import InvalidProperties, show
 
@@ -47,7 +47,7 @@ def _traced(handler: LambdaHandler) -> LambdaHandler:
     return traced
 
 
-Action = Callable[[Event, Sessions], resource.Outcome]
+Action = Callable[[Event, resource.Connect], resource.Outcome]
 
 
 def _request_type(event: Mapping[str, Any]) -> str | None:
@@ -80,9 +80,9 @@ helper = Responder(on_sent=_record)
 
 def _run(action: Action, event: Event) -> str:
     """Run one lifecycle function; turn every failure into a readable Reason."""
-    sessions = Sessions(ec2_client())
+    connect = Connector(event)
     try:
-        outcome = action(event, sessions)
+        outcome = action(event, connect)
     except InvalidProperties as exc:
         logger.warning("invalid properties", extra={"problems": exc.problems})
         raise ProviderError(f"Invalid properties: {exc}") from exc
@@ -95,10 +95,10 @@ def _run(action: Action, event: Event) -> str:
             f"Internal error ({type(exc).__name__}) in the provider; its log has the details "
             f"under RequestId {event.get('RequestId')}."
         ) from exc
-    if outcome.created and helper.timed_out:
+    if outcome.created and helper.timed_out and connect.last is not None:
         # FAILED was already sent for this event: what we made now would be an orphan.
         logger.warning("undoing a session created after the timeout", extra={"id": outcome.created})
-        sessions.delete(outcome.created)
+        connect.last.delete(outcome.created)
     helper.Data.update(outcome.data)
     return outcome.physical_id
 

@@ -36,7 +36,14 @@ def assert_failed_create(response: dict[str, Any], *fragments: str) -> None:
     ("overrides", "fragments"),
     [
         ({"SessionNumber": "0"}, ["SessionNumber", "between 1 and 32766", "got 0"]),
-        ({"SessionNumber": None}, ["SessionNumber is required"]),
+        ({"TrafficMirrorFilterId": None}, ["TrafficMirrorFilterId is required"]),
+        ({"DryRun": "yes"}, ['DryRun must be "true" or "false", got "yes"']),
+        (
+            {"RoleArn": "arn:aws:iam::1:role/x"},
+            ["RoleArn must be an IAM role ARN", '"arn:aws:iam::1'],
+        ),
+        ({"Region": "us-east"}, ["Region must be a region name", '"us-east"']),
+        ({"ExternalId": "abc"}, ["ExternalId is only used with RoleArn"]),
         ({"PacketLength": "9000"}, ["PacketLength", "got 9000"]),
         ({"VirtualNetworkId": "abc"}, ["VirtualNetworkId must be a whole number", '"abc"']),
         ({"Description": "d" * 300}, ["Description must be at most 255 characters"]),
@@ -121,7 +128,6 @@ def test_same_request_with_other_properties_is_a_mismatch(
 @pytest.mark.parametrize(
     "code",
     [
-        "UnauthorizedOperation",
         "NetworkInterfaceNotSupported",
         "TrafficMirrorSourcesPerTargetLimitExceeded",
         "TrafficMirrorSessionsPerTargetLimitExceeded",
@@ -132,12 +138,53 @@ def test_same_request_with_other_properties_is_a_mismatch(
 def test_refusals_explain_what_to_do(
     stack: Stack, ec2: EmbeddedEc2, fx: Fixtures, code: str
 ) -> None:
-    ec2.inject(
-        "CreateTrafficMirrorSession", code, status=400 if code != "UnauthorizedOperation" else 403
-    )
+    ec2.inject("CreateTrafficMirrorSession", code)
     response = stack.create(props(fx))
     assert_failed_create(response, code, ADVICE[code], "EC2 said: injected")
     assert ec2.sessions() == []
+
+
+def iam_refusal(action: str, resource: str) -> str:
+    """UnauthorizedOperation's message as EC2 words it (the encoded part shortened)."""
+    return (
+        "You are not authorized to perform this operation. User: arn:aws:sts::123456789012:"
+        f"assumed-role/provider/fn is not authorized to perform: {action} on resource: "
+        f"{resource} because no identity-based policy allows the {action} action. "
+        "Encoded authorization failure message: " + "Q" * 600
+    )
+
+
+def test_refused_create_names_the_action_and_resource(
+    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
+    target = f"arn:aws:ec2:us-east-1:123456789012:traffic-mirror-target/{fx.target_id}"
+    ec2.inject(
+        "CreateTrafficMirrorSession",
+        "UnauthorizedOperation",
+        status=403,
+        message=iam_refusal("ec2:CreateTrafficMirrorSession", target),
+    )
+    response = stack.create(props(fx))
+    assert_failed_create(
+        response,
+        "UnauthorizedOperation: refused ec2:CreateTrafficMirrorSession on " + target,
+        "Check the role's policy",
+    )
+    assert "QQQQ" not in response["Reason"]  # the encoded blob helps nobody in the console
+    assert ec2.sessions() == []
+
+
+def test_refusal_without_iam_wording_names_the_attempted_action(
+    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
+    ec2.inject(
+        "CreateTrafficMirrorSession",
+        "UnauthorizedOperation",
+        status=403,
+        message="You are not authorized to perform this operation.",
+    )
+    response = stack.create(props(fx))
+    assert_failed_create(response, "refused ec2:CreateTrafficMirrorSession.")
 
 
 def test_refused_modify_keeps_the_physical_id(stack: Stack, ec2: EmbeddedEc2, fx: Fixtures) -> None:
@@ -146,7 +193,8 @@ def test_refused_modify_keeps_the_physical_id(stack: Stack, ec2: EmbeddedEc2, fx
     response = stack.update(props(fx, Description="x"))
     assert response["Status"] == "FAILED"
     assert response["Reason"].startswith(
-        f"modify traffic mirror session ({created['PhysicalResourceId']}): UnauthorizedOperation."
+        f"modify traffic mirror session ({created['PhysicalResourceId']}): "
+        "UnauthorizedOperation: refused ec2:ModifyTrafficMirrorSession."
     )
     assert response["PhysicalResourceId"] == created["PhysicalResourceId"]
 

@@ -23,6 +23,7 @@ ATTRS = {
     "TrafficMirrorFilterId",
     "SessionNumber",
     "VirtualNetworkId",
+    "DryRun",
 }
 
 

@@ -39,17 +39,82 @@ def resource_text(st: dict[str, Any]) -> str:
     return json.dumps(st["Resource"])
 
 
-def ec2_calls_in_code() -> set[str]:
-    """Every EC2 API the provider calls: client.method( in the provider package."""
+def api_calls_in_code() -> set[str]:
+    """Every AWS API the provider calls: EC2 through self.client (directly or paginated),
+    STS through sts_client()."""
     code = "".join(p.read_text() for p in (ROOT / "provider").rglob("*.py"))
-    methods = set(re.findall(r"self\.client\.([a-z_]+)\(", code))
-    return {"ec2:" + "".join(w.capitalize() for w in m.split("_")) for m in methods}
+    ec2 = set(re.findall(r"self\.client\.(?!meta\b|get_paginator\b)([a-z_]+)\(", code))
+    ec2 |= set(re.findall(r"self\.client\.get_paginator\(\"([a-z_]+)\"\)", code))
+    sts = set(re.findall(r"sts_client\(\)\.([a-z_]+)\(", code))
+    pascal = lambda m: "".join(w.capitalize() for w in m.split("_"))  # noqa: E731
+    return {f"ec2:{pascal(m)}" for m in ec2} | {f"sts:{pascal(m)}" for m in sts}
 
 
-def test_role_grants_exactly_the_ec2_actions_the_code_calls() -> None:
-    granted = {a for st in statements() for a in actions(st) if a.startswith("ec2:")}
-    assert granted == ec2_calls_in_code()
+def allowed(sts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [st for st in sts if st["Effect"] == "Allow"]
+
+
+def test_role_grants_exactly_the_api_actions_the_code_calls() -> None:
+    granted = {
+        a for st in allowed(statements()) for a in actions(st) if a.startswith(("ec2:", "sts:"))
+    }
+    assert granted == api_calls_in_code()
+    assert {"ec2:DescribeTrafficMirrorSessions", "sts:AssumeRole"} <= granted
     assert not any("*" in a for st in statements() for a in actions(st))
+
+
+def member_policy() -> list[dict[str, Any]]:
+    member = read_template(ROOT / "examples" / "member-role.yaml")
+    role = member["Resources"]["MemberRole"]["Properties"]
+    return [st for p in role["Policies"] for st in p["PolicyDocument"]["Statement"]]
+
+
+def test_assume_role_only_on_roles_with_the_prefix_and_only_when_set() -> None:
+    st = next(
+        s
+        for p in POLICIES
+        for s in p["PolicyDocument"]["Statement"]
+        if "AssumeMemberRoles" in json.dumps(s)
+    )
+    condition, granted, otherwise = st["If"]
+    assert condition == "AssumeMemberRoles"
+    assert otherwise == {"Ref": "AWS::NoValue"}  # empty prefix: no sts:AssumeRole at all
+    assert granted["Action"] == "sts:AssumeRole"
+    assert granted["Resource"] == {
+        "Sub": "arn:${AWS::Partition}:iam::*:role/${MemberRoleNamePrefix}*"
+    }
+    assert TEMPLATE["Conditions"]["AssumeMemberRoles"] == {
+        "Not": [{"Equals": [{"Ref": "MemberRoleNamePrefix"}, ""]}]
+    }
+
+
+def test_every_session_call_is_denied_outside_the_allowed_regions() -> None:
+    deny = [st for st in statements() if st["Effect"] == "Deny"]
+    assert len(deny) == 1
+    session_actions = {a for st in allowed(statements()) for a in actions(st) if "ec2:" in a}
+    assert set(actions(deny[0])) == session_actions and deny[0]["Resource"] == "*"
+    assert deny[0]["Condition"]["StringNotEquals"]["aws:RequestedRegion"] == {
+        "Split": [",", {"Sub": "${AWS::Region},${AllowedRegions}"}]
+    }
+
+
+def test_member_role_grants_what_the_provider_role_grants_for_sessions() -> None:
+    own = [st for st in statements() if not any(a.startswith("sts:") for a in actions(st))]
+    own = [st for st in own if any(a.startswith("ec2:") for a in actions(st))]
+    theirs = json.loads(
+        json.dumps(member_policy()).replace('"ProviderStackName"', '"AWS::StackName"')
+    )
+    assert theirs == own  # same actions, resources, managed-tag and narrowing conditions
+
+
+def test_member_role_trusts_only_the_provider_role() -> None:
+    member = read_template(ROOT / "examples" / "member-role.yaml")
+    trust = member["Resources"]["MemberRole"]["Properties"]["AssumeRolePolicyDocument"]
+    (only,) = trust["Statement"]
+    assert only["Principal"] == {"AWS": {"Ref": "ProviderRoleArn"}}
+    assert only["Action"] == "sts:AssumeRole"
+    assert only["Condition"]["If"][1] == {"StringEquals": {"sts:ExternalId": {"Ref": "ExternalId"}}}
+    assert member["Parameters"]["RoleName"]["Default"].startswith("TrafficMirror")
 
 
 def test_no_write_on_any_resource_without_a_condition() -> None:
@@ -85,7 +150,7 @@ def test_sessions_change_only_when_they_carry_this_stacks_marker() -> None:
                 on_marked = cond.get("StringEquals", {}).get(f"ec2:ResourceTag/{MANAGED_BY_KEY}")
                 assert at_create == "CreateTrafficMirrorSession" or on_marked == marker, st
     # The marker itself can never be changed or removed by the provider.
-    retag = next(st for st in statements() if "ec2:DeleteTags" in actions(st))
+    retag = next(st for st in allowed(statements()) if "ec2:DeleteTags" in actions(st))
     assert retag["Condition"]["ForAllValues:StringNotLike"]["aws:TagKeys"] == [
         MANAGED_BY_KEY.split(":")[0] + ":*"
     ]

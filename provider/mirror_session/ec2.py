@@ -21,7 +21,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
-from mirror_session.errors import NOT_FOUND, error_code, explain
+from mirror_session.errors import DRY_RUN_OK, NOT_FOUND, ProviderError, error_code, explain
 from mirror_session.plan import Modify, TagChanges
 from mirror_session.schema import Value
 
@@ -64,6 +64,42 @@ def _tag_list(tags: Mapping[str, str]) -> list[TagTypeDef]:
     return [{"Key": k, "Value": v} for k, v in tags.items()]
 
 
+def _ident(params: Mapping[str, Value]) -> str:
+    return f"{params.get('NetworkInterfaceId')} #{params.get('SessionNumber')}"
+
+
+def _create_args(
+    params: Mapping[str, Value], tags: Mapping[str, str], client_token: str
+) -> dict[str, Any]:
+    return {
+        **params,
+        "TagSpecifications": [{"ResourceType": SESSION_TYPE, "Tags": _tag_list(tags)}],
+        "ClientToken": client_token,
+    }
+
+
+def _modify_args(session_id: str, change: Modify) -> dict[str, Any]:
+    args: dict[str, Any] = dict(change.changes, TrafficMirrorSessionId=session_id)
+    if change.remove:
+        args["RemoveFields"] = list(change.remove)
+    return args
+
+
+def _allowed(call: Callable[[], object]) -> Callable[[], None]:
+    """Wrap a DryRun call: EC2's DryRunOperation error is its "you may" answer."""
+
+    def attempt() -> None:
+        try:
+            call()
+        except ClientError as exc:
+            if error_code(exc) == DRY_RUN_OK:
+                return
+            raise
+        raise ProviderError("EC2 did not honour DryRun and performed the call; nothing was kept")
+
+    return attempt
+
+
 class Sessions:
     """Create, modify, tag, find and delete traffic mirror sessions; errors become reasons."""
 
@@ -100,47 +136,84 @@ class Sessions:
         self, params: Mapping[str, Value], tags: Mapping[str, str], client_token: str
     ) -> TrafficMirrorSessionTypeDef:
         """One CreateTrafficMirrorSession; the same token returns the same session again."""
+        args = _create_args(params, tags, client_token)
         answer = self._call(
-            "create",
-            f"{params.get('NetworkInterfaceId')} #{params.get('SessionNumber')}",
-            lambda: self.client.create_traffic_mirror_session(
-                **params,  # type: ignore[arg-type]
-                TagSpecifications=[{"ResourceType": SESSION_TYPE, "Tags": _tag_list(tags)}],
-                ClientToken=client_token,
-            ),
+            "create", _ident(params), lambda: self.client.create_traffic_mirror_session(**args)
         )
         return answer["TrafficMirrorSession"]
+
+    def check_create(
+        self, params: Mapping[str, Value], tags: Mapping[str, str], client_token: str
+    ) -> None:
+        """CreateTrafficMirrorSession with DryRun: returns when EC2 says it would succeed."""
+        args = _create_args(params, tags, client_token)
+
+        def attempt() -> None:
+            made = self.client.create_traffic_mirror_session(**args, DryRun=True)
+            self.delete(made["TrafficMirrorSession"]["TrafficMirrorSessionId"])  # never seen
+
+        self._call("dry-run create", _ident(params), _allowed(attempt))
 
     def modify(self, session_id: str, change: Modify) -> TrafficMirrorSessionTypeDef:
         """One ModifyTrafficMirrorSession with only the changed fields and RemoveFields."""
-        args: dict[str, Any] = dict(change.changes)
-        if change.remove:
-            args["RemoveFields"] = list(change.remove)
+        args = _modify_args(session_id, change)
         answer = self._call(
-            "modify",
-            session_id,
-            lambda: self.client.modify_traffic_mirror_session(
-                TrafficMirrorSessionId=session_id, **args
-            ),
+            "modify", session_id, lambda: self.client.modify_traffic_mirror_session(**args)
         )
         return answer["TrafficMirrorSession"]
 
-    def retag(self, session_id: str, change: TagChanges) -> None:
-        """CreateTags for new or changed keys, DeleteTags for removed keys."""
+    def check_modify(self, session_id: str, change: Modify) -> None:
+        """ModifyTrafficMirrorSession with DryRun: returns when EC2 says it would succeed."""
+        args = _modify_args(session_id, change)
+        self._call(
+            "dry-run modify",
+            session_id,
+            _allowed(lambda: self.client.modify_traffic_mirror_session(**args, DryRun=True)),
+        )
+
+    def retag(self, session_id: str, change: TagChanges, *, dry_run: bool = False) -> None:
+        """CreateTags for new or changed keys, DeleteTags for removed keys (or only check)."""
+        writes: list[tuple[str, Callable[[], object]]] = []
         if change.put:
             tags = _tag_list(change.put)
-            self._call(
-                "tag",
-                session_id,
-                lambda: self.client.create_tags(Resources=[session_id], Tags=tags),
+            writes.append(
+                (
+                    "tag",
+                    lambda: self.client.create_tags(
+                        Resources=[session_id], Tags=tags, DryRun=dry_run
+                    ),
+                )
             )
         if change.drop:
             keys: list[TagTypeDef] = [{"Key": k} for k in change.drop]
-            self._call(
-                "untag",
-                session_id,
-                lambda: self.client.delete_tags(Resources=[session_id], Tags=keys),
+            writes.append(
+                (
+                    "untag",
+                    lambda: self.client.delete_tags(
+                        Resources=[session_id], Tags=keys, DryRun=dry_run
+                    ),
+                )
             )
+        for verb, call in writes:
+            if dry_run:
+                self._call(f"dry-run {verb}", session_id, _allowed(call))
+            else:
+                self._call(verb, session_id, call)
+
+    def on_interface(self, interface_id: str) -> list[TrafficMirrorSessionTypeDef]:
+        """Every session whose source is ``interface_id`` (all pages)."""
+        pages = self.client.get_paginator("describe_traffic_mirror_sessions")
+        return self._call(
+            "describe",
+            f"on {interface_id}",
+            lambda: [
+                session
+                for page in pages.paginate(
+                    Filters=[{"Name": "network-interface-id", "Values": [interface_id]}]
+                )
+                for session in page["TrafficMirrorSessions"]
+            ],
+        )
 
     def find(self, session_id: str) -> TrafficMirrorSessionTypeDef | None:
         """The session with this ID, or None when EC2 no longer has it."""

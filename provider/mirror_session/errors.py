@@ -1,6 +1,6 @@
 """EC2 error codes, the advice a person can act on, and reasons that fit CloudFormation.
 
-Reasons read "verb traffic mirror session (id): Code: advice EC2 said: message" and never
+Reasons read "verb traffic mirror session (id): Code. Advice. EC2 said: message" and never
 exceed :data:`MAX_REASON` characters, cut at the end so the beginning always survives.
 
 Example::
@@ -11,15 +11,37 @@ Example::
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from botocore.exceptions import ClientError
 
-__all__ = ["ADVICE", "MAX_REASON", "NOT_FOUND", "ProviderError", "error_code", "explain", "fit"]
+__all__ = [
+    "ADVICE",
+    "DRY_RUN_OK",
+    "MAX_REASON",
+    "MISMATCH",
+    "NOT_FOUND",
+    "PER_INTERFACE_LIMIT",
+    "ProviderError",
+    "error_code",
+    "explain",
+    "fit",
+]
 
 #: crhelper keeps only the tail of a longer reason; we stay within it and keep the head.
 MAX_REASON: Final = 256
 NOT_FOUND: Final = "InvalidTrafficMirrorSessionId.NotFound"
+MISMATCH: Final = "IdempotentParameterMismatch"
+PER_INTERFACE_LIMIT: Final = "TrafficMirrorSessionsPerInterfaceLimitExceeded"
+#: EC2's answer to a DryRun call the caller is allowed to make.
+DRY_RUN_OK: Final = "DryRunOperation"
+#: Codes whose message names the refused action and resource (IAM's wording).
+REFUSED: Final = frozenset({"UnauthorizedOperation", "AccessDenied"})
+_REFUSED_WHAT: Final = re.compile(
+    r"not authorized to perform:? (?P<action>[\w:*-]+)(?: on resource:? (?P<resource>[^\s]+?))?"
+    r"(?=[\s.]|$)"
+)
 
 ADVICE: Final[dict[str, str]] = {
     NOT_FOUND: "The session is gone; it was deleted outside this stack (or with its interface).",
@@ -29,7 +51,7 @@ ADVICE: Final[dict[str, str]] = {
     "account and region.",
     "InvalidNetworkInterfaceID.NotFound": "Check NetworkInterfaceId exists in this account "
     "and region.",
-    "TrafficMirrorSessionsPerInterfaceLimitExceeded": "An interface can source at most 3 "
+    PER_INTERFACE_LIMIT: "An interface can source at most 3 "
     "sessions: remove one or mirror another interface.",
     "TrafficMirrorSourcesPerTargetLimitExceeded": "This target takes no more sources: use "
     "another target, or an NLB or GWLB endpoint target.",
@@ -41,10 +63,14 @@ ADVICE: Final[dict[str, str]] = {
     "source: use a Nitro instance type (not bare metal).",
     "InterfaceInUseByTrafficMirrorTarget": "An interface cannot be both a mirror source and a "
     "mirror target: pick another NetworkInterfaceId.",
-    "IdempotentParameterMismatch": "A retry of this request carried other parameters than the "
+    MISMATCH: "A retry of this request carried other parameters than the "
     "first: update the stack again to send a fresh request.",
-    "UnauthorizedOperation": "The provider's role was refused: check its policy and the "
-    "managed-by tag on the session and the target's tag conditions.",
+    "UnauthorizedOperation": "Check the role's policy: the managed-by tag on the session, the "
+    "tag conditions on target and source, and the allowed regions.",
+    "AccessDenied": "The role must trust the provider's role (examples/member-role.yaml), its "
+    "name must match MemberRoleNamePrefix, and ExternalId must match its trust policy.",
+    "RegionDisabledException": "STS is not enabled in this region for the account: activate "
+    "the region in the account settings.",
     "RequestLimitExceeded": "EC2 kept throttling through every retry: deploy fewer sessions at "
     "once, then retry.",
     "InvalidParameterValue": "EC2 rejected a value: check the property its message names.",
@@ -78,17 +104,51 @@ def error_code(exc: BaseException) -> str | None:
     return None
 
 
-def explain(verb: str, ident: str, exc: BaseException) -> ProviderError:
-    """Turn a botocore failure into a ProviderError with a reason a person can act on."""
-    head = f"{verb} traffic mirror session ({ident}): "
+def _refused(exc: ClientError, message: str, service: str) -> str:
+    """What IAM refused: "ec2:Action on arn:..." from its message, else the attempted action.
+
+    The message's encoded authorization failure is left out: it is long and unreadable
+    without ``aws sts decode-authorization-message``.
+    """
+    found = _REFUSED_WHAT.search(message)
+    action = found["action"] if found else f"{service.lower()}:{exc.operation_name}"
+    resource = found["resource"] if found and found["resource"] else None
+    return f"{action} on {resource}" if resource else action
+
+
+def explain(
+    verb: str,
+    ident: str,
+    exc: BaseException,
+    subject: str = "traffic mirror session",
+    service: str = "EC2",
+) -> ProviderError:
+    """Turn a botocore failure into a ProviderError with a reason a person can act on.
+
+    >>> from botocore.exceptions import ClientError
+    >>> err = ClientError({"Error": {"Code": "UnauthorizedOperation", "Message": "User: x is "
+    ...     "not authorized to perform: ec2:CreateTrafficMirrorSession on resource: "
+    ...     "arn:aws:ec2:us-east-1:1:traffic-mirror-target/tmt-1 because no policy allows it. "
+    ...     "Encoded authorization failure message: AbC"}}, "CreateTrafficMirrorSession")
+    >>> print(explain("create", "eni-1 #1", err))  # doctest: +NORMALIZE_WHITESPACE
+    create traffic mirror session (eni-1 #1): UnauthorizedOperation: refused
+    ec2:CreateTrafficMirrorSession on arn:aws:ec2:us-east-1:1:traffic-mirror-target/tmt-1.
+    Check the role's policy: the managed-by tag on the session, the tag conditions on target
+    and source, and the allowed regions.
+    """
+    head = f"{verb} {subject} ({ident}): "
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
         code = str(err.get("Code", "Unknown"))
         message = str(err.get("Message", ""))
         advice = ADVICE.get(code, "")
+        if code in REFUSED:
+            return ProviderError(
+                f"{head}{code}: refused {_refused(exc, message, service)}. {advice}", code
+            )
         lead = fit(f"{head}{code}. {advice}".rstrip(), MAX_REASON - 12)
-        return ProviderError(f"{lead} EC2 said: {message}" if message else lead, code)
+        return ProviderError(f"{lead} {service} said: {message}" if message else lead, code)
     return ProviderError(
-        f"{head}no usable answer from EC2 ({type(exc).__name__}). Check the function's "
-        f"network route to the EC2 endpoint, then retry. {exc}"
+        f"{head}no usable answer from {service} ({type(exc).__name__}). Check the function's "
+        f"network route to the {service} endpoint, then retry. {exc}"
     )

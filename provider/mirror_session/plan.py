@@ -14,11 +14,22 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Final
 
-from mirror_session.schema import FIELDS, UNKNOWN, SessionSpec, Update, Value
+from mirror_session.schema import FIELDS, FIELDS_BY_NAME, UNKNOWN, SessionSpec, Update, Value
 
-__all__ = ["Modify", "TagChanges", "UpdatePlan", "create_params", "plan_update"]
+__all__ = [
+    "Modify",
+    "TagChanges",
+    "UpdatePlan",
+    "create_params",
+    "first_free_number",
+    "plan_update",
+]
+
+_NUMBER: Final = FIELDS_BY_NAME["SessionNumber"]
 
 
 @dataclass(frozen=True)
@@ -53,14 +64,29 @@ class UpdatePlan:
 
 def create_params(spec: SessionSpec) -> dict[str, Value]:
     """The CreateTrafficMirrorSession parameters for a spec (tags and token excluded)."""
-    return {k: v for k, v in spec.values.items() if v is not UNKNOWN}  # type: ignore[misc]
+    return {
+        f.name: spec.values[f.name]  # type: ignore[misc]
+        for f in FIELDS
+        if f.ec2 and spec.values.get(f.name, UNKNOWN) is not UNKNOWN
+    }
+
+
+def first_free_number(used: Iterable[int]) -> int | None:
+    """The lowest SessionNumber from 1 that ``used`` does not hold; None if all are taken.
+
+    >>> first_free_number([1, 3])
+    2
+    """
+    taken = set(used)
+    return next((n for n in range(_NUMBER.low, _NUMBER.high + 1) if n not in taken), None)
 
 
 def plan_update(old: SessionSpec, new: SessionSpec) -> UpdatePlan:
     """Diff previous and new properties into the fewest EC2 writes.
 
     A replacement field whose previous value is UNKNOWN does not force replacement: an
-    invalid value never reached EC2, so the session still has the last valid one.
+    invalid value never reached EC2, so the session still has the last valid one. A property
+    left out in both (an allocated SessionNumber, say) is unchanged: no write.
     """
     replace = tuple(
         f.name
@@ -74,7 +100,7 @@ def plan_update(old: SessionSpec, new: SessionSpec) -> UpdatePlan:
     changes: dict[str, Value] = {}
     remove: list[str] = []
     for f in FIELDS:
-        if f.update is not Update.IN_PLACE:
+        if f.update is not Update.IN_PLACE or not f.ec2:
             continue
         before, after = old.values.get(f.name), new.values.get(f.name)
         if after is None:

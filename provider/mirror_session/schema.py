@@ -26,9 +26,11 @@ from typing import Final
 
 __all__ = [
     "FIELDS",
+    "FIELDS_BY_NAME",
     "IGNORED",
     "MANAGED_TAG_PREFIX",
     "MAX_USER_TAGS",
+    "SESSION_FIELDS",
     "UNKNOWN",
     "Field",
     "InvalidProperties",
@@ -47,6 +49,7 @@ class Kind(Enum):
     ID = "id"
     INT = "int"
     TEXT = "text"
+    BOOL = "bool"
 
 
 class Update(Enum):
@@ -54,6 +57,7 @@ class Update(Enum):
 
     IN_PLACE = "in place"
     REPLACE = "replacement"
+    PER_EVENT = "applies to each event, writes nothing"
 
 
 @dataclass(frozen=True)
@@ -68,13 +72,22 @@ class Field:
     high: int = 0
     max_len: int = 0
     remove_as: str | None = None  # the ModifyTrafficMirrorSession RemoveFields name
+    ec2: bool = True  # a session parameter sent to EC2 (False: how the provider acts)
+    pattern: re.Pattern[str] | None = None  # for TEXT: the whole value must match
+    shape: str = ""  # for TEXT with a pattern: what a valid value looks like, for messages
+
+
+_ROLE_ARN: Final = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/([\w+=,.@-]+/)*[\w+=,.@-]{1,64}")
+_EXTERNAL_ID: Final = re.compile(r"[\w+=,.@:/-]{2,1224}")
+_REGION: Final = re.compile(r"[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}")
 
 
 FIELDS: Final[tuple[Field, ...]] = (
     Field("NetworkInterfaceId", Kind.ID, True, Update.REPLACE),
     Field("TrafficMirrorTargetId", Kind.ID, True, Update.IN_PLACE),
     Field("TrafficMirrorFilterId", Kind.ID, True, Update.IN_PLACE),
-    Field("SessionNumber", Kind.INT, True, Update.IN_PLACE, low=1, high=32766),
+    # Omitted: the provider allocates the lowest number free on the interface (resource.py).
+    Field("SessionNumber", Kind.INT, False, Update.IN_PLACE, low=1, high=32766),
     Field(
         "PacketLength",
         Kind.INT,
@@ -94,12 +107,46 @@ FIELDS: Final[tuple[Field, ...]] = (
         remove_as="virtual-network-id",
     ),
     Field("Description", Kind.TEXT, False, Update.IN_PLACE, max_len=255, remove_as="description"),
+    # Beyond the native resource: how the provider acts, never sent as session parameters.
+    Field("DryRun", Kind.BOOL, False, Update.PER_EVENT, ec2=False),
+    Field(
+        "RoleArn",
+        Kind.TEXT,
+        False,
+        Update.REPLACE,
+        max_len=2048,
+        ec2=False,
+        pattern=_ROLE_ARN,
+        shape="an IAM role ARN like arn:aws:iam::123456789012:role/Name",
+    ),
+    Field(
+        "ExternalId",
+        Kind.TEXT,
+        False,
+        Update.PER_EVENT,
+        max_len=1224,
+        ec2=False,
+        pattern=_EXTERNAL_ID,
+        shape="2-1224 characters of letters, digits and _+=,.@:/-",
+    ),
+    Field(
+        "Region",
+        Kind.TEXT,
+        False,
+        Update.REPLACE,
+        max_len=32,
+        ec2=False,
+        pattern=_REGION,
+        shape="a region name like eu-west-1",
+    ),
 )
+#: The session parameters EC2 takes and reports by these names.
+SESSION_FIELDS: Final[tuple[Field, ...]] = tuple(f for f in FIELDS if f.ec2)
 FIELDS_BY_NAME: Final[Mapping[str, Field]] = {f.name: f for f in FIELDS}
 
 #: Properties CloudFormation adds or the native resource accepts that change nothing here.
 #: OwnerId is accepted for drop-in compatibility with AWS::EC2::TrafficMirrorSession; the
-#: owner is whichever account the provider's credentials belong to.
+#: owner is whichever account the provider's credentials (or RoleArn) belong to.
 IGNORED: Final[frozenset[str]] = frozenset({"ServiceToken", "ServiceTimeout", "OwnerId"})
 
 #: Tag keys under this prefix belong to the provider (its managed-by marker).
@@ -145,6 +192,16 @@ class SessionSpec:
     tags: Mapping[str, str] = field(default_factory=dict)
     tags_known: bool = True
 
+    @property
+    def dry_run(self) -> bool:
+        """DryRun was set (an unreadable previous value counts as set: it is not trusted)."""
+        return self.values.get("DryRun", False) is not False
+
+    def text(self, name: str) -> str | None:
+        """A TEXT property's value; None when absent or unreadable."""
+        value = self.values.get(name)
+        return value if isinstance(value, str) else None
+
 
 class InvalidProperties(ValueError):
     """The properties break the schema; ``problems`` says how, one line per property."""
@@ -180,7 +237,18 @@ def _text(f: Field, raw: object) -> str:
         raise ValueError(f"{f.name} must be a string, got {show(raw)}")
     if len(raw) > f.max_len:
         raise ValueError(f"{f.name} must be at most {f.max_len} characters, got {len(raw)}")
+    if f.pattern and not f.pattern.fullmatch(raw):
+        raise ValueError(f"{f.name} must be {f.shape}, got {show(raw)}")
     return raw
+
+
+def _bool(f: Field, raw: object) -> bool:
+    """CloudFormation sends YAML true/false as the strings "true"/"false"."""
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in {"true", "false"}:
+        return raw.strip().lower() == "true"
+    raise ValueError(f'{f.name} must be "true" or "false", got {show(raw)}')
 
 
 def _id(f: Field, raw: object) -> str:
@@ -198,6 +266,7 @@ _CONVERT: Final[dict[Kind, Callable[[Field, object], Value]]] = {
     Kind.INT: _int,
     Kind.TEXT: _text,
     Kind.ID: _id,
+    Kind.BOOL: _bool,
 }
 
 
@@ -236,8 +305,8 @@ def _tags(raw: object) -> dict[str, str]:
     return tags
 
 
-def _unknown_names(props: Mapping[str, object], extra: frozenset[str]) -> list[str]:
-    known = set(FIELDS_BY_NAME) | {"Tags"} | IGNORED | extra
+def _unknown_names(props: Mapping[str, object]) -> list[str]:
+    known = set(FIELDS_BY_NAME) | {"Tags"} | IGNORED
     problems = []
     for name in props:
         if name in known:
@@ -248,14 +317,30 @@ def _unknown_names(props: Mapping[str, object], extra: frozenset[str]) -> list[s
     return problems
 
 
-def parse(props: object, extra: frozenset[str] = frozenset()) -> SessionSpec:
-    """Validate ``ResourceProperties`` strictly; raise :class:`InvalidProperties` on any problem.
+def _cross_checks(props: Mapping[str, object], values: Mapping[str, object]) -> list[str]:
+    """Rules that span properties: OwnerId's shape and account, ExternalId needs RoleArn."""
+    problems = []
+    owner = props.get("OwnerId")
+    role = values.get("RoleArn")
+    if isinstance(owner, str | int) and not _OWNER_RE.fullmatch(str(owner)):
+        problems.append(f"OwnerId must be a 12-digit AWS account ID, got {show(owner)}")
+    elif (
+        isinstance(owner, str | int) and isinstance(role, str) and role.split(":")[4] != str(owner)
+    ):
+        problems.append(
+            f"OwnerId {show(str(owner))} is not the account of RoleArn ({role.split(':')[4]}); "
+            "the session is created in the role's account"
+        )
+    if "ExternalId" in props and "RoleArn" not in props:
+        problems.append("ExternalId is only used with RoleArn; add RoleArn or remove ExternalId")
+    return problems
 
-    ``extra`` names further properties a caller handles itself (they are not reported unknown).
-    """
+
+def parse(props: object) -> SessionSpec:
+    """Validate ``ResourceProperties`` strictly; raise :class:`InvalidProperties` on any problem."""
     if not isinstance(props, Mapping):
         raise InvalidProperties([f"ResourceProperties must be a map, got {show(props)}"])
-    problems = _unknown_names(props, extra)
+    problems = _unknown_names(props)
     values: dict[str, Value | _Unknown] = {}
     for f in FIELDS:
         if f.name not in props:
@@ -271,8 +356,7 @@ def parse(props: object, extra: frozenset[str] = frozenset()) -> SessionSpec:
         tags = _tags(props.get("Tags", []))
     except ValueError as exc:
         problems.append(str(exc))
-    if isinstance(owner := props.get("OwnerId"), str | int) and not _OWNER_RE.fullmatch(str(owner)):
-        problems.append(f"OwnerId must be a 12-digit AWS account ID, got {show(owner)}")
+    problems.extend(_cross_checks(props, values))
     if problems:
         raise InvalidProperties(problems)
     return SessionSpec(values=values, tags=tags)
