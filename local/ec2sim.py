@@ -15,6 +15,9 @@ and used everywhere, closes those gaps inside moto:
 It also sits in front of moto at the HTTP layer (a WSGI wrapper) to count every EC2 call
 by action and to inject faults there: an EC2 error code with its HTTP status, or a delay.
 
+moto's STS is served on the same endpoint: AssumeRole hands out credentials that moto maps to
+the role's account, so calls made with them land in that account's EC2 (``account=`` below).
+
 Example::
 
     with EmbeddedEc2() as ec2:           # sets AWS_ENDPOINT_URL_EC2 while it runs
@@ -64,6 +67,7 @@ WRITE_ACTIONS: Final = frozenset(
 SESSIONS_PER_INTERFACE: Final = 3
 ENV_KEYS: Final = (
     "AWS_ENDPOINT_URL_EC2",
+    "AWS_ENDPOINT_URL_STS",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
@@ -287,6 +291,7 @@ class _HttpLayer:
     def __init__(self, app: WsgiApp) -> None:
         self.app = app
         self.calls: list[str] = []
+        self.params: list[dict[str, str]] = []
         self.faults: list[Fault] = []
         self.injected: dict[str, int] = {}
         self.lock = threading.Lock()
@@ -295,11 +300,13 @@ class _HttpLayer:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         raw = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(raw)
-        action = parse_qs(raw.decode(errors="replace")).get("Action", [""])[0]
+        query = {k: v[0] for k, v in parse_qs(raw.decode(errors="replace")).items()}
+        action = query.get("Action", "")
         fault = None
         with self.lock:
             if action:
                 self.calls.append(action)
+                self.params.append(query)
             for f in self.faults:
                 if f.action in (action, "*") and f.times > 0:
                     f.times -= 1
@@ -359,6 +366,11 @@ class EmbeddedEc2:
         with self.http.lock:
             return list(self.http.calls)
 
+    def requests(self, action: str) -> list[dict[str, str]]:
+        """The query parameters of every ``action`` call received so far."""
+        with self.http.lock:
+            return [p for p in self.http.params if p.get("Action") == action]
+
     def writes(self, since: int = 0) -> list[str]:
         """The write actions among ``calls[since:]``."""
         return [c for c in self.calls[since:] if c in WRITE_ACTIONS]
@@ -392,18 +404,39 @@ class EmbeddedEc2:
         with self.http.lock:
             self.http.faults.clear()
 
-    def client(self, region: str | None = None) -> EC2Client:
-        """A boto3 EC2 client for the embedded endpoint (fixtures and assertions)."""
-        return boto3.client("ec2", region_name=region or self.region, endpoint_url=self.endpoint)
+    def client(self, region: str | None = None, account: str | None = None) -> EC2Client:
+        """A boto3 EC2 client for the embedded endpoint (fixtures and assertions).
 
-    def sessions(self, region: str | None = None) -> list[dict[str, Any]]:
-        """Every traffic mirror session EC2 holds now."""
-        pages = self.client(region).get_paginator("describe_traffic_mirror_sessions").paginate()
+        With ``account``, its credentials come from moto's STS for a role in that account.
+        """
+        region = region or self.region
+        if account is None:
+            return boto3.client("ec2", region_name=region, endpoint_url=self.endpoint)
+        sts = boto3.client("sts", region_name=self.region, endpoint_url=self.endpoint)
+        role = f"arn:aws:iam::{account}:role/embedded-fixtures"
+        creds = sts.assume_role(RoleArn=role, RoleSessionName="fixtures")["Credentials"]
+        return boto3.client(
+            "ec2",
+            region_name=region,
+            endpoint_url=self.endpoint,
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+        )
+
+    def sessions(
+        self, region: str | None = None, account: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Every traffic mirror session EC2 holds now (in the region and account)."""
+        client = self.client(region, account)
+        pages = client.get_paginator("describe_traffic_mirror_sessions").paginate()
         return [dict(s) for page in pages for s in page["TrafficMirrorSessions"]]
 
-    def fixtures(self, sources: int = 3) -> Fixtures:
+    def fixtures(
+        self, sources: int = 3, region: str | None = None, account: str | None = None
+    ) -> Fixtures:
         """Create a VPC, subnet, source ENIs, a target ENI with its target, and two filters."""
-        ec2 = self.client()
+        ec2 = self.client(region, account)
         vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
         subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
         enis = [
@@ -432,9 +465,10 @@ class EmbeddedEc2:
         with self.http.lock:
             self.http.faults.clear()
             self.http.calls.clear()
+            self.http.params.clear()
 
     def start(self) -> EmbeddedEc2:
-        """Serve on 127.0.0.1 (free port) and point AWS_ENDPOINT_URL_EC2 at it."""
+        """Serve on 127.0.0.1 (free port); point AWS_ENDPOINT_URL_EC2 and _STS at it."""
         self._server = make_server(
             "127.0.0.1", 0, self.http, threaded=True, request_handler=_QuietHandler
         )
@@ -443,6 +477,7 @@ class EmbeddedEc2:
         self._saved_env = {k: os.environ.get(k) for k in ENV_KEYS}
         os.environ.update(
             AWS_ENDPOINT_URL_EC2=self.endpoint,
+            AWS_ENDPOINT_URL_STS=self.endpoint,
             AWS_ACCESS_KEY_ID="testing",
             AWS_SECRET_ACCESS_KEY="testing",
             AWS_SESSION_TOKEN="testing",

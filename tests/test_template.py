@@ -46,8 +46,11 @@ def api_calls_in_code() -> set[str]:
     ec2 = set(re.findall(r"self\.client\.(?!meta\b|get_paginator\b)([a-z_]+)\(", code))
     ec2 |= set(re.findall(r"self\.client\.get_paginator\(\"([a-z_]+)\"\)", code))
     sts = set(re.findall(r"sts_client\(\)\.([a-z_]+)\(", code))
-    pascal = lambda m: "".join(w.capitalize() for w in m.split("_"))  # noqa: E731
     return {f"ec2:{pascal(m)}" for m in ec2} | {f"sts:{pascal(m)}" for m in sts}
+
+
+def pascal(method: str) -> str:
+    return "".join(w.capitalize() for w in method.split("_"))
 
 
 def allowed(sts: list[dict[str, Any]]) -> list[dict[str, Any]]:

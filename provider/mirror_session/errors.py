@@ -39,8 +39,8 @@ DRY_RUN_OK: Final = "DryRunOperation"
 #: Codes whose message names the refused action and resource (IAM's wording).
 REFUSED: Final = frozenset({"UnauthorizedOperation", "AccessDenied"})
 _REFUSED_WHAT: Final = re.compile(
-    r"not authorized to perform:? (?P<action>[\w:*-]+)(?: on resource:? (?P<resource>[^\s]+?))?"
-    r"(?=[\s.]|$)"
+    r"not authorized to perform: (?P<action>[\w:*-]+)(?: on resource: (?P<resource>[^\s]+?))?"
+    r"(?=\.?(?:\s|$))"
 )
 
 ADVICE: Final[dict[str, str]] = {
