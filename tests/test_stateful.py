@@ -1,6 +1,7 @@
 """Lifecycles, stateful: random sequences played the way CloudFormation plays them, and after
 every step EC2 holds exactly the sessions the simulated stack believes exist, with the
-properties it believes they have. No orphan, no duplicate, no loss.
+properties it believes they have. No orphan, no duplicate, no loss. Sessions may omit
+SessionNumber (allocated, then kept) and any step may be a DryRun (nothing changes in EC2).
 
 STATEFUL_SEQUENCES and STATEFUL_STEPS size the run (defaults 30 x 20; `make reliability`
 runs more).
@@ -43,11 +44,12 @@ class Spec:
 
     eni: int
     filter: int
-    number: int
+    number: int | None  # None: omitted, the provider allocates
     packet: int | None
     vni: int | None
     desc: str | None
     tags: tuple[tuple[str, str], ...]
+    dry: bool = False
 
     def props(self, fx: Fixtures) -> dict[str, Any]:
         """ResourceProperties as CloudFormation sends them (strings)."""
@@ -55,9 +57,14 @@ class Spec:
             "NetworkInterfaceId": fx.sources[self.eni],
             "TrafficMirrorTargetId": fx.target_id,
             "TrafficMirrorFilterId": fx.filter_ids[self.filter],
-            "SessionNumber": str(self.number),
         }
-        for key, value in (("PacketLength", self.packet), ("VirtualNetworkId", self.vni)):
+        if self.dry:
+            out["DryRun"] = "true"
+        for key, value in (
+            ("SessionNumber", self.number),
+            ("PacketLength", self.packet),
+            ("VirtualNetworkId", self.vni),
+        ):
             if value is not None:
                 out[key] = str(value)
         if self.desc is not None:
@@ -71,14 +78,25 @@ specs = st.builds(
     Spec,
     eni=st.integers(0, 2),
     filter=st.integers(0, 1),
-    number=st.integers(1, 32766),
+    number=st.none() | st.integers(1, 32766),
     packet=st.none() | st.integers(1, 8500),
     vni=st.none() | st.integers(0, 16_777_215),
     desc=st.none() | WORDS,
     tags=st.dictionaries(st.sampled_from(["team", "env", "cost"]), WORDS, max_size=3).map(
         lambda d: tuple(sorted(d.items()))
     ),
+    dry=st.sampled_from([False, False, False, True]),
 )
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One resource as the stack knows it: its physical ID, the properties CloudFormation
+    last stored (``sent``), and what EC2 must hold for it (``held``; None for a dry run)."""
+
+    physical: str
+    sent: Spec
+    held: Spec | None
 
 
 @dataclass
@@ -98,7 +116,7 @@ class CloudFormationStack(RuleBasedStateMachine):
         self.env.ec2.reset()
         self.fx = self.env.ec2.fixtures()
         self.stack = stack_id("stateful")
-        self.live: dict[str, tuple[str, Spec]] = {}  # logical ID -> (physical ID, properties)
+        self.live: dict[str, Resource] = {}  # logical ID -> what the stack knows
         FIGURES["stateful: sequences"] += 1
 
     # --- CloudFormation's side ---------------------------------------------------------
@@ -141,10 +159,30 @@ class CloudFormationStack(RuleBasedStateMachine):
         assert again["Status"] == first["Status"], again["Reason"]
         assert again["PhysicalResourceId"] == first["PhysicalResourceId"]
 
-    def pick(self, data: st.DataObject) -> tuple[str, str, Spec]:
+    def pick(self, data: st.DataObject) -> tuple[str, Resource]:
         logical = data.draw(st.sampled_from(sorted(self.live)))
-        physical, spec = self.live[logical]
-        return logical, physical, spec
+        return logical, self.live[logical]
+
+    def settle(self, logical: str, was: Resource | None, new: Spec, answer: dict[str, Any]) -> None:
+        """Record a successful Create/Update; a new physical ID gets CloudFormation's cleanup."""
+        physical = answer["PhysicalResourceId"]
+        number = int(answer["Data"]["SessionNumber"])
+        FIGURES["stateful: dry-run steps"] += new.dry
+        FIGURES["stateful: steps with SessionNumber omitted"] += new.number is None
+        if new.dry:
+            assert answer["Data"]["DryRun"] == "true"
+            if was is not None and was.held is not None:
+                assert physical == was.physical  # a real session keeps its ID in a dry run
+            held = was.held if was is not None and physical == was.physical else None
+        else:
+            assert answer["Data"]["DryRun"] == "false" and physical.startswith("tms-")
+            held = replace(new, number=number)
+            if was is not None and was.held is not None and physical == was.physical:
+                # An omitted SessionNumber keeps the number the session has.
+                assert new.number is not None or number == was.held.number, (number, was)
+        if was is not None and physical != was.physical:
+            self.ok(self.make("Delete", logical, was.sent, physical_id=was.physical))
+        self.live[logical] = Resource(physical, new, held)
 
     # --- rules ---------------------------------------------------------------------------
 
@@ -156,39 +194,44 @@ class CloudFormationStack(RuleBasedStateMachine):
         answer = self.ok(body)
         if twice:
             self.redeliver(body, answer)
-        self.live[logical] = (answer["PhysicalResourceId"], spec)
+        self.settle(logical, None, spec, answer)
 
     @precondition(lambda self: self.live)
     @rule(data=st.data(), change=specs, twice=st.booleans())
     def update_in_place(self, data: st.DataObject, change: Spec, twice: bool) -> None:
-        logical, physical, old = self.pick(data)
-        new = replace(change, eni=old.eni)
-        body = self.make("Update", logical, new, physical_id=physical, old=old)
+        logical, was = self.pick(data)
+        new = replace(change, eni=was.sent.eni)
+        body = self.make("Update", logical, new, physical_id=was.physical, old=was.sent)
         answer = self.ok(body)
-        assert answer["PhysicalResourceId"] == physical
+        # In place when EC2's session is on that interface (after a dry run that named another
+        # interface, CloudFormation's properties may say otherwise: then it is replaced).
+        if was.held is not None and (new.dry or was.held.eni == new.eni):
+            assert answer["PhysicalResourceId"] == was.physical
         if twice:
             self.redeliver(body, answer)
-        self.live[logical] = (physical, new)
+        self.settle(logical, was, new, answer)
 
     @precondition(lambda self: self.live)
     @rule(data=st.data(), change=specs)
     def update_that_replaces(self, data: st.DataObject, change: Spec) -> None:
-        logical, physical, old = self.pick(data)
+        logical, was = self.pick(data)
+        old = was.sent
         new = replace(change, eni=(old.eni + 1) % 3) if change.eni == old.eni else change
-        answer = self.ok(self.make("Update", logical, new, physical_id=physical, old=old))
-        assert answer["PhysicalResourceId"] != physical
-        held = {s["TrafficMirrorSessionId"] for s in self.env.ec2.sessions()}
-        assert {physical, answer["PhysicalResourceId"]} <= held  # old kept for a rollback
-        self.ok(self.make("Delete", logical, old, physical_id=physical))  # cleanup phase
-        self.live[logical] = (answer["PhysicalResourceId"], new)
+        answer = self.ok(self.make("Update", logical, new, physical_id=was.physical, old=old))
+        if was.held is not None and not new.dry and was.held.eni != new.eni:
+            assert answer["PhysicalResourceId"] != was.physical
+            held = {s["TrafficMirrorSessionId"] for s in self.env.ec2.sessions()}
+            assert {was.physical, answer["PhysicalResourceId"]} <= held  # old kept for rollback
+        self.settle(logical, was, new, answer)  # with the cleanup phase
 
     @precondition(lambda self: self.live)
     @rule(data=st.data(), change=specs, refused_by=st.sampled_from(["schema", "EC2"]))
     def failed_update_then_rollback(
         self, data: st.DataObject, change: Spec, refused_by: str
     ) -> None:
-        logical, physical, old = self.pick(data)
-        bad = change.props(self.fx)
+        logical, was = self.pick(data)
+        physical, old = was.physical, was.sent
+        bad = replace(change, dry=False).props(self.fx)
         if refused_by == "schema":
             bad["SessionNumber"] = "0"
         else:
@@ -208,22 +251,23 @@ class CloudFormationStack(RuleBasedStateMachine):
         self.ok(self.make("Delete", "MirrorBad", bad, physical_id=failed["PhysicalResourceId"]))
         FIGURES["stateful: rollbacks after a failed create"] += 1
 
-    @precondition(lambda self: self.live)
+    @precondition(lambda self: any(r.held for r in self.live.values()))
     @rule(data=st.data(), change=specs)
     def deleted_outside_then_update(self, data: st.DataObject, change: Spec) -> None:
-        logical, physical, old = self.pick(data)
-        self.env.ec2.client().delete_traffic_mirror_session(TrafficMirrorSessionId=physical)
-        new = replace(change, eni=old.eni)
-        answer = self.ok(self.make("Update", logical, new, physical_id=physical, old=old))
-        assert answer["PhysicalResourceId"] != physical  # recreated, not stuck
-        self.ok(self.make("Delete", logical, old, physical_id=physical))  # cleanup: gone already
-        self.live[logical] = (answer["PhysicalResourceId"], new)
+        logical = data.draw(st.sampled_from(sorted(k for k, r in self.live.items() if r.held)))
+        was = self.live[logical]
+        client = self.env.ec2.client()
+        client.delete_traffic_mirror_session(TrafficMirrorSessionId=was.physical)
+        new = replace(change, eni=was.sent.eni, dry=False)
+        answer = self.ok(self.make("Update", logical, new, physical_id=was.physical, old=was.sent))
+        assert answer["PhysicalResourceId"] != was.physical  # recreated, not stuck
+        self.settle(logical, was, new, answer)  # cleanup: gone already
 
     @precondition(lambda self: self.live)
     @rule(data=st.data(), twice=st.booleans())
     def delete(self, data: st.DataObject, twice: bool) -> None:
-        logical, physical, spec = self.pick(data)
-        body = self.make("Delete", logical, spec, physical_id=physical)
+        logical, was = self.pick(data)
+        body = self.make("Delete", logical, was.sent, physical_id=was.physical)
         answer = self.ok(body)
         if twice:
             self.redeliver(body, answer)
@@ -234,14 +278,14 @@ class CloudFormationStack(RuleBasedStateMachine):
     @invariant()
     def ec2_holds_exactly_what_the_stack_believes(self) -> None:
         held = {s["TrafficMirrorSessionId"]: s for s in self.env.ec2.sessions()}
-        believed = {physical: spec for physical, spec in self.live.values()}
+        believed = {r.physical: r.held for r in self.live.values() if r.held is not None}
         lost = set(believed) - set(held)
         orphaned = set(held) - set(believed)
         duplicated = {
             sid
             for sid in orphaned
             for spec in believed.values()
-            if held[sid]["NetworkInterfaceId"] == self.fx.sources[spec.eni]
+            if spec is not None and held[sid]["NetworkInterfaceId"] == self.fx.sources[spec.eni]
         }
         FIGURES["stateful: steps checked"] += 1
         FIGURES["stateful: sessions lost"] += len(lost)
