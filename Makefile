@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 
 SAM_VENV     := .venv-sam
 CHECKOV_VENV := .venv-checkov
-TEMPLATES    := template.yaml examples/consumer.yaml examples/member-role.yaml
+TEMPLATES    := template.yaml examples/consumer.yaml examples/member-role.yaml examples/member-session.yaml
 
 .PHONY: help venv lint format typecheck unit test demo invoke clean lint-cfn build package \
 	bench reliability

@@ -77,6 +77,7 @@ def test_invoke_cli_delivers_the_sample_create() -> None:
             lambda s: s[0]["PacketLength"] == 128 and s[0]["Description"] == "web tier, DNS only",
         ),
         ("delete.json", lambda s: s == []),
+        ("create-dry-run.json", lambda s: s == []),  # checked with EC2, nothing created
     ],
 )
 def test_invoke_sets_up_the_session_that_update_and_delete_name(
