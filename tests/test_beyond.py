@@ -82,6 +82,17 @@ def test_full_interface_names_its_sessions_and_creates_nothing(
     assert len(ec2.sessions()) == 3
 
 
+def test_dry_run_on_a_full_interface_reports_it_too(
+    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
+    place(ec2, fx, [1, 2, 3])
+    before = len(ec2.calls)
+    response = stack.create(props(fx, SessionNumber=None, DryRun="true"))
+    assert response["Status"] == "FAILED"
+    assert "it already sources 3 traffic mirror sessions" in response["Reason"]
+    assert ec2.calls[before:] == ["DescribeTrafficMirrorSessions"]
+
+
 def test_update_that_still_omits_the_number_keeps_it_and_writes_nothing(
     stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:

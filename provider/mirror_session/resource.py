@@ -125,38 +125,51 @@ def _could_be_ours(session: Session, params: Mapping[str, Value]) -> bool:
     )
 
 
-def _interface_full(interface: str, taken: list[Session]) -> ProviderError:
-    names = ", ".join(f"{s['TrafficMirrorSessionId']} (#{s.get('SessionNumber')})" for s in taken)
-    return ProviderError(
-        f"allocate a SessionNumber on {interface}: it already sources {len(taken)} traffic "
-        f"mirror sessions, the EC2 maximum: {names}. Remove one, or mirror another interface.",
-        PER_INTERFACE_LIMIT,
-    )
+@dataclass(frozen=True)
+class _Interface:
+    """A source interface's sessions, read to allocate a SessionNumber."""
+
+    name: str
+    taken: list[Session]
+    free: int | None  # the lowest unused number; None when the interface is full
+    ours: list[int]  # numbers of sessions an earlier delivery of this request may have made
+
+    def full(self) -> ProviderError:
+        """The Reason for a full interface, naming its sessions."""
+        names = ", ".join(
+            f"{s['TrafficMirrorSessionId']} (#{s.get('SessionNumber')})" for s in self.taken
+        )
+        return ProviderError(
+            f"allocate a SessionNumber on {self.name}: it already sources {len(self.taken)} "
+            f"traffic mirror sessions, the EC2 maximum: {names}. Remove one, or mirror another "
+            "interface.",
+            PER_INTERFACE_LIMIT,
+        )
 
 
-def _allocate(sessions: Sessions, params: Mapping[str, Value]) -> list[int]:
-    """SessionNumbers to try for a create that omits one: the lowest free number first.
-
-    Then the numbers of sessions that an earlier delivery of this very request may have made:
-    with the same ClientToken, EC2 answers IdempotentParameterMismatch for any other number
-    and that session again for its own, so a redelivered Create finds its session instead of
-    making a second one. Raises when the interface is full and none could be ours.
-    """
+def _read_interface(sessions: Sessions, params: Mapping[str, Value]) -> _Interface:
     interface = str(params["NetworkInterfaceId"])
     taken = sessions.on_interface(interface)
     used = [int(s.get("SessionNumber", 0)) for s in taken]
     free = first_free_number(used) if len(taken) < SESSIONS_PER_INTERFACE else None
     ours = [int(s.get("SessionNumber", 0)) for s in taken if _could_be_ours(s, params)]
-    if free is None and not ours:
-        raise _interface_full(interface, taken)
-    return ([free] if free is not None else []) + ours
+    return _Interface(interface, taken, free, ours)
 
 
 def _create_allocating(
     sessions: Sessions, params: Mapping[str, Value], tags: Mapping[str, str], token: str
 ) -> Session:
-    """Create with an allocated SessionNumber (see :func:`_allocate`)."""
-    numbers = _allocate(sessions, params)
+    """Create with the lowest free SessionNumber of the interface.
+
+    Then, if EC2 refuses it as a mismatch of the ClientToken, with the numbers of sessions an
+    earlier delivery of this very request may have made: for the same token EC2 answers
+    IdempotentParameterMismatch for any other number and that session again for its own, so
+    a redelivered Create finds its session instead of making a second one.
+    """
+    interface = _read_interface(sessions, params)
+    numbers = ([interface.free] if interface.free is not None else []) + interface.ours
+    if not numbers:
+        raise interface.full()
     for number in numbers:
         try:
             return sessions.create({**params, "SessionNumber": number}, tags, token)
@@ -172,7 +185,10 @@ def _create(event: Event, spec: SessionSpec, sessions: Sessions) -> Outcome:
     token = client_token(event)
     if spec.dry_run:
         if "SessionNumber" not in params:
-            params["SessionNumber"] = _allocate(sessions, params)[0]
+            interface = _read_interface(sessions, params)
+            if interface.free is None:
+                raise interface.full()
+            params["SessionNumber"] = interface.free
         sessions.check_create(params, tags, token)
         return Outcome(dry_run_id(event), _preview(params, dry_run_id(event)))
     if "SessionNumber" in params:
