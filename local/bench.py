@@ -33,6 +33,8 @@ COLD_RUNS = int(os.environ.get("BENCH_COLD_RUNS", "10"))
 FANOUT = int(os.environ.get("BENCH_FANOUT", "100"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "20"))
 THROTTLES = int(os.environ.get("BENCH_THROTTLES", "60"))
+MEMBER = "111111111111"
+MEMBER_ROLE = f"arn:aws:iam::{MEMBER}:role/TrafficMirrorSessions"
 RESULTS = ROOT / "bench" / "results.json"
 PACKAGE = ROOT / ".aws-sam" / "build" / "ProviderFunction"
 
@@ -192,6 +194,63 @@ class Lifecycle:
         ]
 
 
+def member_create(ec2: EmbeddedEc2, rx: ResponseReceiver, handler: Handler) -> dict[str, Any]:
+    """A Create in another account with an allocated number (RoleArn, SessionNumber omitted):
+    AssumeRole, a Describe of the interface, the Create and the PUT, against the same by hand."""
+    fx = ec2.fixtures(sources=1, account=MEMBER)
+    stack = Stack(handler, rx, stack=stack_id("bench-member"))
+    props = {
+        "NetworkInterfaceId": fx.sources[0],
+        "TrafficMirrorTargetId": fx.target_id,
+        "TrafficMirrorFilterId": fx.filter_ids[0],
+        "RoleArn": MEMBER_ROLE,
+    }
+    sts = boto3.client("sts")
+
+    def provider() -> float:
+        body = stack.make("Create", props)
+        t0 = time.perf_counter()
+        handler(body, LambdaContext())
+        ms = (time.perf_counter() - t0) * 1000
+        sid = rx.for_request(body["RequestId"])[-1].body["PhysicalResourceId"]
+        handler(stack.make("Delete", props, physical_id=sid), LambdaContext())
+        return ms
+
+    def floor() -> float:
+        url = rx.url_for(str(uuid.uuid4()))
+        t0 = time.perf_counter()
+        creds = sts.assume_role(
+            RoleArn=MEMBER_ROLE, RoleSessionName="bench.floor", DurationSeconds=900
+        )["Credentials"]
+        member = boto3.client(
+            "ec2",
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+        )
+        taken = member.describe_traffic_mirror_sessions(
+            Filters=[{"Name": "network-interface-id", "Values": [fx.sources[0]]}]
+        )["TrafficMirrorSessions"]
+        sid = member.create_traffic_mirror_session(
+            NetworkInterfaceId=fx.sources[0],
+            TrafficMirrorTargetId=fx.target_id,
+            TrafficMirrorFilterId=fx.filter_ids[0],
+            SessionNumber=len(taken) + 1,
+        )["TrafficMirrorSession"]["TrafficMirrorSessionId"]
+        put_json(url, {"Status": "SUCCESS"})
+        ms = (time.perf_counter() - t0) * 1000
+        member.delete_traffic_mirror_session(TrafficMirrorSessionId=sid)
+        return ms
+
+    provider(), floor()  # warm-up
+    samples: dict[str, list[float]] = {"provider": [], "floor": []}
+    for _ in range(RUNS):
+        samples["provider"].append(provider())
+        samples["floor"].append(floor())
+    p, f = summary(samples["provider"]), summary(samples["floor"])
+    return {"provider_ms": p, "floor_ms": f, "ratio": round(p["median"] / f["median"], 2)}
+
+
 def warm_events(life: Lifecycle) -> dict[str, Any]:
     """Per event, warm, interleaved provider and floor runs."""
     life.provider()  # warm-up: the first client, TLS context, imports on first use
@@ -316,6 +375,9 @@ def run() -> dict[str, Any]:
         with contextlib.redirect_stdout(io.StringIO()):
             results["events"] = warm_events(life)
         results["ec2_calls_per_event"] = life.calls
+        print(f"member-account create: {RUNS} each ...", flush=True)
+        with contextlib.redirect_stdout(io.StringIO()):
+            results["member_create"] = member_create(ec2, rx, handler)
         print("peak RSS: fresh processes after a full lifecycle ...", flush=True)
         results["peak_rss"] = peak_rss(life)
         print(
@@ -346,6 +408,11 @@ def report(r: dict[str, Any]) -> str:
     row("cold start: import + first client", r["cold_start"])
     for kind in ("Create", "Update", "Delete"):
         row(f"{kind}, warm, end to end (incl. response PUT)", r["events"][kind])
+    if "member_create" in r:
+        row(
+            "Create via RoleArn, number allocated (AssumeRole, Describe, Create, PUT)",
+            r["member_create"],
+        )
     calls = r["ec2_calls_per_event"]
     lines.append(
         "| EC2 calls per event (writes/reads) | "

@@ -98,13 +98,13 @@ class Connector:
         home = ec2_client()
         region = placement.region or str(home.meta.region_name)
         partition = str(home.meta.partition)
-        if (other := _partition_of(region)) != partition:
+        if placement.region and (other := _partition_of(region)) != partition:
             raise ProviderError(
                 f"Region {region} is in partition {other or 'none known'}, and this provider "
                 f"runs in {partition}: give a region of {partition}."
             )
         if placement.role_arn is None:
-            self.last = Sessions(home if region == home.meta.region_name else ec2_client(region))
+            self.last = Sessions(ec2_client(placement.region))
             return self.last
         if placement.role_arn.split(":")[1] != partition:
             raise ProviderError(
