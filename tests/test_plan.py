@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mirror_session.plan import Modify, TagChanges, create_params, plan_update
+from mirror_session.plan import Modify, TagChanges, create_params, first_free_number, plan_update
 from mirror_session.schema import parse, parse_previous
 
 BASE: dict[str, Any] = {
@@ -94,3 +94,40 @@ def test_create_params_are_the_typed_values() -> None:
         "SessionNumber": 1,
         "PacketLength": 9,
     }
+
+
+def test_controls_are_never_ec2_parameters() -> None:
+    spec = parse(
+        {
+            **BASE,
+            "DryRun": "true",
+            "RoleArn": "arn:aws:iam::111111111111:role/TrafficMirrorSessions",
+            "ExternalId": "ops",
+            "Region": "eu-west-1",
+        }
+    )
+    assert create_params(spec) == {**BASE, "SessionNumber": 1}
+
+
+def test_moving_to_another_role_or_region_replaces() -> None:
+    role = "arn:aws:iam::111111111111:role/TrafficMirrorSessions"
+    assert plan(BASE, {**BASE, "RoleArn": role}).replace_because == ("RoleArn",)
+    assert plan(BASE, {**BASE, "Region": "eu-west-1"}).replace_because == ("Region",)
+    both = plan({**BASE, "RoleArn": role}, {**BASE, "Region": "eu-west-1"})
+    assert both.replace_because == ("RoleArn", "Region")
+
+
+def test_external_id_dry_run_and_an_omitted_number_write_nothing() -> None:
+    role = "arn:aws:iam::111111111111:role/TrafficMirrorSessions"
+    old = {**BASE, "RoleArn": role, "ExternalId": "one"}
+    assert not plan(old, {**old, "ExternalId": "two"}).writes
+    assert not plan(BASE, {**BASE, "DryRun": "true"}).writes
+    omitted = {k: v for k, v in BASE.items() if k != "SessionNumber"}
+    assert not plan(omitted, omitted).writes
+    assert not plan(BASE, omitted).writes  # omitting a number later keeps it
+
+
+def test_first_free_number() -> None:
+    assert first_free_number([]) == 1
+    assert first_free_number([1, 2, 4]) == 3
+    assert first_free_number(range(1, 32767)) is None

@@ -160,3 +160,63 @@ def test_schema_table_covers_the_native_properties() -> None:
         "VirtualNetworkId",
         "Description",
     }
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("DryRun", "true", True),
+        ("DryRun", "False", False),
+        ("DryRun", True, True),
+        ("RoleArn", "arn:aws:iam::111111111111:role/TrafficMirrorSessions", None),
+        ("RoleArn", "arn:aws-us-gov:iam::111111111111:role/ops/net/Mirror.Role@x", None),
+        ("Region", "eu-west-1", None),
+        ("Region", "us-gov-west-1", None),
+        ("Region", "eusc-de-east-1", None),
+    ],
+)
+def test_controls_accept_what_aws_accepts(name: str, value: Any, expected: Any) -> None:
+    props = {**GOOD, name: value}
+    if name == "RoleArn":
+        props["ExternalId"] = "a+b=c,d.e@f:g/h-i_j"
+    spec = parse(props)
+    assert spec.values[name] == (value if expected is None else expected)
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"DryRun": "yes"}, 'DryRun must be "true" or "false", got "yes"'),
+        ({"DryRun": 1}, 'DryRun must be "true" or "false", got 1'),
+        ({"RoleArn": "arn:aws:iam::111111111111:user/bob"}, "RoleArn must be an IAM role ARN"),
+        ({"RoleArn": "TrafficMirrorSessions"}, 'got "TrafficMirrorSessions"'),
+        ({"Region": "EU-WEST-1"}, 'Region must be a region name like eu-west-1, got "EU-WEST-1"'),
+        ({"Region": "us-east-1a"}, 'got "us-east-1a"'),  # an AZ, not a region
+        ({"ExternalId": "x"}, "ExternalId is only used with RoleArn"),
+        (
+            {"RoleArn": "arn:aws:iam::111111111111:role/R", "ExternalId": "x"},
+            "ExternalId must be 2-1224 characters",
+        ),
+        (
+            {"RoleArn": "arn:aws:iam::111111111111:role/R", "ExternalId": "has space"},
+            'got "has space"',
+        ),
+        (
+            {"RoleArn": "arn:aws:iam::111111111111:role/R", "OwnerId": "222222222222"},
+            'OwnerId "222222222222" is not the account of RoleArn (111111111111)',
+        ),
+    ],
+)
+def test_control_problems_name_property_and_value(changes: dict[str, Any], expected: str) -> None:
+    assert expected in problems(**changes)
+
+
+def test_session_number_may_be_omitted() -> None:
+    spec = parse({k: v for k, v in GOOD.items() if k != "SessionNumber"})
+    assert "SessionNumber" not in spec.values
+
+
+def test_unreadable_previous_dry_run_is_not_trusted() -> None:
+    assert parse_previous({**GOOD, "DryRun": "maybe"}).dry_run is True
+    assert parse_previous({**GOOD, "DryRun": "false"}).dry_run is False
+    assert parse_previous(GOOD).dry_run is False

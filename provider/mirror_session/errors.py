@@ -65,8 +65,8 @@ ADVICE: Final[dict[str, str]] = {
     "mirror target: pick another NetworkInterfaceId.",
     MISMATCH: "A retry of this request carried other parameters than the "
     "first: update the stack again to send a fresh request.",
-    "UnauthorizedOperation": "Check the role's policy: the managed-by tag on the session, the "
-    "tag conditions on target and source, and the allowed regions.",
+    "UnauthorizedOperation": "Check the role's policy: managed-by tag, target and source tag "
+    "conditions, allowed regions.",
     "AccessDenied": "The role must trust the provider's role (examples/member-role.yaml), its "
     "name must match MemberRoleNamePrefix, and ExternalId must match its trust policy.",
     "RegionDisabledException": "STS is not enabled in this region for the account: activate "
@@ -133,8 +133,7 @@ def explain(
     >>> print(explain("create", "eni-1 #1", err))  # doctest: +NORMALIZE_WHITESPACE
     create traffic mirror session (eni-1 #1): UnauthorizedOperation: refused
     ec2:CreateTrafficMirrorSession on arn:aws:ec2:us-east-1:1:traffic-mirror-target/tmt-1.
-    Check the role's policy: the managed-by tag on the session, the tag conditions on target
-    and source, and the allowed regions.
+    Check the role's policy: managed-by tag, target and source tag conditions, allowed regions.
     """
     head = f"{verb} {subject} ({ident}): "
     if isinstance(exc, ClientError):

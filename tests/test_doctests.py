@@ -1,0 +1,28 @@
+"""The examples in the provider's docstrings run, so they cannot drift from the code."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import pkgutil
+
+import pytest
+
+import mirror_session
+
+MODULES = sorted(m.name for m in pkgutil.iter_modules(mirror_session.__path__, "mirror_session."))
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples_run(name: str) -> None:
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0
+
+
+def test_the_examples_exist() -> None:
+    """Guard against a module list that silently found nothing to run."""
+    attempted = sum(
+        doctest.testmod(importlib.import_module(n), optionflags=doctest.ELLIPSIS).attempted
+        for n in MODULES
+    )
+    assert MODULES and attempted >= 8
