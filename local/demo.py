@@ -36,7 +36,7 @@ def _row(n: int, step: Step, body: dict[str, Any], ms: float, ok: bool) -> str:
     keys = f"VNI={data.get('VirtualNetworkId', '-'):<9} #{data.get('SessionNumber', '-'):<3}"
     mark = "ok " if ok else "BAD"
     line = (
-        f"{mark} {n}. {step.title:<38} {body['Status']:<8} "
+        f"{mark}{n:>3}. {step.title:<38} {body['Status']:<8} "
         f"{body['PhysicalResourceId']:<32} {keys} {ms:7.1f} ms"
     )
     if body.get("Reason"):
@@ -44,8 +44,9 @@ def _row(n: int, step: Step, body: dict[str, Any], ms: float, ok: bool) -> str:
     return line
 
 
-def build_steps(main: Stack, bad: Stack, fx: Fixtures) -> list[Step]:
-    """The lifecycle of issue 4, as CloudFormation would drive it."""
+def build_steps(main: Stack, bad: Stack, extra: Stack, fx: Fixtures) -> list[Step]:
+    """The lifecycle of issue 4, then issue 7's preflight and allocated number, as
+    CloudFormation would drive them."""
     props = {
         "NetworkInterfaceId": fx.sources[0],
         "TrafficMirrorTargetId": fx.target_id,
@@ -83,11 +84,32 @@ def build_steps(main: Stack, bad: Stack, fx: Fixtures) -> list[Step]:
     def rollback_delete() -> dict[str, Any]:
         return bad.delete(state["bad"])
 
+    def preflight() -> dict[str, Any]:
+        second = {k: v for k, v in props.items() if k != "SessionNumber"}  # allocated
+        body = extra.create({**second, "NetworkInterfaceId": fx.sources[1], "DryRun": "true"})
+        state["dry"] = body["PhysicalResourceId"]
+        return body
+
+    def deploy_for_real() -> dict[str, Any]:
+        return extra.update({k: v for k, v in extra.props.items() if k != "DryRun"})
+
+    def cleanup_dry_run() -> dict[str, Any]:
+        return extra.delete(state["dry"])
+
     def final_delete() -> dict[str, Any]:
         return main.delete()
 
+    def final_delete_extra() -> dict[str, Any]:
+        return extra.delete()
+
     def current() -> set[str]:
         return {str(main.physical_id)}
+
+    def with_extra() -> set[str]:
+        return {str(main.physical_id), str(extra.physical_id)}
+
+    def only_extra() -> set[str]:
+        return {str(extra.physical_id)}
 
     def replaced_pair() -> set[str]:
         return {state["old"], str(main.physical_id)}
@@ -99,7 +121,11 @@ def build_steps(main: Stack, bad: Stack, fx: Fixtures) -> list[Step]:
         Step("Cleanup Delete of the old session", "SUCCESS", cleanup_old, current),
         Step("Create with SessionNumber 40000", "FAILED", bad_create, current),
         Step("Rollback Delete of the failed Create", "SUCCESS", rollback_delete, current),
-        Step("Delete (stack deleted)", "SUCCESS", final_delete, set),
+        Step("Second session: DryRun preflight", "SUCCESS", preflight, current),
+        Step("Real deploy, SessionNumber omitted", "SUCCESS", deploy_for_real, with_extra),
+        Step("Cleanup Delete of the dry run", "SUCCESS", cleanup_dry_run, with_extra),
+        Step("Delete MirrorSession (stack deleted)", "SUCCESS", final_delete, only_extra),
+        Step("Delete SecondSession (stack deleted)", "SUCCESS", final_delete_extra, set),
     ]
 
 
@@ -134,10 +160,12 @@ def run(log_path: Path = LOG) -> int:
 
         main = Stack(handler, rx, logical_id="MirrorSession")
         bad = Stack(handler, rx, logical_id="BadSession", stack=main.stack)
+        extra = Stack(handler, rx, logical_id="SecondSession", stack=main.stack)
         failures = 0
         outputs: dict[str, Any] = {}
         print("Lifecycle, as CloudFormation sends it:")
-        for n, step in enumerate(build_steps(main, bad, fx), start=1):
+        steps = build_steps(main, bad, extra, fx)
+        for n, step in enumerate(steps, start=1):
             t0 = time.perf_counter()
             with contextlib.redirect_stdout(log):
                 body = step.send()
@@ -162,7 +190,8 @@ def run(log_path: Path = LOG) -> int:
     if failures or remaining:
         print(f"\nDEMO FAILED: {failures} step(s) differed from CloudFormation's expectation.")
         return 1
-    print(f"\nAll 7 steps behaved as CloudFormation expects ({time.monotonic() - started:.1f} s).")
+    elapsed = time.monotonic() - started
+    print(f"\nAll {len(steps)} steps behaved as CloudFormation expects ({elapsed:.1f} s).")
     return 0
 
 

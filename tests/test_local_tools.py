@@ -33,8 +33,10 @@ def test_demo_plays_the_whole_lifecycle() -> None:
     result = run_module("local.demo")
     assert result.returncode == 0, result.stdout + result.stderr
     rows = [line for line in result.stdout.splitlines() if line[:4] in ("ok  ", "BAD ")]
-    assert len(rows) == 7 and all(r.startswith("ok  ") for r in rows), rows
+    assert len(rows) == 11 and all(r.startswith("ok  ") for r in rows), rows
     assert "FAILED   create-failed-" in rows[4]
+    assert "SUCCESS  dryrun-" in rows[6] and "#2" in rows[6]  # preflight, number allocated
+    assert "SUCCESS  tms-" in rows[7] and "#2" in rows[7]
     assert "reason: Invalid properties: SessionNumber must be between 1 and 32766" in result.stdout
     ref = next(line for line in result.stdout.splitlines() if "Ref MirrorSession" in line)
     att = next(line for line in result.stdout.splitlines() if "MirrorSession.Id " in line)
@@ -58,7 +60,7 @@ def test_demo_fails_when_ec2_and_cloudformation_disagree(
     monkeypatch.setattr(demo, "load_handler", lambda: liar)
     assert demo.run(tmp_path / "log.jsonl") == 1
     out = capsys.readouterr().out
-    assert "BAD 1. Create" in out and "DEMO FAILED" in out
+    assert "BAD  1. Create" in out and "DEMO FAILED" in out
 
 
 def test_invoke_cli_delivers_the_sample_create() -> None:
