@@ -79,6 +79,16 @@ def props(fx: Fixtures, **overrides: Any) -> dict[str, Any]:
     return {k: v for k, v in base.items() if v is not None}
 
 
+def iam_refusal(action: str, resource: str) -> str:
+    """UnauthorizedOperation's message as EC2 words it (the encoded part shortened)."""
+    return (
+        "You are not authorized to perform this operation. User: arn:aws:sts::123456789012:"
+        f"assumed-role/provider/fn is not authorized to perform: {action} on resource: "
+        f"{resource} because no identity-based policy allows the {action} action. "
+        "Encoded authorization failure message: " + "Q" * 600
+    )
+
+
 @pytest.fixture(autouse=True)
 def no_secrets_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[io.StringIO]:
     """Every test also checks: no log line holds a ResponseURL, its signature or the event.

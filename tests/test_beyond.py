@@ -17,7 +17,7 @@ from local.events import Stack
 from mirror_session.ec2 import Sessions
 from mirror_session.plan import first_free_number
 from mirror_session.resource import MANAGED_BY_KEY
-from tests.conftest import props
+from tests.conftest import iam_refusal, props
 
 MEMBER = "111111111111"
 ROLE = f"arn:aws:iam::{MEMBER}:role/TrafficMirrorSessions"
@@ -215,12 +215,7 @@ def test_dry_run_refused_names_the_action_and_resource(
     stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     target = f"arn:aws:ec2:us-east-1:123456789012:traffic-mirror-target/{fx.target_id}"
-    message = (
-        "You are not authorized to perform this operation. User: arn:aws:sts::123456789012:"
-        "assumed-role/provider/fn is not authorized to perform: ec2:CreateTrafficMirrorSession "
-        f"on resource: {target} with an explicit deny in an identity-based policy. "
-        "Encoded authorization failure message: abc"
-    )
+    message = iam_refusal("ec2:CreateTrafficMirrorSession", target)
     ec2.inject("CreateTrafficMirrorSession", "UnauthorizedOperation", status=403, message=message)
     response = stack.create(props(fx, DryRun="true"))
     assert response["Status"] == "FAILED"

@@ -16,7 +16,7 @@ from local.events import Stack
 from local.lambda_loader import Handler, LambdaContext
 from local.receiver import ResponseReceiver
 from mirror_session.errors import ADVICE, MAX_REASON
-from tests.conftest import props
+from tests.conftest import iam_refusal, props
 
 
 def assert_failed_create(response: dict[str, Any], *fragments: str) -> None:
@@ -142,16 +142,6 @@ def test_refusals_explain_what_to_do(
     response = stack.create(props(fx))
     assert_failed_create(response, code, ADVICE[code], "EC2 said: injected")
     assert ec2.sessions() == []
-
-
-def iam_refusal(action: str, resource: str) -> str:
-    """UnauthorizedOperation's message as EC2 words it (the encoded part shortened)."""
-    return (
-        "You are not authorized to perform this operation. User: arn:aws:sts::123456789012:"
-        f"assumed-role/provider/fn is not authorized to perform: {action} on resource: "
-        f"{resource} because no identity-based policy allows the {action} action. "
-        "Encoded authorization failure message: " + "Q" * 600
-    )
 
 
 def test_refused_create_names_the_action_and_resource(
