@@ -100,12 +100,17 @@ def no_secrets_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[io.StringIO
     for chatty in ("botocore", "urllib3", "hypothesis"):  # never see the URL; slow at DEBUG
         caplog.set_level(logging.INFO, logger=chatty)
     service = logging.getLogger("traffic-mirror-provider")
+    # The provider's modules log through "mirror_session", which Powertools gives the same
+    # handler and stops from propagating: tap it too, or its lines would go unchecked.
+    package = logging.getLogger("mirror_session")
     buffer = io.StringIO()
     tap = logging.StreamHandler(buffer)
     tap.setFormatter(service.handlers[0].formatter)
     service.addHandler(tap)
+    package.addHandler(tap)
     yield buffer
     service.removeHandler(tap)
+    package.removeHandler(tap)
     records = caplog.get_records("setup") + caplog.get_records("call")
     text = buffer.getvalue() + "\n".join(r.getMessage() for r in records)
     # The URL (its path and its signature) and credentials; the word "ResponseURL" alone is

@@ -7,6 +7,8 @@ moto (STS hands out credentials that land in the role's account), responses over
 
 from __future__ import annotations
 
+import io
+import json
 from typing import Any
 
 import pytest
@@ -308,7 +310,9 @@ def test_delete_of_a_real_session_deletes_even_with_dry_run_set(
 # --- Other accounts and regions -------------------------------------------------------------
 
 
-def test_role_arn_creates_the_session_in_the_roles_account(stack: Stack, ec2: EmbeddedEc2) -> None:
+def test_role_arn_creates_the_session_in_the_roles_account(
+    stack: Stack, ec2: EmbeddedEc2, no_secrets_in_logs: io.StringIO
+) -> None:
     fx = ec2.fixtures(account=MEMBER)
     response = stack.create(props(fx, RoleArn=ROLE, ExternalId="mirror-ops"))
     assert response["Status"] == "SUCCESS", response["Reason"]
@@ -321,6 +325,11 @@ def test_role_arn_creates_the_session_in_the_roles_account(stack: Stack, ec2: Em
     assert assumed["ExternalId"] == "mirror-ops"
     stack_name = stack.stack.split("/")[1]
     assert assumed["RoleSessionName"] == f"{stack_name}.{stack.logical_id}"
+    # The function's JSON log names the role and session name, with the request's IDs.
+    logged = [json.loads(line) for line in no_secrets_in_logs.getvalue().splitlines()]
+    (line,) = [entry for entry in logged if entry["message"] == "assumed role"]
+    assert line["role_arn"] == ROLE and line["role_session_name"] == assumed["RoleSessionName"]
+    assert line["LogicalResourceId"] == stack.logical_id and line["RequestId"]
 
 
 def test_update_and_delete_use_the_same_role(stack: Stack, ec2: EmbeddedEc2) -> None:

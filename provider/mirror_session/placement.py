@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ else:
 
 __all__ = ["Connector", "Placement", "role_session_name", "sts_client"]
 
+_log = logging.getLogger(__name__)
 #: The shortest lifetime STS grants; an event lasts at most the function's timeout.
 CREDENTIAL_SECONDS: Final = 900
 _NAME_MAX: Final = 64  # RoleSessionName: 2-64 of [\w+=,.@-]
@@ -132,6 +134,12 @@ class Connector:
         if external_id is not None:
             args["ExternalId"] = external_id
         try:
-            return sts_client().assume_role(**args)["Credentials"]
+            credentials = sts_client().assume_role(**args)["Credentials"]
         except (ClientError, *TRANSPORT_ERRORS) as exc:
             raise explain("assume", role_arn, exc, subject="role", service="STS") from exc
+        # For audit: which role, under which session name (CloudTrail's in the member account).
+        _log.info(
+            "assumed role",
+            extra={"role_arn": role_arn, "role_session_name": args["RoleSessionName"]},
+        )
+        return credentials
