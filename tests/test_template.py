@@ -40,10 +40,10 @@ def resource_text(st: dict[str, Any]) -> str:
 
 
 def api_calls_in_code() -> set[str]:
-    """Every AWS API the provider calls: EC2 through self.client (directly or paginated),
-    STS through sts_client()."""
+    """Every AWS API the provider calls: EC2 through self.client (any method it names, or
+    a paginator), STS through sts_client()."""
     code = "".join(p.read_text() for p in (ROOT / "provider").rglob("*.py"))
-    ec2 = set(re.findall(r"self\.client\.(?!meta\b|get_paginator\b)([a-z_]+)\(", code))
+    ec2 = set(re.findall(r"self\.client\.(?!meta\b|get_paginator\b)([a-z_]+)\b", code))
     ec2 |= set(re.findall(r"self\.client\.get_paginator\(\"([a-z_]+)\"\)", code))
     sts = set(re.findall(r"sts_client\(\)\.([a-z_]+)\(", code))
     return {f"ec2:{pascal(m)}" for m in ec2} | {f"sts:{pascal(m)}" for m in sts}

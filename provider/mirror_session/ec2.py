@@ -171,34 +171,29 @@ class Sessions:
             _allowed(lambda: self.client.modify_traffic_mirror_session(**args, DryRun=True)),
         )
 
-    def retag(self, session_id: str, change: TagChanges, *, dry_run: bool = False) -> None:
-        """CreateTags for new or changed keys, DeleteTags for removed keys (or only check)."""
-        writes: list[tuple[str, Callable[[], object]]] = []
+    def retag(self, session_id: str, change: TagChanges) -> None:
+        """CreateTags for new or changed keys, DeleteTags for removed keys."""
+        for verb, call in self._tag_calls(session_id, change, dry_run=False):
+            self._call(verb, session_id, call)
+
+    def check_retag(self, session_id: str, change: TagChanges) -> None:
+        """The same tag calls with DryRun: returns when EC2 says they would succeed."""
+        for verb, call in self._tag_calls(session_id, change, dry_run=True):
+            self._call(f"dry-run {verb}", session_id, _allowed(call))
+
+    def _tag_calls(
+        self, session_id: str, change: TagChanges, *, dry_run: bool
+    ) -> list[tuple[str, Callable[[], object]]]:
+        calls: list[tuple[str, Callable[[], object]]] = []
         if change.put:
             tags = _tag_list(change.put)
-            writes.append(
-                (
-                    "tag",
-                    lambda: self.client.create_tags(
-                        Resources=[session_id], Tags=tags, DryRun=dry_run
-                    ),
-                )
-            )
+            put = self.client.create_tags
+            calls.append(("tag", lambda: put(Resources=[session_id], Tags=tags, DryRun=dry_run)))
         if change.drop:
             keys: list[TagTypeDef] = [{"Key": k} for k in change.drop]
-            writes.append(
-                (
-                    "untag",
-                    lambda: self.client.delete_tags(
-                        Resources=[session_id], Tags=keys, DryRun=dry_run
-                    ),
-                )
-            )
-        for verb, call in writes:
-            if dry_run:
-                self._call(f"dry-run {verb}", session_id, _allowed(call))
-            else:
-                self._call(verb, session_id, call)
+            drop = self.client.delete_tags
+            calls.append(("untag", lambda: drop(Resources=[session_id], Tags=keys, DryRun=dry_run)))
+        return calls
 
     def on_interface(self, interface_id: str) -> list[TrafficMirrorSessionTypeDef]:
         """Every session whose source is ``interface_id`` (all pages)."""

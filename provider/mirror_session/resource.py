@@ -242,7 +242,7 @@ def _check_update(event: Event, new: SessionSpec, sessions: Sessions) -> Outcome
         if plan.modify:
             sessions.check_modify(physical, plan.modify)
         if plan.tags:
-            sessions.retag(physical, plan.tags, dry_run=True)
+            sessions.check_retag(physical, plan.tags)
         data = attributes(held, sessions.region, sessions.partition)
         return Outcome(physical, {**data, "DryRun": "true"})
     checked = _create(event, new, sessions)
