@@ -32,6 +32,7 @@ from __future__ import annotations
 import io
 import os
 import random
+import re
 import socket
 import threading
 import time
@@ -47,6 +48,7 @@ from moto.core.responses import ActionResult
 from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models.traffic_mirrors import TrafficMirrorSession
 from moto.ec2.responses.traffic_mirrors import TrafficMirrors
+from moto.iam.models import get_account_id_from
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
@@ -285,6 +287,17 @@ def _error_xml(code: str, message: str) -> bytes:
     ).encode()
 
 
+_CREDENTIAL: Final = re.compile(r"Credential=(?P<key>[^/]+)/[^/]+/(?P<region>[^/]+)/")
+
+
+def _signed_for(authorization: str) -> dict[str, str]:
+    """Where a request lands, as moto decides it: the account of its access key, its region."""
+    found = _CREDENTIAL.search(authorization)
+    if not found:
+        return {}
+    return {"@account": get_account_id_from(found["key"]), "@region": found["region"]}
+
+
 class _HttpLayer:
     """WSGI wrapper in front of moto: counts calls by action, injects faults."""
 
@@ -301,6 +314,7 @@ class _HttpLayer:
         raw = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(raw)
         query = {k: v[0] for k, v in parse_qs(raw.decode(errors="replace")).items()}
+        query.update(_signed_for(environ.get("HTTP_AUTHORIZATION", "")))
         action = query.get("Action", "")
         fault = None
         with self.lock:
@@ -367,7 +381,8 @@ class EmbeddedEc2:
             return list(self.http.calls)
 
     def requests(self, action: str) -> list[dict[str, str]]:
-        """The query parameters of every ``action`` call received so far."""
+        """The query parameters of every ``action`` call received so far, plus where it
+        landed: ``@account`` (of its access key, as moto decides) and ``@region``."""
         with self.http.lock:
             return [p for p in self.http.params if p.get("Action") == action]
 

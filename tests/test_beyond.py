@@ -321,6 +321,7 @@ def test_role_arn_creates_the_session_in_the_roles_account(
     assert data["Arn"] == f"arn:aws:ec2:us-east-1:{MEMBER}:traffic-mirror-session/{data['Id']}"
     assert [s["TrafficMirrorSessionId"] for s in ec2.sessions(account=MEMBER)] == [data["Id"]]
     assert ec2.sessions() == []  # nothing in the provider's own account
+    assert ec2.requests("CreateTrafficMirrorSession")[-1]["@account"] == MEMBER
     (assumed,) = [r for r in ec2.requests("AssumeRole") if r["RoleArn"] == ROLE]
     assert assumed["ExternalId"] == "mirror-ops"
     stack_name = stack.stack.split("/")[1]
@@ -430,6 +431,9 @@ def test_dry_run_through_a_role_checks_in_the_member_account(
     response = stack.create(props(fx, RoleArn=ROLE, DryRun="true"))
     assert response["Status"] == "SUCCESS", response["Reason"]
     assert ec2.requests("AssumeRole")[-1]["RoleArn"] == ROLE
+    (checked,) = ec2.requests("CreateTrafficMirrorSession")
+    assert checked["DryRun"] == "true"
+    assert (checked["@account"], checked["@region"]) == (MEMBER, "us-east-1")
     assert ec2.sessions(account=MEMBER) == []
 
 
