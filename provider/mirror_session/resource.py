@@ -117,11 +117,11 @@ def _preview(params: Mapping[str, Value], physical: str) -> dict[str, str]:
 
 def _could_be_ours(session: Session, params: Mapping[str, Value]) -> bool:
     """A session an earlier delivery of this very request may have created."""
+    tags = {t.get("Key"): t.get("Value") for t in session.get("Tags", [])}
     return (
         session.get("TrafficMirrorTargetId") == params["TrafficMirrorTargetId"]
         and session.get("TrafficMirrorFilterId") == params["TrafficMirrorFilterId"]
-        and {MANAGED_BY_KEY: managed_tags()[MANAGED_BY_KEY]}.items()
-        <= {t.get("Key"): t.get("Value") for t in session.get("Tags", [])}.items()
+        and tags.get(MANAGED_BY_KEY) == managed_tags()[MANAGED_BY_KEY]
     )
 
 
@@ -170,13 +170,14 @@ def _create_allocating(
     numbers = ([interface.free] if interface.free is not None else []) + interface.ours
     if not numbers:
         raise interface.full()
-    for number in numbers:
+    *earlier, last = numbers
+    for number in earlier:
         try:
             return sessions.create({**params, "SessionNumber": number}, tags, token)
         except ProviderError as exc:
-            if exc.code not in {MISMATCH, PER_INTERFACE_LIMIT} or number == numbers[-1]:
+            if exc.code not in {MISMATCH, PER_INTERFACE_LIMIT}:
                 raise
-    raise AssertionError("unreachable: the last attempt returns or raises")
+    return sessions.create({**params, "SessionNumber": last}, tags, token)
 
 
 def _create(event: Event, spec: SessionSpec, sessions: Sessions) -> Outcome:
@@ -228,6 +229,11 @@ def held_as_spec(session: Session, new: SessionSpec) -> SessionSpec:
     return parse_previous(held)
 
 
+def _on_interface(held: Session | None, new: SessionSpec) -> TypeGuard[Session]:
+    """True when EC2's session is on the interface the new properties name (kept, not replaced)."""
+    return held is not None and held["NetworkInterfaceId"] == new.values["NetworkInterfaceId"]
+
+
 def _check_update(event: Event, new: SessionSpec, sessions: Sessions) -> Outcome:
     """A dry-run Update: check the writes the real Update would make; change nothing.
 
@@ -237,7 +243,7 @@ def _check_update(event: Event, new: SessionSpec, sessions: Sessions) -> Outcome
     """
     physical = str(event.get("PhysicalResourceId", ""))
     held = sessions.find(physical) if is_session_id(physical) else None
-    if held is not None and held["NetworkInterfaceId"] == new.values["NetworkInterfaceId"]:
+    if _on_interface(held, new):
         plan = plan_update(held_as_spec(held, new), new)
         if plan.modify:
             sessions.check_modify(physical, plan.modify)
@@ -275,7 +281,7 @@ def update(event: Event, connect: Connect) -> Outcome:
     held: Session | None = None
     if plan.replace_because or old.dry_run:
         held = sessions.find(physical)
-        if held is None or held["NetworkInterfaceId"] != new.values["NetworkInterfaceId"]:
+        if not _on_interface(held, new):
             return _create(event, new, sessions)
         plan = plan_update(held_as_spec(held, new), new)
     session: Session | None = None

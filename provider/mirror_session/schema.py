@@ -322,13 +322,12 @@ def _cross_checks(props: Mapping[str, object], values: Mapping[str, object]) -> 
     problems = []
     owner = props.get("OwnerId")
     role = values.get("RoleArn")
+    role_account = role.split(":")[4] if isinstance(role, str) else None
     if isinstance(owner, str | int) and not _OWNER_RE.fullmatch(str(owner)):
         problems.append(f"OwnerId must be a 12-digit AWS account ID, got {show(owner)}")
-    elif (
-        isinstance(owner, str | int) and isinstance(role, str) and role.split(":")[4] != str(owner)
-    ):
+    elif isinstance(owner, str | int) and role_account and role_account != str(owner):
         problems.append(
-            f"OwnerId {show(str(owner))} is not the account of RoleArn ({role.split(':')[4]}); "
+            f"OwnerId {show(str(owner))} is not the account of RoleArn ({role_account}); "
             "the session is created in the role's account"
         )
     if "ExternalId" in props and "RoleArn" not in props:
