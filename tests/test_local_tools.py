@@ -6,12 +6,14 @@ import io
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from local import demo
+from local import invoke as invoke_module
 from local.ec2sim import EmbeddedEc2, Fixtures
 from local.invoke import invoke, main
 from local.lambda_loader import ROOT, Handler, LambdaContext
@@ -97,15 +99,134 @@ def test_invoke_sets_up_the_session_that_update_and_delete_name(
 
 def test_invoke_reports_failed_events_with_exit_1(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
-    bad.write_text(
-        (ROOT / "events" / "create.json")
-        .read_text()
-        .replace('"SessionNumber": "1"', '"SessionNumber": "0"')
-    )
+    bad.write_text(sample("create.json").replace('"SessionNumber": "1"', '"SessionNumber": "0"'))
     result = run_module("local.invoke", str(bad))
     assert result.returncode == 1
     assert '"Status": "FAILED"' in result.stdout and "SessionNumber" in result.stdout
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("invoke: the provider answered FAILED: Invalid properties: Session")
 
 
-def test_invoke_usage() -> None:
-    assert main([]) == 2 and main(["no/such/file.json"]) == 2
+def test_invoke_answers_an_event_with_a_literal_request_id(
+    handler: Handler, receiver: ResponseReceiver, fx: Fixtures, tmp_path: Path
+) -> None:
+    literal = tmp_path / "literal-id.json"
+    literal.write_text(sample("create.json").replace("{{RequestId}}", "my-own-request"))
+    body = invoke(literal, handler, receiver, fx, io.StringIO())
+    assert body["Status"] == "SUCCESS" and body["RequestId"] == "my-own-request"
+
+
+def sample(name: str) -> str:
+    return (ROOT / "events" / name).read_text()
+
+
+@pytest.fixture
+def nothing_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refusals happen before the embedded EC2, the receiver or the handler start: nothing is
+    sent, so nothing can wait for an answer."""
+
+    def started(*args: object) -> None:
+        raise AssertionError("invoke started for an event it should have refused")
+
+    for name in ("EmbeddedEc2", "ResponseReceiver", "load_handler"):
+        monkeypatch.setattr(invoke_module, name, started)
+
+
+def write(text: str | bytes) -> Callable[[Path], Path]:
+    def make(tmp_path: Path) -> Path:
+        path = tmp_path / "event.json"
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text)
+        return path
+
+    return make
+
+
+BAD_EVENTS = {
+    "missing file": (
+        lambda tmp_path: tmp_path / "nope.json",
+        "nope.json: no such file; give an event file, such as events/create.json",
+    ),
+    "directory": (lambda tmp_path: tmp_path, "is a directory; give one event file"),
+    "not UTF-8": (write(b"\xff\xfe{}"), "cannot be read ("),
+    "invalid JSON": (
+        write(sample("create.json").replace('"Create",', '"Create"')),
+        "invalid JSON at line 3, column 3: Expecting ',' delimiter; fix the JSON there",
+    ),
+    "empty file": (write(""), "invalid JSON at line 1, column 1: Expecting value"),
+    "an array": (write("[]"), "holds an array, but an event is one JSON object"),
+    "a string": (write('"Create"'), "holds a string, but an event is one JSON object"),
+    "no ResponseURL": (
+        write(sample("create.json").replace('"ResponseURL": "{{ResponseURL}}",', "")),
+        'has no ResponseURL, so no answer could come back; write "ResponseURL": '
+        '"{{ResponseURL}}" and invoke fills in its local HTTPS receiver',
+    ),
+    "ResponseURL not a string": (
+        write(sample("create.json").replace('"{{ResponseURL}}"', "null")),
+        "ResponseURL is not https (the provider answers only https)",
+    ),
+    "http ResponseURL": (
+        write(sample("create.json").replace("{{ResponseURL}}", "http://localhost:8080/r")),
+        "ResponseURL is not https (the provider answers only https)",
+    ),
+    "literal https ResponseURL": (
+        write(sample("create.json").replace("{{ResponseURL}}", "https://s3/r?X-Amz-Signature=s")),
+        "ResponseURL is a literal URL, so the answer would go there and not to invoke",
+    ),
+    "unknown placeholder": (
+        write(sample("create.json").replace("{{TrafficMirrorTargetId}}", "{{TargetId}}")),
+        "unknown placeholder {{TargetId}}; invoke fills in only NetworkInterfaceId,",
+    ),
+    "PhysicalResourceId without properties": (
+        write(sample("delete.json").replace('"ResourceProperties"', '"Properties"')),
+        "names {{PhysicalResourceId}} but has no ResourceProperties object",
+    ),
+}
+
+
+@pytest.mark.usefixtures("nothing_starts")
+@pytest.mark.parametrize(("make", "message"), BAD_EVENTS.values(), ids=BAD_EVENTS.keys())
+def test_invoke_refuses_a_bad_event_file_with_exit_2_and_one_line(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    make: Callable[[Path], Path],
+    message: str,
+) -> None:
+    path = make(tmp_path)
+    assert main([str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1, err
+    assert err.startswith(f"invoke: {path}: ") and message in err, err
+    assert "X-Amz-Signature" not in err  # a literal URL may be a real, signed one
+
+
+@pytest.mark.usefixtures("nothing_starts")
+def test_invoke_refuses_a_file_it_may_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def refused(self: Path, encoding: str | None = None) -> str:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_text", refused)
+    assert main([str(tmp_path / "secret.json")]) == 2
+    assert "secret.json: cannot be read (Permission denied)" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("nothing_starts")
+@pytest.mark.parametrize("argv", [[], ["events/create.json", "events/delete.json"]])
+def test_invoke_usage_is_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    assert capsys.readouterr().err.startswith("usage: python -m local.invoke EVENT_FILE")
+
+
+def test_invoke_cli_refuses_invalid_json_without_a_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"RequestType": "Create",,}')
+    result = run_module("local.invoke", str(bad))
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == (
+        f"invoke: {bad}: invalid JSON at line 1, column 26: "
+        "Expecting property name enclosed in double quotes; fix the JSON there\n"
+    )
