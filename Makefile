@@ -13,13 +13,29 @@ TEMPLATES    := template.yaml examples/consumer.yaml examples/member-role.yaml e
 .PHONY: help venv lint format typecheck unit test demo invoke clean lint-cfn build package \
 	bench reliability
 
+# Every target in .PHONY appears here (tests/test_makefile.py checks it).
 help:
-	@echo "make demo    - run the whole lifecycle against an embedded EC2 (no AWS account needed)"
-	@echo "make test    - lint, type-check and run every test (what CI runs)"
-	@echo "make invoke EVENT=events/create.json - deliver one event to the handler"
-	@echo "make bench   - the provider against bare boto3: time, EC2 calls, memory, package"
-	@echo "make reliability - fuzzing, stateful and fault suites at full size, with figures"
-	@echo "make build   - sam build (no Docker needed)"
+	@echo "Try it (no AWS account, no Docker):"
+	@echo "  make demo          the whole lifecycle against an embedded EC2"
+	@echo "  make invoke EVENT=events/create.json"
+	@echo "                     deliver one event file to the handler, print CloudFormation's answer"
+	@echo "Check (make test is what CI runs):"
+	@echo "  make test          lint, typecheck, lint-cfn, package and unit, in that order"
+	@echo "  make lint          ruff check and ruff format --check"
+	@echo "  make format        ruff format, then ruff check --fix"
+	@echo "  make typecheck     mypy --strict"
+	@echo "  make unit          pytest (the reliability suites at their default size)"
+	@echo "  make lint-cfn      sam validate --lint, cfn-lint and checkov on the templates"
+	@echo "  make reliability   fuzzing, stateful and fault suites at full size, with figures"
+	@echo "Build and measure:"
+	@echo "  make build         sam build (no Docker needed)"
+	@echo "  make package       make build, then check what the package holds"
+	@echo "  make bench         the provider against bare boto3: time, EC2 calls, memory, package"
+	@echo "                     (figures in build/bench.json)"
+	@echo "Housekeeping:"
+	@echo "  make venv          set up .venv only (every target does this itself when needed)"
+	@echo "  make clean         remove the virtual environments, caches and build output"
+	@echo "  make help          this list"
 
 $(STAMP): requirements-dev.txt provider/requirements.txt
 	@echo "==> setting up $(VENV) (first run only)"
@@ -75,9 +91,11 @@ test: lint typecheck lint-cfn package unit
 demo: $(STAMP)
 	$(BIN)/python -m local.demo
 
+# Exit status of local.invoke: 0 SUCCESS, 1 FAILED, 2 bad usage or event file (nothing sent).
+# make itself exits 2 whenever a recipe fails; its "Error 1" / "Error 2" line keeps the code.
 invoke: $(STAMP)
-	@test -n "$(EVENT)" || { echo "usage: make invoke EVENT=events/create.json"; exit 2; }
-	$(BIN)/python -m local.invoke $(EVENT)
+	@test -n "$(EVENT)" || { echo "usage: make invoke EVENT=events/create.json" >&2; exit 2; }
+	@$(BIN)/python -m local.invoke "$(EVENT)"
 
 # sam build (BuildMethod: makefile) calls this with ARTIFACTS_DIR set. It installs wheels for
 # the function's runtime and architecture, so it needs neither Docker nor python3.13 here.
