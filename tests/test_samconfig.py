@@ -1,0 +1,54 @@
+"""samconfig.toml: each environment deploys its own provider stack, so `--config-env prod` never
+updates the default provider in place, and the two never manage each other's sessions."""
+
+from __future__ import annotations
+
+import tomllib
+from typing import Any
+
+from local.lambda_loader import ROOT, read_template
+
+CONFIG = tomllib.loads((ROOT / "samconfig.toml").read_text())
+ENVIRONMENTS: dict[str, dict[str, Any]] = {
+    name: table for name, table in CONFIG.items() if isinstance(table, dict)
+}
+DEPLOYED = {
+    name: table["deploy"]["parameters"]
+    for name, table in ENVIRONMENTS.items()
+    if "parameters" in table.get("deploy", {})
+}
+
+
+def test_default_and_prod_both_deploy() -> None:
+    assert {"default", "prod"} <= set(DEPLOYED)
+
+
+def test_every_environment_deploys_a_stack_of_its_own() -> None:
+    names = [params["stack_name"] for params in DEPLOYED.values()]
+    assert len(set(names)) == len(names), names
+
+
+def test_every_command_of_an_environment_names_the_stack_it_deploys() -> None:
+    # sam delete, logs and sync read global; a mismatch would act on the other stack.
+    for name, params in DEPLOYED.items():
+        shared = ENVIRONMENTS[name].get("global", {}).get("parameters", {})
+        assert shared.get("stack_name") == params["stack_name"], name
+
+
+def test_every_environment_uploads_under_a_prefix_of_its_own() -> None:
+    prefixes = [params["s3_prefix"] for params in DEPLOYED.values()]
+    assert len(set(prefixes)) == len(prefixes), prefixes
+
+
+def test_the_stack_name_alone_keeps_two_providers_in_one_account_apart() -> None:
+    """Distinct stack names suffice: the managed-by tag and the export follow the stack name,
+    and no resource has a fixed name that a second stack would collide with."""
+    template = read_template()
+    function = template["Resources"]["ProviderFunction"]["Properties"]
+    assert function["Environment"]["Variables"]["MANAGED_BY"] == {"Ref": "AWS::StackName"}
+    for output in template["Outputs"].values():
+        if "Export" in output:
+            assert "${AWS::StackName}" in output["Export"]["Name"]["Sub"]
+    for logical_id, resource in template["Resources"].items():
+        fixed = {"FunctionName", "RoleName", "LogGroupName"} & set(resource["Properties"])
+        assert not fixed, (logical_id, fixed)
