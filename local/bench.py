@@ -1,7 +1,8 @@
 """``make bench``: the provider against its floor (bare boto3 making the same EC2 calls), in the
 same run, on the same embedded EC2 endpoint, so the ratios hold on a noisy machine.
 
-Prints a table and writes bench/results.json. A benchmark, not a test: nothing here asserts.
+Prints a table and writes build/bench.json (git-ignored, so a run leaves the clone clean).
+A benchmark, not a test: nothing here asserts.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ WORKERS = int(os.environ.get("BENCH_WORKERS", "20"))
 THROTTLES = int(os.environ.get("BENCH_THROTTLES", "60"))
 MEMBER = "111111111111"
 MEMBER_ROLE = f"arn:aws:iam::{MEMBER}:role/TrafficMirrorSessions"
-RESULTS = ROOT / "bench" / "results.json"
+RESULTS = ROOT / "build" / "bench.json"
 PACKAGE = ROOT / ".aws-sam" / "build" / "ProviderFunction"
 
 COLD_PROVIDER = """
@@ -361,7 +362,7 @@ def package() -> dict[str, Any]:
 
 
 def run() -> dict[str, Any]:
-    """Every measurement; returns the results written to bench/results.json."""
+    """Every measurement; returns the results written to build/bench.json."""
     results: dict[str, Any] = {"machine": machine(), "runs": RUNS}
     print(f"cold start: {COLD_RUNS} fresh processes each ...", flush=True)
     results["cold_start"] = cold_start()
