@@ -8,18 +8,22 @@ import os
 import re
 import subprocess
 import sys
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from local.lambda_loader import ROOT, handler_location, read_template
-from mirror_session.resource import MANAGED_BY_KEY
+from mirror_session.identity import LOGICAL_KEY, MANAGED_BY_KEY, NUMBER_KEY, STACK_KEY
+from mirror_session.schema import MANAGED_TAG_PREFIX
 
 TEMPLATE = read_template()
 POLICIES = TEMPLATE["Resources"]["ProviderRole"]["Properties"]["Policies"]
 FUNCTION = TEMPLATE["Resources"]["ProviderFunction"]["Properties"]
 WRITE_PREFIXES = ("Create", "Modify", "Delete", "Put")
+MARKER = {"Ref": "AWS::StackName"}
+OWNERSHIP_KEYS = (STACK_KEY, LOGICAL_KEY, NUMBER_KEY)
 
 
 def statements() -> list[dict[str, Any]]:
@@ -133,7 +137,6 @@ def a_xray_write(writes: list[str]) -> bool:
 
 
 def test_sessions_change_only_when_they_carry_this_stacks_marker() -> None:
-    marker = {"Ref": "AWS::StackName"}
     for st in statements():
         session_arn = "traffic-mirror-session/" in resource_text(st)
         for action in actions(st):
@@ -141,22 +144,116 @@ def test_sessions_change_only_when_they_carry_this_stacks_marker() -> None:
                 continue
             cond = st.get("Condition", {})
             if action == "ec2:CreateTrafficMirrorSession":
-                assert cond["StringEquals"][f"aws:RequestTag/{MANAGED_BY_KEY}"] == marker
+                assert cond["StringEquals"][f"aws:RequestTag/{MANAGED_BY_KEY}"] == MARKER
             elif action in {
                 "ec2:ModifyTrafficMirrorSession",
                 "ec2:DeleteTrafficMirrorSession",
                 "ec2:DeleteTags",
             }:
-                assert cond["StringEquals"][f"ec2:ResourceTag/{MANAGED_BY_KEY}"] == marker
+                assert cond["StringEquals"][f"ec2:ResourceTag/{MANAGED_BY_KEY}"] == MARKER
             elif action == "ec2:CreateTags":
                 at_create = cond.get("StringEquals", {}).get("ec2:CreateAction")
                 on_marked = cond.get("StringEquals", {}).get(f"ec2:ResourceTag/{MANAGED_BY_KEY}")
-                assert at_create == "CreateTrafficMirrorSession" or on_marked == marker, st
-    # The marker itself can never be changed or removed by the provider.
-    retag = next(st for st in allowed(statements()) if "ec2:DeleteTags" in actions(st))
-    assert retag["Condition"]["ForAllValues:StringNotLike"]["aws:TagKeys"] == [
-        MANAGED_BY_KEY.split(":")[0] + ":*"
+                assert at_create == "CreateTrafficMirrorSession" or on_marked == MARKER, st
+
+
+def test_a_session_is_created_only_with_the_marker_and_its_owner_beside_it() -> None:
+    (create,) = [
+        st
+        for st in allowed(statements())
+        if "traffic-mirror-session/" in resource_text(st)
+        and "ec2:CreateTrafficMirrorSession" in actions(st)
     ]
+    assert create["Condition"]["StringEquals"] == {f"aws:RequestTag/{MANAGED_BY_KEY}": MARKER}
+    # Null "false": the request must carry these tags (any value: the code writes the stack
+    # ARN and the logical ID). session-number is written too, but not demanded here.
+    assert create["Condition"]["Null"] == {
+        f"aws:RequestTag/{STACK_KEY}": "false",
+        f"aws:RequestTag/{LOGICAL_KEY}": "false",
+    }
+
+
+def retag_statement(action: str) -> dict[str, Any]:
+    """The statement that lets ``action`` change tags of an existing, marked session."""
+    (st,) = [
+        s
+        for s in allowed(statements())
+        if action in actions(s) and f"ec2:ResourceTag/{MANAGED_BY_KEY}" in json.dumps(s)
+    ]
+    return st
+
+
+def tag_keys_pass(st: dict[str, Any], keys: set[str]) -> bool:
+    """Whether a request naming these tag keys meets the statement's aws:TagKeys conditions
+    (IAM semantics: ForAllValues holds for every key, Null "false" wants at least one)."""
+    tests = {
+        "ForAllValues:StringNotEquals": lambda key, values: key not in values,
+        "ForAllValues:StringNotLike": lambda key, values: (
+            not any(fnmatchcase(key, v) for v in values)
+        ),
+    }
+    for operator, block in st["Condition"].items():
+        if "aws:TagKeys" not in block:
+            continue
+        values = block["aws:TagKeys"]
+        if operator == "Null":
+            assert values == "false"
+            if not keys:
+                return False
+        else:
+            if not all(tests[operator](key, values) for key in keys):
+                return False
+    return True
+
+
+def test_marked_sessions_take_user_and_ownership_tags_in_one_call_but_never_the_marker() -> None:
+    tag = retag_statement("ec2:CreateTags")
+    assert actions(tag) == ["ec2:CreateTags"]
+    assert tag_keys_pass(tag, {"team", *OWNERSHIP_KEYS})
+    assert tag_keys_pass(tag, {NUMBER_KEY})  # flipping allocated/declared alone
+    assert not tag_keys_pass(tag, {MANAGED_BY_KEY})
+    assert not tag_keys_pass(tag, {"team", STACK_KEY, MANAGED_BY_KEY})
+    assert not tag_keys_pass(tag, set())  # ForAllValues alone would let an empty set through
+
+
+def test_no_reserved_key_is_ever_deleted() -> None:
+    untag = retag_statement("ec2:DeleteTags")
+    assert actions(untag) == ["ec2:DeleteTags"]
+    assert untag["Condition"]["ForAllValues:StringNotLike"]["aws:TagKeys"] == [
+        f"{MANAGED_TAG_PREFIX}*"
+    ]
+    assert tag_keys_pass(untag, {"team", "env"})
+    for key in (MANAGED_BY_KEY, *OWNERSHIP_KEYS):
+        assert not tag_keys_pass(untag, {"team", key})
+    # DeleteTags naming no keys removes every tag: refused.
+    assert not tag_keys_pass(untag, set())
+
+
+def test_the_source_vpc_is_compared_as_an_arn() -> None:
+    # ec2:Vpc is of type ARN (Service Authorization Reference): ArnEquals, not StringEquals.
+    found = [
+        operator
+        for st in statements()
+        for block in conditions_of(st)
+        for operator, keys in block.items()
+        if "ec2:Vpc" in keys
+    ]
+    assert found and set(found) == {"ArnEquals"}
+
+
+def conditions_of(st: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every Condition block the statement may have, through any nesting of Fn::If."""
+    found: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict) and "If" in node:
+            for branch in node["If"][1:]:
+                walk(branch)
+        elif isinstance(node, dict) and "Ref" not in node:
+            found.append(node)
+
+    walk(st.get("Condition", {}))
+    return found
 
 
 def test_the_function_tags_with_the_value_the_policy_expects() -> None:
