@@ -10,7 +10,10 @@ and used everywhere, closes those gaps inside moto:
 - interface, target and filter must exist (their real NotFound codes);
 - the 3-sessions-per-interface limit (``TrafficMirrorSessionsPerInterfaceLimitExceeded``);
 - a VirtualNetworkId assigned when omitted, and again when removed with RemoveFields;
-- RemoveFields honoured; Describe shows tags changed after creation.
+- RemoveFields honoured; Describe shows tags changed after creation;
+- a SessionNumber already used on the interface: real EC2's answer is not documented, so
+  both are played (``duplicate_numbers``): ``"accept"`` (moto's way, the default) or
+  ``"refuse"`` (``InvalidParameterValue`` on Create and Modify).
 
 It also sits in front of moto at the HTTP layer (a WSGI wrapper) to count every EC2 call
 by action and to inject faults there: an EC2 error code with its HTTP status, or a delay.
@@ -129,6 +132,7 @@ class _Realism:
 
     tokens: dict[tuple[str, str, str], tuple[str, str]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    duplicate_numbers: str = "accept"  # or "refuse"
 
 
 _REALISM = _Realism()
@@ -169,6 +173,25 @@ def _require_target_and_filter(backend: Any, target: str | None, mirror_filter: 
         )
 
 
+DUPLICATE_NUMBERS: Final = ("accept", "refuse")
+
+
+def _refuse_duplicate(backend: Any, eni: str, number: int | None, besides: str = "") -> None:
+    """In "refuse" mode, a number another session on the interface holds is an error."""
+    if _REALISM.duplicate_numbers != "refuse" or number is None:
+        return
+    for other in backend.traffic_mirror_sessions.values():
+        if (
+            other.network_interface_id == eni
+            and other.session_number == number
+            and other.id != besides
+        ):
+            raise _err(
+                "InvalidParameterValue",
+                f"The session number {number} is already in use on network interface {eni}.",
+            )
+
+
 def _create(self: Any) -> ActionResult:
     self.error_on_dryrun()
     backend = self.ec2_backend
@@ -205,6 +228,7 @@ def _create(self: Any) -> ActionResult:
                 "TrafficMirrorSessionsPerInterfaceLimitExceeded",
                 f"The network interface '{eni}' already has the maximum number of sessions.",
             )
+        _refuse_duplicate(backend, eni, self._get_int_param("SessionNumber"))
         vni = self._get_int_param("VirtualNetworkId")
         session = backend.create_traffic_mirror_session(
             network_interface_id=eni,
@@ -228,6 +252,17 @@ def _modify(self: Any) -> ActionResult:
     session = _session(backend, self._get_param("TrafficMirrorSessionId"))
     _require_target_and_filter(
         backend, self._get_param("TrafficMirrorTargetId"), self._get_param("TrafficMirrorFilterId")
+    )
+    with _REALISM.lock:  # the check and the change at once, as EC2 would
+        return _apply_modify(self, backend, session)
+
+
+def _apply_modify(self: Any, backend: Any, session: Any) -> ActionResult:
+    _refuse_duplicate(
+        backend,
+        session.network_interface_id,
+        self._get_int_param("SessionNumber"),
+        besides=session.id,
     )
     for param, attr in (
         ("TrafficMirrorTargetId", "traffic_mirror_target_id"),
@@ -409,6 +444,18 @@ class EmbeddedEc2:
             )
 
     @property
+    def duplicate_numbers(self) -> str:
+        """What EC2 does with a SessionNumber already used on the interface: "accept" or
+        "refuse" (reset() goes back to "accept")."""
+        return _REALISM.duplicate_numbers
+
+    @duplicate_numbers.setter
+    def duplicate_numbers(self, mode: str) -> None:
+        assert mode in DUPLICATE_NUMBERS, mode
+        with _REALISM.lock:
+            _REALISM.duplicate_numbers = mode
+
+    @property
     def injected(self) -> dict[str, int]:
         """Faults that fired since start, by kind (reset() keeps these)."""
         with self.http.lock:
@@ -477,6 +524,7 @@ class EmbeddedEc2:
             pass
         with _REALISM.lock:
             _REALISM.tokens.clear()
+            _REALISM.duplicate_numbers = "accept"
         with self.http.lock:
             self.http.faults.clear()
             self.http.calls.clear()
