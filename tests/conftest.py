@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +17,11 @@ from local.events import Stack
 from local.lambda_loader import ROOT, Handler, load_handler
 from local.receiver import ResponseReceiver
 from tests.figures import FIGURES
+
+# One process plays one Lambda environment at a time here: no rival can appear while a Create
+# settles, so the wait for rivals is skipped (the concurrency suite runs real parallel
+# environments with the production wait).
+os.environ.setdefault("SETTLE_SECONDS", "0")
 
 # Import the handler the way Lambda does (CodeUri on sys.path) before any test module
 # imports mirror_session, so unit and integration tests share one copy of the code.

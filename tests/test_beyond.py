@@ -17,12 +17,14 @@ from botocore.stub import Stubber
 from local.ec2sim import EmbeddedEc2, Fixtures
 from local.events import Stack
 from mirror_session.ec2 import Sessions
+from mirror_session.identity import LOGICAL_KEY, MANAGED_BY_KEY, NUMBER_KEY, STACK_KEY
 from mirror_session.plan import first_free_number
-from mirror_session.resource import MANAGED_BY_KEY
 from tests.conftest import iam_refusal, props
 
 MEMBER = "111111111111"
 ROLE = f"arn:aws:iam::{MEMBER}:role/TrafficMirrorSessions"
+
+RESERVED_KEYS = {MANAGED_BY_KEY, STACK_KEY, LOGICAL_KEY, NUMBER_KEY}
 
 
 def place(ec2: EmbeddedEc2, fx: Fixtures, numbers: list[int]) -> list[str]:
@@ -59,8 +61,13 @@ def test_omitted_number_is_the_lowest_free_on_the_interface(
     before = len(ec2.calls)
     response = stack.create(props(fx, SessionNumber=None))
     assert response["Status"] == "SUCCESS", response["Reason"]
-    assert ec2.calls[before:] == ["DescribeTrafficMirrorSessions", "CreateTrafficMirrorSession"]
-    described = ec2.requests("DescribeTrafficMirrorSessions")[-1]
+    # Read the interface, create, read it again for rivals created at the same moment.
+    assert ec2.calls[before:] == [
+        "DescribeTrafficMirrorSessions",
+        "CreateTrafficMirrorSession",
+        "DescribeTrafficMirrorSessions",
+    ]
+    described = ec2.requests("DescribeTrafficMirrorSessions")[-2]
     assert described["Filter.1.Name"] == "network-interface-id"
     assert described["Filter.1.Value.1"] == fx.sources[0]
     assert response["Data"]["SessionNumber"] == str(allocated)
@@ -91,7 +98,7 @@ def test_dry_run_on_a_full_interface_reports_it_too(
     before = len(ec2.calls)
     response = stack.create(props(fx, SessionNumber=None, DryRun="true"))
     assert response["Status"] == "FAILED"
-    assert "it already sources 3 traffic mirror sessions" in response["Reason"]
+    assert "it already sources 3 sessions, the EC2 maximum" in response["Reason"]
     assert ec2.calls[before:] == ["DescribeTrafficMirrorSessions"]
 
 
@@ -144,8 +151,8 @@ def test_redelivered_create_with_an_allocated_number_finds_its_session(
     stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     """Lambda retried the event after the first attempt's session was made: the interface
-    now shows that session, so a naive allocation would pick the next number and (same
-    ClientToken, other parameters) fail, or with a fresh token make a duplicate."""
+    now shows that session, so a naive allocation would pick the next number and make a
+    duplicate. The session's ownership tags say it is this resource's: it is answered again."""
     body = stack.make("Create", props(fx, SessionNumber=None))
     first = stack.send(body)
     again = stack.send(body)
@@ -153,7 +160,7 @@ def test_redelivered_create_with_an_allocated_number_finds_its_session(
     assert again["PhysicalResourceId"] == first["PhysicalResourceId"]
     assert len(ec2.sessions()) == 1
     numbers = [r.get("SessionNumber") for r in ec2.requests("CreateTrafficMirrorSession")]
-    assert numbers == ["1", "2", "1"]  # second delivery: 2 refused as a mismatch, then 1
+    assert numbers == ["1"]  # the second delivery found its own session: no Create
 
 
 def test_redelivery_onto_a_now_full_interface_still_finds_its_session(
@@ -280,7 +287,7 @@ def test_dry_run_update_of_a_real_session_changes_nothing_and_keeps_its_id(
     assert real["PhysicalResourceId"] == created["PhysicalResourceId"]
     (session,) = ec2.sessions()
     assert session["TrafficMirrorFilterId"] == fx.filter_ids[1]
-    assert {t["Key"] for t in session["Tags"]} == {"b", MANAGED_BY_KEY}
+    assert {t["Key"] for t in session["Tags"]} == {"b", *RESERVED_KEYS}
 
 
 def test_dry_run_of_a_replacing_update_checks_the_create_and_keeps_the_session(

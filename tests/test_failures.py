@@ -16,6 +16,7 @@ from local.events import Stack
 from local.lambda_loader import Handler, LambdaContext
 from local.receiver import ResponseReceiver
 from mirror_session.errors import ADVICE, MAX_REASON
+from mirror_session.schema import MAX_USER_TAGS
 from tests.conftest import iam_refusal, props
 
 
@@ -104,25 +105,40 @@ def test_fourth_session_on_an_interface_hits_the_limit(
             props(fx, SessionNumber=str(number))
         )
         assert ok["Status"] == "SUCCESS"
+    before = len(ec2.calls)
     fourth = Stack(handler, receiver, logical_id="S4").create(props(fx, SessionNumber="4"))
-    assert_failed_create(
-        fourth, "TrafficMirrorSessionsPerInterfaceLimitExceeded", "at most 3 sessions"
-    )
+    assert_failed_create(fourth, f"mirror {fx.sources[0]}: it already sources 3", "EC2 maximum")
+    assert ec2.writes(before) == []  # known from the interface read: no Create tried
     assert len(ec2.sessions()) == 3
 
 
-def test_same_request_with_other_properties_is_a_mismatch(
+def test_same_request_with_other_properties_converges_its_own_session(
     stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
+    """CloudFormation never changes a request's properties; if one arrives anyway, the
+    resource's own session (found by its ownership tags) is made to match: still one."""
     event = stack.make("Create", props(fx))
     assert stack.send(event)["Status"] == "SUCCESS"
     altered = {**event, "ResourceProperties": {**event["ResourceProperties"], "SessionNumber": "2"}}
     stack.handler(altered, LambdaContext())
     second = stack.receiver.for_request(event["RequestId"])[1].body
-    assert second["Status"] == "FAILED"
-    assert "IdempotentParameterMismatch" in second["Reason"]
-    assert "update the stack again" in second["Reason"]
-    assert len(ec2.sessions()) == 1
+    assert second["Status"] == "SUCCESS", second["Reason"]
+    (session,) = ec2.sessions()
+    assert session["SessionNumber"] == 2 and second["Data"]["SessionNumber"] == "2"
+
+
+def test_client_token_mismatch_from_ec2_reads_as_advice(
+    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
+    ec2.inject(
+        "CreateTrafficMirrorSession",
+        "IdempotentParameterMismatch",
+        message="The client token you have provided is associated with a resource that is "
+        "already deleted or has different parameters.",
+    )
+    response = stack.create(props(fx))
+    assert_failed_create(response, "IdempotentParameterMismatch", "update the stack again")
+    assert ec2.sessions() == []
 
 
 @pytest.mark.parametrize(
@@ -208,7 +224,8 @@ def test_throttling_burst_is_ridden_out(stack: Stack, ec2: EmbeddedEc2, fx: Fixt
     before = len(ec2.calls)
     response = stack.create(props(fx))
     assert response["Status"] == "SUCCESS", response["Reason"]
-    assert ec2.calls[before:] == ["CreateTrafficMirrorSession"] * 5
+    creates = [c for c in ec2.calls[before:] if c == "CreateTrafficMirrorSession"]
+    assert creates == ["CreateTrafficMirrorSession"] * 5
     assert len(ec2.sessions()) == 1  # retries reuse the ClientToken: no duplicate
 
 
@@ -325,7 +342,7 @@ def test_largest_valid_input_fits_the_response_limit(
     handler: Handler, receiver: ResponseReceiver, fx: Fixtures
 ) -> None:
     stack = Stack(handler, receiver, logical_id="L" * 255)
-    tags = [{"Key": f"{i:02d}" + "é" * 126, "Value": "ü" * 256} for i in range(49)]
+    tags = [{"Key": f"{i:02d}" + "é" * 126, "Value": "ü" * 256} for i in range(MAX_USER_TAGS)]
     event = stack.make("Create", props(fx, Description="ß" * 255, Tags=tags, PacketLength="8500"))
     response = stack.send(event)
     assert response["Status"] == "SUCCESS", response["Reason"]

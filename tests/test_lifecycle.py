@@ -11,7 +11,7 @@ import pytest
 from local.ec2sim import EmbeddedEc2, Fixtures
 from local.events import Stack
 from local.lambda_loader import LambdaContext
-from mirror_session.resource import client_token
+from mirror_session.identity import client_token
 from tests.conftest import props
 
 ATTRS = {
@@ -45,7 +45,14 @@ def test_create_reports_the_session_from_one_write(
 ) -> None:
     before = len(ec2.calls)
     response = stack.create(props(fx, Tags=[{"Key": "team", "Value": "netsec"}]))
-    assert ec2.calls[before:] == ["CreateTrafficMirrorSession"]  # no Describe afterwards
+    # One write; the interface is read before (its own session? the number free?) and after
+    # (a rival created at the same moment with the same number?).
+    assert ec2.calls[before:] == [
+        "DescribeTrafficMirrorSessions",
+        "CreateTrafficMirrorSession",
+        "DescribeTrafficMirrorSessions",
+    ]
+    assert ec2.writes(before) == ["CreateTrafficMirrorSession"]
 
     assert response["Status"] == "SUCCESS", response["Reason"]
     session = only_session(ec2)
@@ -62,7 +69,11 @@ def test_create_reports_the_session_from_one_write(
     )
     assert tags_of(session) == {
         "team": "netsec",
+        # Who made it and who owns it: the provider, and this stack's resource.
         "traffic-mirror-provider:managed-by": "traffic-mirror-provider",
+        "traffic-mirror-provider:stack-id": stack.stack,
+        "traffic-mirror-provider:logical-id": "MirrorSession",
+        "traffic-mirror-provider:session-number": "declared",
     }
     assert response["StackId"] == stack.stack and response["LogicalResourceId"] == "MirrorSession"
 
@@ -113,7 +124,8 @@ def test_update_in_place_sends_only_the_changes(
             TrafficMirrorFilterId=fx.filter_ids[1],
         )
     )
-    assert ec2.calls[before:] == ["ModifyTrafficMirrorSession"]
+    # One read of the interface (is the session still there?), one write.
+    assert ec2.calls[before:] == ["DescribeTrafficMirrorSessions", "ModifyTrafficMirrorSession"]
 
     assert updated["Status"] == "SUCCESS", updated["Reason"]
     assert updated["PhysicalResourceId"] == created["PhysicalResourceId"]
@@ -148,6 +160,9 @@ def test_tag_only_update_changes_exactly_those_tags(
         "a": "2",
         "c": "3",
         "traffic-mirror-provider:managed-by": "traffic-mirror-provider",
+        "traffic-mirror-provider:stack-id": stack.stack,
+        "traffic-mirror-provider:logical-id": stack.logical_id,
+        "traffic-mirror-provider:session-number": "declared",
     }
     assert set(updated["Data"]) == ATTRS
 

@@ -108,16 +108,20 @@ def test_bad_values_name_property_and_value(name: str, value: Any, expected: str
         ([{"Key": "AWS:owner", "Value": "b"}], "reserved prefix 'aws:'"),
         ([{"Key": "traffic-mirror-provider:managed-by", "Value": "me"}], "provider's reserved"),
         ([{"Key": "a", "Value": "1"}, {"Key": "a", "Value": "2"}], "appears more than once"),
-        ([{"Key": f"k{i}", "Value": ""} for i in range(50)], "Tags has 50 entries; at most 49"),
+        ([{"Key": f"k{i}", "Value": ""} for i in range(50)], "Tags has 50 entries; at most 46"),
     ],
 )
 def test_malformed_tags_are_explained(tags: Any, expected: str) -> None:
     assert expected in problems(Tags=tags)
 
 
-def test_forty_nine_maximal_tags_are_fine() -> None:
-    tags = [{"Key": f"{i:03d}" + "k" * 125, "Value": "v" * 256} for i in range(49)]
-    assert len(parse({**GOOD, "Tags": tags}).tags) == 49
+def test_forty_six_maximal_tags_are_fine_and_a_forty_seventh_is_not() -> None:
+    """EC2 allows 50 tags; the provider keeps 4 (managed-by, stack-id, logical-id,
+    session-number), so 46 are the user's."""
+    tags = [{"Key": f"{i:03d}" + "k" * 125, "Value": "v" * 256} for i in range(47)]
+    assert len(parse({**GOOD, "Tags": tags[:46]}).tags) == 46
+    with pytest.raises(InvalidProperties, match="Tags has 47 entries; at most 46"):
+        parse({**GOOD, "Tags": tags})
 
 
 def test_unknown_property_is_named_with_a_suggestion() -> None:

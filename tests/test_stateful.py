@@ -29,7 +29,7 @@ from local.ec2sim import EmbeddedEc2, Fixtures
 from local.events import event, stack_id
 from local.lambda_loader import Handler, LambdaContext
 from local.receiver import ResponseReceiver
-from mirror_session.resource import MANAGED_BY_KEY
+from mirror_session.identity import MANAGED_BY_KEY
 from tests.figures import FIGURES
 
 SEQUENCES = int(os.environ.get("STATEFUL_SEQUENCES", "30"))

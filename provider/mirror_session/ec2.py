@@ -22,7 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
 from mirror_session.errors import DRY_RUN_OK, NOT_FOUND, ProviderError, error_code, explain
-from mirror_session.plan import Modify, TagChanges
+from mirror_session.plan import Modify, TagWrite
 from mirror_session.schema import Value
 
 if TYPE_CHECKING:
@@ -171,29 +171,31 @@ class Sessions:
             _allowed(lambda: self.client.modify_traffic_mirror_session(**args, DryRun=True)),
         )
 
-    def retag(self, session_id: str, change: TagChanges) -> None:
-        """CreateTags for new or changed keys, DeleteTags for removed keys."""
-        for verb, call in self._tag_calls(session_id, change, dry_run=False):
+    def retag(self, session_id: str, writes: list[TagWrite]) -> None:
+        """CreateTags and DeleteTags in the planned order (see :func:`plan.tag_writes`)."""
+        for verb, call in self._tag_calls(session_id, writes, dry_run=False):
             self._call(verb, session_id, call)
 
-    def check_retag(self, session_id: str, change: TagChanges) -> None:
+    def check_retag(self, session_id: str, writes: list[TagWrite]) -> None:
         """The same tag calls with DryRun: returns when EC2 says they would succeed."""
-        for verb, call in self._tag_calls(session_id, change, dry_run=True):
+        for verb, call in self._tag_calls(session_id, writes, dry_run=True):
             self._call(f"dry-run {verb}", session_id, _allowed(call))
 
     def _tag_calls(
-        self, session_id: str, change: TagChanges, *, dry_run: bool
+        self, session_id: str, writes: list[TagWrite], *, dry_run: bool
     ) -> list[tuple[str, Callable[[], object]]]:
-        calls: list[tuple[str, Callable[[], object]]] = []
-        if change.put:
-            tags = _tag_list(change.put)
+        return [self._tag_call(session_id, write, dry_run=dry_run) for write in writes]
+
+    def _tag_call(
+        self, session_id: str, write: TagWrite, *, dry_run: bool
+    ) -> tuple[str, Callable[[], object]]:
+        if write.action == "put":
+            tags = _tag_list(write.tags)
             put = self.client.create_tags
-            calls.append(("tag", lambda: put(Resources=[session_id], Tags=tags, DryRun=dry_run)))
-        if change.drop:
-            keys: list[TagTypeDef] = [{"Key": k} for k in change.drop]
-            drop = self.client.delete_tags
-            calls.append(("untag", lambda: drop(Resources=[session_id], Tags=keys, DryRun=dry_run)))
-        return calls
+            return "tag", lambda: put(Resources=[session_id], Tags=tags, DryRun=dry_run)
+        keys: list[TagTypeDef] = [{"Key": k} for k in write.tags]
+        drop = self.client.delete_tags
+        return "untag", lambda: drop(Resources=[session_id], Tags=keys, DryRun=dry_run)
 
     def on_interface(self, interface_id: str) -> list[TrafficMirrorSessionTypeDef]:
         """Every session whose source is ``interface_id`` (all pages)."""

@@ -14,22 +14,27 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Literal
 
 from mirror_session.schema import FIELDS, FIELDS_BY_NAME, UNKNOWN, SessionSpec, Update, Value
 
 __all__ = [
     "Modify",
     "TagChanges",
+    "TagWrite",
     "UpdatePlan",
     "create_params",
     "first_free_number",
+    "free_numbers",
     "plan_update",
+    "tag_writes",
 ]
 
 _NUMBER: Final = FIELDS_BY_NAME["SessionNumber"]
+#: EC2's limit of tags on one resource.
+EC2_MAX_TAGS: Final = 50
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,14 @@ class TagChanges:
 
     put: dict[str, str] = field(default_factory=dict)
     drop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TagWrite:
+    """One CreateTags (``put``) or DeleteTags (``drop``) call."""
+
+    action: Literal["put", "drop"]
+    tags: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -77,8 +90,46 @@ def first_free_number(used: Iterable[int]) -> int | None:
     >>> first_free_number([1, 3])
     2
     """
+    free = free_numbers(used, 1)
+    return free[0] if free else None
+
+
+def free_numbers(used: Iterable[int], count: int = 4) -> list[int]:
+    """The ``count`` lowest SessionNumbers from 1 that ``used`` does not hold.
+
+    >>> free_numbers([1, 3], 3)
+    [2, 4, 5]
+    """
     taken = set(used)
-    return next((n for n in range(_NUMBER.low, _NUMBER.high + 1) if n not in taken), None)
+    free = (n for n in range(_NUMBER.low, _NUMBER.high + 1) if n not in taken)
+    return [n for _, n in zip(range(count), free, strict=False)]
+
+
+def tag_writes(
+    current: Collection[str], change: TagChanges, limit: int = EC2_MAX_TAGS
+) -> list[TagWrite]:
+    """Order and split tag changes so the session never holds more than ``limit`` tags.
+
+    First the new values of kept keys and as many new keys as fit, then DeleteTags, then the
+    new keys that had to wait for room. ``current`` is the keys the session has now.
+
+    >>> w = tag_writes(["a", "b"], TagChanges(put={"c": "1"}, drop=("a",)), limit=2)
+    >>> [(x.action, sorted(x.tags)) for x in w]
+    [('drop', ['a']), ('put', ['c'])]
+    """
+    have = set(current)
+    updates = {k: v for k, v in change.put.items() if k in have}
+    new = [k for k in change.put if k not in have]
+    room = max(limit - len(have), 0)
+    first = {**updates, **{k: change.put[k] for k in new[:room]}}
+    later = {k: change.put[k] for k in new[room:]}
+    drops = [k for k in change.drop if k in have and k not in change.put]
+    writes = [TagWrite("put", first)] if first else []
+    if drops:
+        writes.append(TagWrite("drop", dict.fromkeys(drops, "")))
+    if later:
+        writes.append(TagWrite("put", later))
+    return writes
 
 
 def plan_update(old: SessionSpec, new: SessionSpec) -> UpdatePlan:

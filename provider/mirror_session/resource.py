@@ -13,41 +13,39 @@ Example::
 
 from __future__ import annotations
 
-import hashlib
-import os
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeGuard
 
+from mirror_session.allocation import Interface, place, read
 from mirror_session.ec2 import Sessions, TrafficMirrorSessionTypeDef
-from mirror_session.errors import MISMATCH, NOT_FOUND, PER_INTERFACE_LIMIT, ProviderError
+from mirror_session.errors import NOT_FOUND, ProviderError
+from mirror_session.identity import (
+    Owner,
+    client_token,
+    dry_run_id,
+    is_dry_run_id,
+    is_session_id,
+    tags_of,
+)
 from mirror_session.placement import Placement
-from mirror_session.plan import create_params, first_free_number, plan_update
-from mirror_session.schema import FIELDS, SESSION_FIELDS, SessionSpec, Value, parse, parse_previous
+from mirror_session.plan import TagChanges, TagWrite, create_params, plan_update, tag_writes
+from mirror_session.schema import (
+    FIELDS,
+    MANAGED_TAG_PREFIX,
+    SESSION_FIELDS,
+    SessionSpec,
+    Value,
+    parse,
+    parse_previous,
+)
 
-__all__ = [
-    "MANAGED_BY_KEY",
-    "Outcome",
-    "attributes",
-    "client_token",
-    "create",
-    "delete",
-    "dry_run_id",
-    "is_dry_run_id",
-    "is_session_id",
-    "update",
-]
+__all__ = ["Outcome", "attributes", "create", "delete", "held_as_spec", "update"]
 
-MANAGED_BY_KEY: Final = "traffic-mirror-provider:managed-by"
 _HELD: Final = tuple(f.name for f in SESSION_FIELDS)  # the fields EC2 reports by these names
 _CONTROLS: Final = tuple(f.name for f in FIELDS if not f.ec2)
 #: Values EC2 (or the provider) chooses when the properties leave them out.
 _KEPT_WHEN_OMITTED: Final = frozenset({"VirtualNetworkId", "SessionNumber"})
-_SESSION_ID: Final = re.compile(r"tms-[0-9a-f]{8,}")
-_DRY_RUN_PREFIX: Final = "dryrun-"
-#: EC2 allows this many sessions per source interface.
-SESSIONS_PER_INTERFACE: Final = 3
 Event = Mapping[str, Any]
 Session = TrafficMirrorSessionTypeDef
 Connect = Callable[[Placement], Sessions]
@@ -60,32 +58,6 @@ class Outcome:
     physical_id: str
     data: dict[str, str] = field(default_factory=dict)
     created: str | None = None
-
-
-def is_session_id(physical_id: object) -> TypeGuard[str]:
-    """True for an ID this provider could have created (``tms-`` and hex)."""
-    return isinstance(physical_id, str) and bool(_SESSION_ID.fullmatch(physical_id))
-
-
-def dry_run_id(event: Event) -> str:
-    """The physical ID of a dry run: never a session ID, so Delete makes no EC2 call."""
-    return f"{_DRY_RUN_PREFIX}{client_token(event)[:16]}"
-
-
-def is_dry_run_id(physical_id: object) -> bool:
-    """True for the physical ID of a dry run."""
-    return isinstance(physical_id, str) and physical_id.startswith(_DRY_RUN_PREFIX)
-
-
-def client_token(event: Event) -> str:
-    """A ClientToken fixed by the request: a redelivered event gets the same session back."""
-    key = "\n".join(str(event.get(k, "")) for k in ("StackId", "LogicalResourceId", "RequestId"))
-    return hashlib.sha256(key.encode()).hexdigest()  # 64 characters, EC2's maximum
-
-
-def managed_tags() -> dict[str, str]:
-    """The marker tag that the provider's IAM conditions key on."""
-    return {MANAGED_BY_KEY: os.environ.get("MANAGED_BY", "traffic-mirror-provider")}
 
 
 def attributes(session: TrafficMirrorSessionTypeDef, region: str, partition: str) -> dict[str, str]:
@@ -108,6 +80,12 @@ def attributes(session: TrafficMirrorSessionTypeDef, region: str, partition: str
     return data
 
 
+def _answer(session: Session, sessions: Sessions, created: bool = False) -> Outcome:
+    sid = session["TrafficMirrorSessionId"]
+    data = attributes(session, sessions.region, sessions.partition)
+    return Outcome(sid, data, created=sid if created else None)
+
+
 def _preview(params: Mapping[str, Value], physical: str) -> dict[str, str]:
     """Attributes of a dry run: what the properties say; what only EC2 assigns is empty."""
     as_session: Mapping[str, Any] = {**params, "TrafficMirrorSessionId": physical}
@@ -115,96 +93,74 @@ def _preview(params: Mapping[str, Value], physical: str) -> dict[str, str]:
     return {**data, "Arn": "", "OwnerId": "", "DryRun": "true"}
 
 
-def _could_be_ours(session: Session, params: Mapping[str, Value]) -> bool:
-    """A session an earlier delivery of this very request may have created."""
-    tags = {t.get("Key"): t.get("Value") for t in session.get("Tags", [])}
-    return (
-        session.get("TrafficMirrorTargetId") == params["TrafficMirrorTargetId"]
-        and session.get("TrafficMirrorFilterId") == params["TrafficMirrorFilterId"]
-        and tags.get(MANAGED_BY_KEY) == managed_tags()[MANAGED_BY_KEY]
-    )
+def _tag_writes(session: Session, owner: Owner, user: TagChanges | None) -> list[TagWrite]:
+    """The user's tag changes, plus ownership tags the session lacks (one made by an older
+    provider), ordered so that the session never holds more than EC2's 50 tags."""
+    held = tags_of(session)
+    put = dict(user.put) if user else {}
+    put.update({k: v for k, v in owner.ownership().items() if held.get(k) != v})
+    drop = user.drop if user else ()
+    return tag_writes(held, TagChanges(put, drop)) if put or drop else []
 
 
-@dataclass(frozen=True)
-class _Interface:
-    """A source interface's sessions, read to allocate a SessionNumber."""
-
-    name: str
-    taken: list[Session]
-    free: int | None  # the lowest unused number; None when the interface is full
-    ours: list[int]  # numbers of sessions an earlier delivery of this request may have made
-
-    def full(self) -> ProviderError:
-        """The Reason for a full interface, naming its sessions."""
-        names = ", ".join(
-            f"{s['TrafficMirrorSessionId']} (#{s.get('SessionNumber')})" for s in self.taken
-        )
-        return ProviderError(
-            f"allocate a SessionNumber on {self.name}: it already sources {len(self.taken)} "
-            f"traffic mirror sessions, the EC2 maximum: {names}. Remove one, or mirror another "
-            "interface.",
-            PER_INTERFACE_LIMIT,
-        )
-
-
-def _read_interface(sessions: Sessions, params: Mapping[str, Value]) -> _Interface:
-    interface = str(params["NetworkInterfaceId"])
-    taken = sessions.on_interface(interface)
-    used = [int(s.get("SessionNumber", 0)) for s in taken]
-    free = first_free_number(used) if len(taken) < SESSIONS_PER_INTERFACE else None
-    ours = [int(s.get("SessionNumber", 0)) for s in taken if _could_be_ours(s, params)]
-    return _Interface(interface, taken, free, ours)
-
-
-def _create_allocating(
-    sessions: Sessions, params: Mapping[str, Value], tags: Mapping[str, str], token: str
+def _converge(
+    sessions: Sessions,
+    view: Interface,
+    held: Session,
+    *,
+    base: SessionSpec,
+    new: SessionSpec,
+    owner: Owner,
 ) -> Session:
-    """Create with the lowest free SessionNumber of the interface.
-
-    Then, if EC2 refuses it as a mismatch of the ClientToken, with the numbers of sessions an
-    earlier delivery of this very request may have made: for the same token EC2 answers
-    IdempotentParameterMismatch for any other number and that session again for its own, so
-    a redelivered Create finds its session instead of making a second one.
-    """
-    interface = _read_interface(sessions, params)
-    numbers = ([interface.free] if interface.free is not None else []) + interface.ours
-    if not numbers:
-        raise interface.full()
-    *earlier, last = numbers
-    for number in earlier:
-        try:
-            return sessions.create({**params, "SessionNumber": number}, tags, token)
-        except ProviderError as exc:
-            if exc.code not in {MISMATCH, PER_INTERFACE_LIMIT}:
-                raise
-    return sessions.create({**params, "SessionNumber": last}, tags, token)
+    """Bring the resource's existing session from ``base`` to ``new`` in place."""
+    plan = plan_update(base, new)
+    sid = held["TrafficMirrorSessionId"]
+    if plan.modify and "SessionNumber" in plan.modify.changes:
+        number = int(plan.modify.changes["SessionNumber"])
+        if (holder := view.holder(number, besides=sid)) is not None:
+            raise view.taken(number, holder)
+    session = sessions.modify(sid, plan.modify) if plan.modify else held
+    if writes := _tag_writes(held, owner, plan.tags):
+        sessions.retag(sid, writes)
+    return session
 
 
-def _create(event: Event, spec: SessionSpec, sessions: Sessions) -> Outcome:
+def _create(
+    event: Event, spec: SessionSpec, sessions: Sessions, view: Interface | None = None
+) -> Outcome:
+    """Create the session, or take back the resource's own one already on the interface."""
     params = create_params(spec)
-    tags = {**spec.tags, **managed_tags()}
-    token = client_token(event)
+    interface = str(params["NetworkInterfaceId"])
+    owner = Owner.of(event)
+    allocated = "SessionNumber" not in params
+    tags = {**spec.tags, **owner.tags(allocated=allocated)}
     if spec.dry_run:
-        if "SessionNumber" not in params:
-            interface = _read_interface(sessions, params)
-            if interface.free is None:
-                raise interface.full()
-            params["SessionNumber"] = interface.free
-        sessions.check_create(params, tags, token)
+        if allocated:
+            view = view or read(sessions, interface)
+            if (free := view.free()) is None:
+                raise view.full()
+            params["SessionNumber"] = free
+        sessions.check_create(params, tags, client_token(event, params["SessionNumber"]))
         return Outcome(dry_run_id(event), _preview(params, dry_run_id(event)))
-    if "SessionNumber" in params:
-        session = sessions.create(params, tags, token)
-    else:
-        session = _create_allocating(sessions, params, tags, token)
-    sid = session["TrafficMirrorSessionId"]
-    return Outcome(sid, attributes(session, sessions.region, sessions.partition), created=sid)
+    view = view or read(sessions, interface)
+    own = view.owned(owner)
+    if own is not None:
+        # A redelivered Create, or the rollback of a replacement: the session that this
+        # resource already has here is made to match and kept, never a second one made.
+        return _answer(
+            _converge(sessions, view, own, base=held_as_spec(own, spec), new=spec, owner=owner),
+            sessions,
+        )
+    session = place(sessions, view, params, tags, lambda n: client_token(event, n))
+    return _answer(session, sessions, created=True)
 
 
 def create(event: Event, connect: Connect) -> Outcome:
-    """Validate, then one CreateTrafficMirrorSession with an idempotent ClientToken.
+    """Validate, read the interface, then one CreateTrafficMirrorSession (idempotent token).
 
-    Without SessionNumber, first one Describe of the interface's sessions to pick a number.
-    With DryRun, the Create is only checked, and nothing is made.
+    Without SessionNumber the lowest free number is allocated; either way the interface is
+    read again after the Create so that sessions created in parallel never share a number
+    (:mod:`mirror_session.allocation`). With DryRun, the Create is only checked.
     """
     spec = parse(event.get("ResourceProperties"))
     return _create(event, spec, connect(Placement.of(spec)))
@@ -225,7 +181,9 @@ def held_as_spec(session: Session, new: SessionSpec) -> SessionSpec:
         if f in fields and (f in new.values or f not in _KEPT_WHEN_OMITTED)
     }
     held.update({f: new.values[f] for f in _CONTROLS if f in new.values and f != "DryRun"})
-    held["Tags"] = [t for t in session.get("Tags", []) if t.get("Key") != MANAGED_BY_KEY]
+    held["Tags"] = [
+        t for t in session.get("Tags", []) if not str(t.get("Key")).startswith(MANAGED_TAG_PREFIX)
+    ]
     return parse_previous(held)
 
 
@@ -247,8 +205,8 @@ def _check_update(event: Event, new: SessionSpec, sessions: Sessions) -> Outcome
         plan = plan_update(held_as_spec(held, new), new)
         if plan.modify:
             sessions.check_modify(physical, plan.modify)
-        if plan.tags:
-            sessions.check_retag(physical, plan.tags)
+        if writes := _tag_writes(held, Owner.of(event), plan.tags):
+            sessions.check_retag(physical, writes)
         data = attributes(held, sessions.region, sessions.partition)
         return Outcome(physical, {**data, "DryRun": "true"})
     checked = _create(event, new, sessions)
@@ -261,13 +219,12 @@ def _check_update(event: Event, new: SessionSpec, sessions: Sessions) -> Outcome
 def update(event: Event, connect: Connect) -> Outcome:
     """Modify in place, or replace when NetworkInterfaceId, RoleArn or Region change.
 
-    Replacement is decided against the session EC2 holds where the new properties place it
-    (one Describe, only when the properties say it moved): in the rollback of an Update that
-    failed, the "old" properties are the failed ones, which never reached EC2. After a dry
-    run, the old properties never reached EC2 either, so the diff is against EC2 too.
-
-    A session that EC2 no longer has is created again under a new physical ID, so that
-    neither this Update nor its rollback is stuck on a session deleted outside the stack.
+    One Describe of the interface the new properties name (where they place it) decides:
+    the session is there (in place), or it is not (replaced, deleted outside the stack, or
+    rolled back). In place, the diff is against the previous properties, or against what EC2
+    holds when those never reached EC2 (the rollback of a failed Update, after a dry run).
+    Not there: the resource's own session on that interface is taken back (the rollback of
+    a replacement ends with the original session), else a session is created.
     """
     new = parse(event.get("ResourceProperties"))
     sessions = connect(Placement.of(new))
@@ -276,28 +233,20 @@ def update(event: Event, connect: Connect) -> Outcome:
     physical = event.get("PhysicalResourceId")
     if not is_session_id(physical):
         return _create(event, new, sessions)
+    view = read(sessions, str(new.values["NetworkInterfaceId"]))
+    held = view.get(physical)
+    if held is None:
+        return _create(event, new, sessions, view)
     old = parse_previous(event.get("OldResourceProperties"))
-    plan = plan_update(old, new)
-    held: Session | None = None
-    if plan.replace_because or old.dry_run:
-        held = sessions.find(physical)
-        if not _on_interface(held, new):
-            return _create(event, new, sessions)
-        plan = plan_update(held_as_spec(held, new), new)
-    session: Session | None = None
+    trusted = not old.dry_run and not plan_update(old, new).replace_because
+    base = old if trusted else held_as_spec(held, new)
     try:
-        if plan.modify:
-            session = sessions.modify(physical, plan.modify)
-        if plan.tags:
-            sessions.retag(physical, plan.tags)
+        session = _converge(sessions, view, held, base=base, new=new, owner=Owner.of(event))
     except ProviderError as exc:
         if exc.code != NOT_FOUND:
             raise
-        return _create(event, new, sessions)
-    session = session or held or sessions.find(physical)
-    if session is None:
-        return _create(event, new, sessions)
-    return Outcome(physical, attributes(session, sessions.region, sessions.partition))
+        return _create(event, new, sessions)  # deleted between the read and the write
+    return _answer(session, sessions)
 
 
 def delete(event: Event, connect: Connect) -> Outcome:

@@ -39,6 +39,7 @@ from urllib.parse import urlsplit, urlunsplit
 from crhelper import CfnResource
 
 from mirror_session.errors import fit
+from mirror_session.identity import failed_create_id
 
 __all__ = ["MAX_BODY", "Responder", "ResponseNotSent", "encode_body", "put_response"]
 
@@ -156,9 +157,7 @@ class Responder(CfnResource):
 
     def generate_physical_id(self, event: Mapping[str, Any]) -> str:
         """The physical ID of a failed Create: stable, short, never a session ID."""
-        from mirror_session.resource import client_token  # noqa: PLC0415 - avoid a cycle
-
-        return f"create-failed-{client_token(event)[:16]}"
+        return failed_create_id(event)
 
     def _set_timeout(self) -> None:
         remaining = self._context.get_remaining_time_in_millis() / 1000.0

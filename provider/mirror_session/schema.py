@@ -149,10 +149,12 @@ FIELDS_BY_NAME: Final[Mapping[str, Field]] = {f.name: f for f in FIELDS}
 #: owner is whichever account the provider's credentials (or RoleArn) belong to.
 IGNORED: Final[frozenset[str]] = frozenset({"ServiceToken", "ServiceTimeout", "OwnerId"})
 
-#: Tag keys under this prefix belong to the provider (its managed-by marker).
+#: Tag keys under this prefix belong to the provider (managed-by, ownership, number mode).
 MANAGED_TAG_PREFIX: Final = "traffic-mirror-provider:"
-#: EC2 allows 50 tags per session; the provider keeps one for its managed-by marker.
-MAX_USER_TAGS: Final = 49
+#: The provider's reserved tags on every session it creates (see mirror_session.identity).
+RESERVED_TAGS: Final = 4
+#: EC2 allows 50 tags per session; the provider keeps four.
+MAX_USER_TAGS: Final = 50 - RESERVED_TAGS
 MAX_TAG_KEY: Final = 128
 MAX_TAG_VALUE: Final = 256
 MAX_ID_LEN: Final = 64
@@ -276,7 +278,8 @@ def _tags(raw: object) -> dict[str, str]:
     if len(raw) > MAX_USER_TAGS:
         raise ValueError(
             f"Tags has {len(raw)} entries; at most {MAX_USER_TAGS} are allowed "
-            "(EC2 allows 50 and the provider keeps one for its managed-by marker)"
+            f"(EC2 allows 50 and the provider keeps {RESERVED_TAGS} for its managed-by and "
+            "ownership tags)"
         )
     tags: dict[str, str] = {}
     for i, item in enumerate(raw):

@@ -1,0 +1,226 @@
+"""SessionNumbers on one interface: read, allocate, and settle distinct under concurrency.
+
+CloudFormation creates independent resources in parallel, each in its own Lambda
+environment, so two sessions may pick the same number on one interface at the same moment.
+Whether EC2 refuses a number already used on the interface is not documented; this module is
+correct either way:
+
+- **EC2 refuses it**: the interface is read again; if the number is now held by another
+  session, the next free one is tried (a declared number fails, naming the holder).
+- **EC2 accepts it**: after creating, the provider waits :data:`SETTLE_SECONDS` and reads the
+  interface again. Sessions sharing the number are ordered (one read earlier first, then
+  declared before allocated, then by ID); the first keeps the number, every other one's own
+  process moves it (allocated: one Modify to a free number, distinct by rank) or removes it
+  and fails (declared: the user's number is never moved). Each process moves only its own.
+
+The wait makes "each process sees the others" true: a process that finishes without seeing a
+rival read the interface at least SETTLE_SECONDS after its own Create landed, so the rival's
+Create landed later; the rival either saw it before creating (then it is older and wins) or
+took longer than SETTLE_SECONDS from read to Create (then the rival yields to every session
+it did not see before creating).
+
+Example::
+
+    view = read(sessions, "eni-1")
+    view.free()                 # 1 on an empty interface
+    session = place(sessions, view, params, tags, token_for)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from mirror_session.ec2 import Sessions, TrafficMirrorSessionTypeDef
+from mirror_session.errors import PER_INTERFACE_LIMIT, ProviderError
+from mirror_session.identity import (
+    DECLARED,
+    LOGICAL_KEY,
+    STACK_KEY,
+    Owner,
+    number_mode,
+    tags_of,
+)
+from mirror_session.plan import Modify, free_numbers
+from mirror_session.schema import Value
+
+__all__ = [
+    "SESSIONS_PER_INTERFACE",
+    "SETTLE_SECONDS",
+    "Interface",
+    "describe",
+    "place",
+    "read",
+    "settle",
+]
+
+Session = TrafficMirrorSessionTypeDef
+#: EC2 allows this many sessions per source interface.
+SESSIONS_PER_INTERFACE: Final = 3
+#: How long after its Create a process reads the interface again to find rivals: longer
+#: than a Create normally takes. The environment variable SETTLE_SECONDS overrides it.
+SETTLE_SECONDS: Final = 1.0
+#: Bounded rounds of move-and-check before giving up with a clear Reason.
+MAX_ROUNDS: Final = 6
+#: Codes after which reading the interface again cannot explain the failure.
+_NOT_A_CLASH: Final = ("NotFound", "UnauthorizedOperation", "AccessDenied", "RequestLimit")
+_log = logging.getLogger(__name__)
+
+
+def _number(session: Session) -> int:
+    return int(session.get("SessionNumber", 0))
+
+
+def _id(session: Session) -> str:
+    return str(session["TrafficMirrorSessionId"])
+
+
+def describe(session: Session) -> str:
+    """``tms-… (#2, stack/LogicalId)`` for Reasons: which session holds what, and whose."""
+    tags = tags_of(session)
+    owner = ""
+    if STACK_KEY in tags:
+        owner = ", " + Owner(tags[STACK_KEY], tags.get(LOGICAL_KEY, "")).describe()
+    return f"{_id(session)} (#{session.get('SessionNumber')}{owner})"
+
+
+@dataclass(frozen=True)
+class Interface:
+    """A source interface's sessions as one Describe saw them, and when it was made."""
+
+    name: str
+    sessions: Sequence[Session]
+    read_at: float = field(default_factory=time.monotonic)
+
+    def get(self, session_id: str) -> Session | None:
+        """The session with this ID, if it is on the interface."""
+        return next((s for s in self.sessions if _id(s) == session_id), None)
+
+    def owned(self, owner: Owner) -> Session | None:
+        """The owner's own session on this interface, if any."""
+        return next((s for s in self.sessions if owner.owns(s)), None)
+
+    def holder(self, number: int, besides: str = "") -> Session | None:
+        """A session other than ``besides`` that uses ``number``."""
+        return next((s for s in self.sessions if _number(s) == number and _id(s) != besides), None)
+
+    def free(self) -> int | None:
+        """The lowest unused number; None when the interface sources its maximum."""
+        if len(self.sessions) >= SESSIONS_PER_INTERFACE:
+            return None
+        return free_numbers(_number(s) for s in self.sessions)[0]
+
+    def full(self, verb: str = "allocate a SessionNumber on") -> ProviderError:
+        """The Reason for a full interface, naming its sessions."""
+        names = ", ".join(f"{_id(s)} (#{s.get('SessionNumber')})" for s in self.sessions)
+        return ProviderError(
+            f"{verb} {self.name}: it already sources {len(self.sessions)} sessions, the EC2 "
+            f"maximum: {names}. Remove one, or mirror another interface.",
+            PER_INTERFACE_LIMIT,
+        )
+
+    def taken(self, number: int, holder: Session) -> ProviderError:
+        """The Reason for a declared number that another session holds."""
+        return ProviderError(
+            f"use SessionNumber {number} on {self.name}: {describe(holder)} already uses it. "
+            "Give another SessionNumber, or omit it to have the lowest free one allocated."
+        )
+
+
+def read(sessions: Sessions, interface: str) -> Interface:
+    """One paginated Describe of the interface's sessions."""
+    started = time.monotonic()
+    return Interface(interface, sessions.on_interface(interface), started)
+
+
+TokenFor = Callable[[int], str]
+
+
+def place(
+    sessions: Sessions,
+    view: Interface,
+    params: Mapping[str, Value],
+    tags: Mapping[str, str],
+    token_for: TokenFor,
+) -> Session:
+    """Create a session on ``view.name`` with a number no other session there holds.
+
+    ``params`` without SessionNumber: the lowest free number is allocated. ``tags`` carry
+    the owner's reserved tags (their ``session-number`` says which).
+    """
+    declared = "SessionNumber" in params
+    for _ in range(MAX_ROUNDS):
+        number = int(params["SessionNumber"]) if declared else view.free()
+        if number is None or len(view.sessions) >= SESSIONS_PER_INTERFACE:
+            raise view.full("allocate a SessionNumber on" if not declared else "mirror")
+        if declared and (holder := view.holder(number)) is not None:
+            raise view.taken(number, holder)
+        try:
+            made = sessions.create({**params, "SessionNumber": number}, tags, token_for(number))
+        except ProviderError as exc:
+            if exc.code is None or any(part in exc.code for part in _NOT_A_CLASH):
+                raise
+            again = read(sessions, view.name)
+            if again.holder(number) is None and len(again.sessions) < SESSIONS_PER_INTERFACE:
+                raise  # not the number, nor a full interface: EC2's own reason stands
+            _log.info("number taken meanwhile", extra={"interface": view.name, "number": number})
+            view = again
+            continue
+        return settle(sessions, made, view)
+    raise ProviderError(
+        f"allocate a SessionNumber on {view.name}: other sessions kept taking the free numbers "
+        f"({MAX_ROUNDS} tries). Retry the stack operation."
+    )
+
+
+def _order(session: Session, earlier: set[str]) -> tuple[bool, bool, str]:
+    """Who keeps a shared number: seen before (older), then declared, then the lowest ID."""
+    return (_id(session) not in earlier, number_mode(session) != DECLARED, _id(session))
+
+
+def settle(sessions: Sessions, made: Session, before: Interface) -> Session:
+    """Make sure no other session on the interface shares ``made``'s number; see module doc.
+
+    ``before`` is the read that chose the number. Returns the session as EC2 holds it.
+    """
+    mine = _id(made)
+    wait = float(os.environ.get("SETTLE_SECONDS", SETTLE_SECONDS))
+    for _ in range(MAX_ROUNDS):
+        slow = time.monotonic() - before.read_at > wait
+        time.sleep(wait)
+        now = read(sessions, before.name)
+        current = now.get(mine) or made
+        rivals = [s for s in now.sessions if _number(s) == _number(current) and _id(s) != mine]
+        if not rivals:
+            return current
+        earlier = {_id(s) for s in before.sessions}
+        group = sorted([current, *rivals], key=lambda s: _order(s, earlier))
+        keeper = group[0]
+        unseen = [s for s in rivals if _id(s) not in earlier]
+        if _id(keeper) == mine and not (slow and unseen):
+            return current
+        if number_mode(current) == DECLARED:
+            sessions.delete(mine)
+            raise now.taken(_number(current), keeper if _id(keeper) != mine else rivals[0])
+        # Distinct targets for every member of the group, as every process ranks it alike.
+        rank = [_id(s) for s in group[1:]] + [_id(group[0])]
+        target = free_numbers(_number(s) for s in now.sessions)[rank.index(mine)]
+        _log.info(
+            "moving an allocated session off a shared number",
+            extra={"session": mine, "from": _number(current), "to": target},
+        )
+        try:
+            made = sessions.modify(mine, Modify({"SessionNumber": target}))
+        except ProviderError as exc:
+            if exc.code is None or any(part in exc.code for part in _NOT_A_CLASH):
+                raise
+        before = now
+    raise ProviderError(
+        f"allocate a SessionNumber on {before.name}: sessions created at the same time kept "
+        f"sharing numbers ({MAX_ROUNDS} rounds); {mine} was left as it is. Retry the stack "
+        "operation."
+    )

@@ -1,0 +1,149 @@
+"""Who a session belongs to, and the IDs and tokens that name it.
+
+Every session the provider creates carries four reserved tags (prefix
+``traffic-mirror-provider:``): ``managed-by`` (the provider stack, which the IAM conditions
+key on), ``stack-id`` and ``logical-id`` (the owning stack resource), and ``session-number``
+(``allocated`` when the provider chose the number, ``declared`` when the template did). The
+ownership tags let a redelivered Create, a replacing Update and the rollback of a replacement
+find the resource's own session instead of guessing from target and filter.
+
+Example::
+
+    >>> owner = Owner("arn:aws:cloudformation:us-east-1:1:stack/net/x", "WebMirror")
+    >>> sorted(owner.tags(allocated=True))  # doctest: +NORMALIZE_WHITESPACE
+    ['traffic-mirror-provider:logical-id', 'traffic-mirror-provider:managed-by',
+     'traffic-mirror-provider:session-number', 'traffic-mirror-provider:stack-id']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, TypeGuard
+
+from mirror_session.schema import MANAGED_TAG_PREFIX, MAX_TAG_VALUE
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2.type_defs import TrafficMirrorSessionTypeDef as Session
+else:
+    Session = dict
+
+__all__ = [
+    "ALLOCATED",
+    "DECLARED",
+    "LOGICAL_KEY",
+    "MANAGED_BY_KEY",
+    "NUMBER_KEY",
+    "STACK_KEY",
+    "Owner",
+    "client_token",
+    "dry_run_id",
+    "failed_create_id",
+    "is_dry_run_id",
+    "is_session_id",
+    "managed_by",
+    "number_mode",
+    "tags_of",
+]
+
+MANAGED_BY_KEY: Final = f"{MANAGED_TAG_PREFIX}managed-by"
+STACK_KEY: Final = f"{MANAGED_TAG_PREFIX}stack-id"
+LOGICAL_KEY: Final = f"{MANAGED_TAG_PREFIX}logical-id"
+NUMBER_KEY: Final = f"{MANAGED_TAG_PREFIX}session-number"
+ALLOCATED: Final = "allocated"
+DECLARED: Final = "declared"
+_SESSION_ID: Final = re.compile(r"tms-[0-9a-f]{8,}")
+_DRY_RUN_PREFIX: Final = "dryrun-"
+Event = Mapping[str, Any]
+
+
+def managed_by() -> str:
+    """The managed-by marker's value: the provider stack's name (template.yaml sets it)."""
+    return os.environ.get("MANAGED_BY", "traffic-mirror-provider")
+
+
+def tags_of(session: Session) -> dict[str, str]:
+    """A session's tags as a dict."""
+    return {str(t.get("Key")): str(t.get("Value", "")) for t in session.get("Tags", [])}
+
+
+def number_mode(session: Session) -> str:
+    """``allocated`` or ``declared``; a session without the tag (made by hand, by the native
+    resource or by an older provider) counts as declared: it is never asked to move."""
+    return ALLOCATED if tags_of(session).get(NUMBER_KEY) == ALLOCATED else DECLARED
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The stack resource a session belongs to."""
+
+    stack_id: str
+    logical_id: str
+
+    @classmethod
+    def of(cls, event: Event) -> Owner:
+        """The owner named by a CloudFormation event (tag values cut to EC2's maximum)."""
+        return cls(
+            str(event.get("StackId", ""))[:MAX_TAG_VALUE],
+            str(event.get("LogicalResourceId", ""))[:MAX_TAG_VALUE],
+        )
+
+    def ownership(self) -> dict[str, str]:
+        """The ownership tags (the provider may add these to a session it manages)."""
+        return {STACK_KEY: self.stack_id, LOGICAL_KEY: self.logical_id}
+
+    def tags(self, *, allocated: bool) -> dict[str, str]:
+        """Every reserved tag of a session this owner creates."""
+        return {
+            MANAGED_BY_KEY: managed_by(),
+            **self.ownership(),
+            NUMBER_KEY: ALLOCATED if allocated else DECLARED,
+        }
+
+    def owns(self, session: Session) -> bool:
+        """True when the session is marked by this provider as this resource's."""
+        tags = tags_of(session)
+        return tags.get(MANAGED_BY_KEY) == managed_by() and all(
+            tags.get(k) == v for k, v in self.ownership().items()
+        )
+
+    def describe(self) -> str:
+        """``stack-name/LogicalId`` for messages."""
+        stack = self.stack_id.rsplit(":stack/", maxsplit=1)[-1].split("/", maxsplit=1)[0]
+        return f"{stack}/{self.logical_id}"
+
+
+def is_session_id(physical_id: object) -> TypeGuard[str]:
+    """True for an ID this provider could have created (``tms-`` and hex)."""
+    return isinstance(physical_id, str) and bool(_SESSION_ID.fullmatch(physical_id))
+
+
+def client_token(event: Event, number: object = None) -> str:
+    """A ClientToken fixed by the request (and the SessionNumber tried, when given).
+
+    A redelivered event sends the same token for the same number, so EC2 answers with the
+    session the first delivery made; another number gets another token, so trying the next
+    free number after a refusal is never an IdempotentParameterMismatch.
+    """
+    parts = [str(event.get(k, "")) for k in ("StackId", "LogicalResourceId", "RequestId")]
+    if number is not None:
+        parts.append(f"#{number}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()  # 64 characters, EC2's max
+
+
+def dry_run_id(event: Event) -> str:
+    """The physical ID of a dry run: never a session ID, so Delete makes no EC2 call."""
+    return f"{_DRY_RUN_PREFIX}{client_token(event)[:16]}"
+
+
+def is_dry_run_id(physical_id: object) -> bool:
+    """True for the physical ID of a dry run."""
+    return isinstance(physical_id, str) and physical_id.startswith(_DRY_RUN_PREFIX)
+
+
+def failed_create_id(event: Event) -> str:
+    """The physical ID of a failed Create: stable, short, never a session ID."""
+    return f"create-failed-{client_token(event)[:16]}"
