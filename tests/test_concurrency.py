@@ -1,0 +1,132 @@
+"""Parallel creates on one interface, as CloudFormation makes them: one Lambda environment per
+resource, all at the same moment. Whether EC2 refuses a SessionNumber already used on the
+interface or accepts it is not documented, so every scenario runs under both behaviours of
+the embedded EC2. After each round: no two sessions share a number, every answer's
+SessionNumber is what EC2 holds, nothing is lost, orphaned or duplicated.
+
+CONCURRENCY_ROUNDS sizes the run (default 3; `make reliability` runs 20).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from local.ec2sim import EmbeddedEc2, Fixtures
+from local.environments import LambdaEnvironments
+from local.events import Stack, stack_id
+from local.lambda_loader import Handler
+from local.receiver import ResponseReceiver
+from tests.conftest import props
+from tests.figures import FIGURES
+
+ROUNDS = int(os.environ.get("CONCURRENCY_ROUNDS", "3"))
+ENVIRONMENTS = 3
+MODES = ("accept", "refuse")
+#: EC2 takes this long per Create here, so every environment reads the interface before any
+#: Create lands: the collision is certain, not a matter of luck.
+CREATE_LATENCY_S = 0.3
+
+
+@pytest.fixture(scope="module")
+def environments(embedded: EmbeddedEc2, receiver: ResponseReceiver) -> Iterator[LambdaEnvironments]:
+    # The production wait for rivals (the in-process suites set it to 0).
+    with LambdaEnvironments(ENVIRONMENTS, env={"SETTLE_SECONDS": "1.0"}) as envs:
+        yield envs
+        log = envs.log_text()
+        assert "X-Amz-Signature" not in log and "cfn-response/" not in log
+
+
+def fresh_round(ec2: EmbeddedEc2, mode: str) -> Fixtures:
+    ec2.reset()
+    ec2.duplicate_numbers = mode
+    ec2.inject("CreateTrafficMirrorSession", delay_s=CREATE_LATENCY_S, times=ENVIRONMENTS)
+    return ec2.fixtures()
+
+
+def run_together(
+    envs: LambdaEnvironments,
+    handler: Handler,
+    receiver: ResponseReceiver,
+    resources: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Create every resource of one stack at once; the answers, in the same order."""
+    stack = stack_id("parallel")
+    events = [
+        Stack(handler, receiver, logical_id=f"Mirror{i}", stack=stack).make("Create", p)
+        for i, p in enumerate(resources)
+    ]
+    envs.invoke_together(events)
+    return [receiver.wait_for(e["RequestId"]) for e in events]
+
+
+def assert_ec2_agrees(ec2: EmbeddedEc2, answers: list[dict[str, Any]]) -> dict[str, int]:
+    """EC2 holds exactly the sessions that succeeded, each with its reported number, and no
+    number twice on an interface. Returns number by session ID."""
+    held = {s["TrafficMirrorSessionId"]: s for s in ec2.sessions()}
+    won = {a["PhysicalResourceId"]: a for a in answers if a["Status"] == "SUCCESS"}
+    FIGURES["concurrency: sessions lost"] += len(set(won) - set(held))
+    FIGURES["concurrency: sessions orphaned"] += len(set(held) - set(won))
+    assert set(held) == set(won), (held, answers)
+    for sid, answer in won.items():
+        assert answer["Data"]["SessionNumber"] == str(held[sid]["SessionNumber"])
+    per_interface = Counter((s["NetworkInterfaceId"], s["SessionNumber"]) for s in held.values())
+    duplicates = sum(n - 1 for n in per_interface.values())
+    FIGURES["concurrency: duplicate numbers"] += duplicates
+    assert duplicates == 0, per_interface
+    return {sid: int(s["SessionNumber"]) for sid, s in held.items()}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_parallel_creates_with_omitted_numbers_get_distinct_numbers(
+    mode: str,
+    environments: LambdaEnvironments,
+    embedded: EmbeddedEc2,
+    handler: Handler,
+    receiver: ResponseReceiver,
+) -> None:
+    for _ in range(ROUNDS):
+        fx = fresh_round(embedded, mode)
+        same = props(fx, SessionNumber=None)
+        answers = run_together(environments, handler, receiver, [same] * ENVIRONMENTS)
+        assert [a["Status"] for a in answers] == ["SUCCESS"] * ENVIRONMENTS, answers
+        numbers = assert_ec2_agrees(embedded, answers)
+        assert sorted(numbers.values()) == [1, 2, 3]
+        moves = embedded.requests("ModifyTrafficMirrorSession")
+        if mode == "accept":
+            assert len(moves) == ENVIRONMENTS - 1  # exactly one keeps the number
+        else:
+            assert moves == []  # EC2 refused; nothing was created twice
+        FIGURES[f"concurrency: rounds of 3 parallel creates ({mode})"] += 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_two_equal_declared_numbers_leave_one_session_and_a_reason_naming_it(
+    mode: str,
+    environments: LambdaEnvironments,
+    embedded: EmbeddedEc2,
+    handler: Handler,
+    receiver: ResponseReceiver,
+) -> None:
+    """Two resources declare SessionNumber 1 on one interface while a third omits it: one
+    declared resource fails naming the other's session, and nobody's declared number moves."""
+    for _ in range(ROUNDS):
+        fx = fresh_round(embedded, mode)
+        declared = props(fx, SessionNumber="1")
+        allocated = props(fx, SessionNumber=None)
+        answers = run_together(environments, handler, receiver, [declared, declared, allocated])
+        first, second, third = answers
+        assert third["Status"] == "SUCCESS", third
+        assert sorted([first["Status"], second["Status"]]) == ["FAILED", "SUCCESS"], answers
+        won, lost = (first, second) if first["Status"] == "SUCCESS" else (second, first)
+        assert won["Data"]["SessionNumber"] == "1"
+        assert won["PhysicalResourceId"] in lost["Reason"], lost["Reason"]
+        assert "SessionNumber 1" in lost["Reason"]
+        numbers = assert_ec2_agrees(embedded, answers)
+        assert numbers[won["PhysicalResourceId"]] == 1
+        assert numbers[third["PhysicalResourceId"]] != 1
+        FIGURES[f"concurrency: rounds of declared-number races ({mode})"] += 1
