@@ -1,0 +1,224 @@
+"""Ownership: every session knows its stack resource, so rollbacks, redeliveries and full
+interfaces are decided by what is ours, never by what looks like ours. And tag changes of
+any size fit inside EC2's 50 tags on the way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from local.ec2sim import EmbeddedEc2, Fixtures
+from local.events import Stack
+from local.lambda_loader import Handler
+from local.receiver import ResponseReceiver
+from mirror_session.identity import LOGICAL_KEY, MANAGED_BY_KEY, NUMBER_KEY, STACK_KEY
+from mirror_session.plan import EC2_MAX_TAGS, TagChanges, tag_writes
+from mirror_session.schema import MAX_USER_TAGS, RESERVED_TAGS
+from tests.conftest import props
+
+
+def tags_of(session: dict[str, Any]) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in session.get("Tags", [])}
+
+
+def by_id(ec2: EmbeddedEc2) -> dict[str, dict[str, Any]]:
+    return {s["TrafficMirrorSessionId"]: s for s in ec2.sessions()}
+
+
+# --- Rollbacks of a replacement ----------------------------------------------------------
+
+
+def test_rollback_update_after_a_replacement_takes_back_the_original_session(
+    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
+    """The replacing Update succeeded (B on the new interface), another resource failed, and
+    CloudFormation rolls this one back with an Update naming B and the original properties.
+    The original session A is taken back, the cleanup deletes B: A alone remains."""
+    original = props(fx, SessionNumber="1", Description="web tier")
+    a = stack.create(original)["PhysicalResourceId"]
+    moved = props(fx, SessionNumber="1", Description="web tier", NetworkInterfaceId=fx.sources[1])
+    replaced = stack.update(moved)
+    b = replaced["PhysicalResourceId"]
+    assert replaced["Status"] == "SUCCESS" and b != a
+    assert set(by_id(ec2)) == {a, b}  # A kept until the cleanup phase
+
+    creates = len(ec2.requests("CreateTrafficMirrorSession"))
+    rollback = stack.send(stack.make("Update", original, physical_id=b, old_props=moved))
+    assert rollback["Status"] == "SUCCESS", rollback["Reason"]
+    assert rollback["PhysicalResourceId"] == a
+    assert len(ec2.requests("CreateTrafficMirrorSession")) == creates  # nothing new made
+    assert rollback["Data"]["SessionNumber"] == "1"
+
+    cleanup = stack.send(stack.make("Delete", moved, physical_id=b))
+    assert cleanup["Status"] == "SUCCESS"
+    assert set(by_id(ec2)) == {a}
+    assert by_id(ec2)[a]["Description"] == "web tier"
+
+
+def test_rollback_after_a_replacement_with_an_allocated_number_keeps_the_number(
+    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
+    original = props(fx, SessionNumber=None)
+    first = stack.create(original)
+    a, number = first["PhysicalResourceId"], first["Data"]["SessionNumber"]
+    moved = props(fx, SessionNumber=None, NetworkInterfaceId=fx.sources[1])
+    b = stack.update(moved)["PhysicalResourceId"]
+    rollback = stack.send(stack.make("Update", original, physical_id=b, old_props=moved))
+    assert rollback["PhysicalResourceId"] == a
+    assert rollback["Data"]["SessionNumber"] == number
+    stack.send(stack.make("Delete", moved, physical_id=b))
+    assert set(by_id(ec2)) == {a}
+
+
+def test_a_session_of_another_resource_on_the_interface_is_never_taken(
+    handler: Handler, receiver: ResponseReceiver, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
+    """Same stack, same target and filter, another logical ID: not ours, so not taken."""
+    same = props(fx, SessionNumber=None)
+    other = Stack(handler, receiver, logical_id="Other")
+    theirs = other.create(same)["PhysicalResourceId"]
+    mine = Stack(handler, receiver, logical_id="Mine", stack=other.stack).create(same)
+    assert mine["Status"] == "SUCCESS"
+    assert mine["PhysicalResourceId"] != theirs
+    assert len(ec2.sessions()) == 2
+
+
+def test_full_interface_with_a_look_alike_neighbour_names_every_session(
+    handler: Handler, receiver: ResponseReceiver, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
+    """The same template deployed by three other stacks fills the interface; a fourth stack
+    gets the documented Reason naming the three, and no Create is tried."""
+    same = props(fx, SessionNumber=None)
+    ids = [Stack(handler, receiver).create(same)["PhysicalResourceId"] for _ in range(3)]
+    before = len(ec2.calls)
+    fourth = Stack(handler, receiver).create(same)
+    assert fourth["Status"] == "FAILED"
+    reason = fourth["Reason"]
+    assert reason.startswith(f"allocate a SessionNumber on {fx.sources[0]}: it already sources 3")
+    for sid, n in zip(ids, (1, 2, 3), strict=True):
+        assert f"{sid} (#{n})" in reason, reason
+    assert ec2.writes(before) == []
+
+
+def test_declared_number_held_by_another_session_fails_naming_it(
+    handler: Handler, receiver: ResponseReceiver, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
+    first = Stack(handler, receiver, logical_id="First").create(props(fx, SessionNumber="5"))
+    before = len(ec2.calls)
+    second = Stack(handler, receiver, logical_id="Second").create(props(fx, SessionNumber="5"))
+    assert second["Status"] == "FAILED"
+    assert f"use SessionNumber 5 on {fx.sources[0]}: {first['PhysicalResourceId']}" in (
+        second["Reason"]
+    )
+    assert "/First)" in second["Reason"]  # whose it is: stack/LogicalId
+    assert ec2.writes(before) == []
+
+
+def test_update_to_a_declared_number_held_by_another_session_changes_nothing(
+    handler: Handler, receiver: ResponseReceiver, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
+    Stack(handler, receiver, logical_id="First").create(props(fx, SessionNumber="5"))
+    second = Stack(handler, receiver, logical_id="Second")
+    second.create(props(fx, SessionNumber="6"))
+    before = len(ec2.calls)
+    moved = second.update(props(fx, SessionNumber="5"))
+    assert moved["Status"] == "FAILED"
+    assert "use SessionNumber 5" in moved["Reason"]
+    assert ec2.writes(before) == []
+
+
+def test_session_made_by_an_older_provider_gains_its_ownership_on_update(
+    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
+    """Before ownership tags, sessions carried only the managed-by marker. The next Update
+    records the owner, so later rollbacks can find it."""
+    made = ec2.client().create_traffic_mirror_session(
+        NetworkInterfaceId=fx.sources[0],
+        TrafficMirrorTargetId=fx.target_id,
+        TrafficMirrorFilterId=fx.filter_ids[0],
+        SessionNumber=1,
+        TagSpecifications=[
+            {
+                "ResourceType": "traffic-mirror-session",
+                "Tags": [{"Key": MANAGED_BY_KEY, "Value": "traffic-mirror-provider"}],
+            }
+        ],
+    )["TrafficMirrorSession"]
+    stack.physical_id, stack.props = made["TrafficMirrorSessionId"], props(fx)
+    updated = stack.update(props(fx, Description="now owned"))
+    assert updated["Status"] == "SUCCESS", updated["Reason"]
+    tags = tags_of(by_id(ec2)[made["TrafficMirrorSessionId"]])
+    assert tags[STACK_KEY] == stack.stack and tags[LOGICAL_KEY] == stack.logical_id
+    assert NUMBER_KEY not in tags  # never asked to move: counts as declared
+
+
+# --- Tags at EC2's limit -------------------------------------------------------------------
+
+
+def full_tags(prefix: str, count: int = MAX_USER_TAGS) -> list[dict[str, str]]:
+    return [{"Key": f"{prefix}{i}", "Value": "v"} for i in range(count)]
+
+
+def test_renaming_one_tag_at_the_maximum_succeeds(
+    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
+    tags = full_tags("k")
+    assert stack.create(props(fx, Tags=tags))["Status"] == "SUCCESS"
+    renamed = [*tags[:-1], {"Key": "renamed", "Value": "v"}]
+    updated = stack.update(props(fx, Tags=renamed))
+    assert updated["Status"] == "SUCCESS", updated["Reason"]
+    (session,) = ec2.sessions()
+    held = tags_of(session)
+    assert len(held) == EC2_MAX_TAGS
+    assert {k for k in held if not k.startswith("traffic-mirror-provider:")} == {
+        t["Key"] for t in renamed
+    }
+
+
+def test_swapping_every_tag_at_the_maximum_succeeds(
+    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
+    assert stack.create(props(fx, Tags=full_tags("old")))["Status"] == "SUCCESS"
+    updated = stack.update(props(fx, Tags=full_tags("new")))
+    assert updated["Status"] == "SUCCESS", updated["Reason"]
+    held = tags_of(ec2.sessions()[0])
+    assert sorted(k for k in held if k.startswith("new")) == sorted(
+        t["Key"] for t in full_tags("new")
+    )
+    assert not any(k.startswith("old") for k in held)
+
+
+KEYS = st.sampled_from([f"k{i}" for i in range(MAX_USER_TAGS + 10)])
+TAG_SETS = st.dictionaries(KEYS, st.sampled_from(["1", "2"]), max_size=MAX_USER_TAGS)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    old=TAG_SETS,
+    new=TAG_SETS,
+    at_limit=st.booleans(),
+)
+def test_tag_writes_between_any_two_valid_sets_never_exceed_the_limit(
+    old: dict[str, str], new: dict[str, str], at_limit: bool
+) -> None:
+    """Played against a model of EC2: each write applied in order, the count checked."""
+    if at_limit:  # the edge cases: both sets full
+        old = {**old, **{f"o{i}": "x" for i in range(MAX_USER_TAGS - len(old))}}
+        new = {**new, **{f"n{i}": "y" for i in range(MAX_USER_TAGS - len(new))}}
+    reserved = {f"reserved{i}": "r" for i in range(RESERVED_TAGS)}
+    held = {**old, **reserved}
+    put = {k: v for k, v in new.items() if old.get(k) != v}
+    drop = tuple(k for k in old if k not in new)
+    peak = len(held)
+    for write in tag_writes(held, TagChanges(put, drop)):
+        assert write.tags, "no empty write (an empty DeleteTags removes every tag)"
+        if write.action == "put":
+            held.update(write.tags)
+        else:
+            for key in write.tags:
+                held.pop(key)
+        peak = max(peak, len(held))
+    assert peak <= EC2_MAX_TAGS
+    assert held == {**new, **reserved}
