@@ -116,6 +116,19 @@ def test_declared_number_held_by_another_session_fails_naming_it(
     assert ec2.writes(before) == []
 
 
+def test_dry_run_of_a_declared_number_held_by_another_session_fails_as_the_deploy_would(
+    handler: Handler, receiver: ResponseReceiver, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
+    Stack(handler, receiver, logical_id="First").create(props(fx, SessionNumber="5"))
+    before = len(ec2.calls)
+    preflight = Stack(handler, receiver, logical_id="Second").create(
+        props(fx, SessionNumber="5", DryRun="true")
+    )
+    assert preflight["Status"] == "FAILED"
+    assert "use SessionNumber 5" in preflight["Reason"]
+    assert ec2.calls[before:] == ["DescribeTrafficMirrorSessions"]  # not even a checked Create
+
+
 def test_update_to_a_declared_number_held_by_another_session_changes_nothing(
     handler: Handler, receiver: ResponseReceiver, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:

@@ -125,6 +125,20 @@ def _converge(
     return session
 
 
+def _number_for(view: Interface, params: Mapping[str, Value]) -> int:
+    """The number a Create would use, failing as it would (full, or a declared number taken)."""
+    declared = "SessionNumber" in params
+    free = view.free()
+    if free is None:
+        raise view.full("mirror" if declared else "allocate a SessionNumber on")
+    if not declared:
+        return free
+    number = int(params["SessionNumber"])
+    if (holder := view.holder(number)) is not None:
+        raise view.taken(number, holder)
+    return number
+
+
 def _create(
     event: Event, spec: SessionSpec, sessions: Sessions, view: Interface | None = None
 ) -> Outcome:
@@ -134,15 +148,11 @@ def _create(
     owner = Owner.of(event)
     allocated = "SessionNumber" not in params
     tags = {**spec.tags, **owner.tags(allocated=allocated)}
+    view = view or read(sessions, interface)
     if spec.dry_run:
-        if allocated:
-            view = view or read(sessions, interface)
-            if (free := view.free()) is None:
-                raise view.full()
-            params["SessionNumber"] = free
+        params["SessionNumber"] = _number_for(view, params)
         sessions.check_create(params, tags, client_token(event, params["SessionNumber"]))
         return Outcome(dry_run_id(event), _preview(params, dry_run_id(event)))
-    view = view or read(sessions, interface)
     own = view.owned(owner)
     if own is not None:
         # A redelivered Create, or the rollback of a replacement: the session that this
@@ -203,6 +213,11 @@ def _check_update(event: Event, new: SessionSpec, sessions: Sessions) -> Outcome
     held = sessions.find(physical) if is_session_id(physical) else None
     if _on_interface(held, new):
         plan = plan_update(held_as_spec(held, new), new)
+        if plan.modify and "SessionNumber" in plan.modify.changes:
+            number = int(plan.modify.changes["SessionNumber"])
+            view = read(sessions, held["NetworkInterfaceId"])
+            if (holder := view.holder(number, besides=physical)) is not None:
+                raise view.taken(number, holder)
         if plan.modify:
             sessions.check_modify(physical, plan.modify)
         if writes := _tag_writes(held, Owner.of(event), plan.tags):
