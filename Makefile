@@ -26,7 +26,7 @@ help:
 	@echo "  make typecheck     mypy --strict"
 	@echo "  make unit          pytest (the reliability suites at their default size)"
 	@echo "  make lint-cfn      sam validate --lint, cfn-lint and checkov on the templates"
-	@echo "  make reliability   fuzzing, stateful and fault suites at full size, with figures"
+	@echo "  make reliability   fuzzing, stateful, concurrency and fault suites at full size"
 	@echo "Build and measure:"
 	@echo "  make build         sam build (no Docker needed)"
 	@echo "  make package       make build, then check what the package holds"
@@ -112,8 +112,9 @@ bench: build $(STAMP)
 
 # The reliability suites at full size; make test runs them at their default size.
 reliability: $(STAMP)
-	FUZZ_EXAMPLES=10000 STATEFUL_SEQUENCES=150 STATEFUL_STEPS=30 $(BIN)/pytest \
-		tests/test_fuzz.py tests/test_stateful.py tests/test_process_faults.py tests/test_failures.py
+	FUZZ_EXAMPLES=10000 STATEFUL_SEQUENCES=150 STATEFUL_STEPS=30 CONCURRENCY_ROUNDS=20 \
+		$(BIN)/pytest tests/test_fuzz.py tests/test_stateful.py tests/test_concurrency.py \
+		tests/test_process_faults.py tests/test_failures.py tests/test_ownership.py
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .mypy_cache .ruff_cache .pytest_cache \

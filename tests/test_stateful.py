@@ -1,7 +1,10 @@
 """Lifecycles, stateful: random sequences played the way CloudFormation plays them, and after
 every step EC2 holds exactly the sessions the simulated stack believes exist, with the
-properties it believes they have. No orphan, no duplicate, no loss. Sessions may omit
-SessionNumber (allocated, then kept) and any step may be a DryRun (nothing changes in EC2).
+properties it believes they have. No orphan, no duplicate, no loss, no SessionNumber twice
+on an interface. Sessions may omit SessionNumber (allocated, then kept), declare one another
+session holds (refused, then rolled back), be created in parallel (separate Lambda
+environments), be replaced and rolled back, and carry the maximum of tags; any step may be a
+DryRun (nothing changes in EC2).
 
 STATEFUL_SEQUENCES and STATEFUL_STEPS size the run (defaults 30 x 20; `make reliability`
 runs more).
@@ -12,9 +15,12 @@ from __future__ import annotations
 import copy
 import os
 import uuid
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -26,10 +32,19 @@ from hypothesis.stateful import (
 )
 
 from local.ec2sim import EmbeddedEc2, Fixtures
+from local.environments import LambdaEnvironments
 from local.events import event, stack_id
 from local.lambda_loader import Handler, LambdaContext
 from local.receiver import ResponseReceiver
-from mirror_session.identity import MANAGED_BY_KEY
+from mirror_session.identity import (
+    ALLOCATED,
+    DECLARED,
+    LOGICAL_KEY,
+    MANAGED_BY_KEY,
+    NUMBER_KEY,
+    STACK_KEY,
+)
+from mirror_session.schema import MAX_USER_TAGS
 from tests.figures import FIGURES
 
 SEQUENCES = int(os.environ.get("STATEFUL_SEQUENCES", "30"))
@@ -78,7 +93,7 @@ specs = st.builds(
     Spec,
     eni=st.integers(0, 2),
     filter=st.integers(0, 1),
-    number=st.none() | st.integers(1, 32766),
+    number=st.none() | st.integers(1, 3) | st.integers(1, 32766),  # small ones clash
     packet=st.none() | st.integers(1, 8500),
     vni=st.none() | st.integers(0, 16_777_215),
     desc=st.none() | WORDS,
@@ -97,6 +112,7 @@ class Resource:
     physical: str
     sent: Spec
     held: Spec | None
+    mode: str | None = None  # the session-number tag its session was created with
 
 
 @dataclass
@@ -104,6 +120,7 @@ class Harness:
     ec2: EmbeddedEc2
     handler: Handler
     receiver: ResponseReceiver
+    envs: LambdaEnvironments
 
 
 class CloudFormationStack(RuleBasedStateMachine):
@@ -159,6 +176,30 @@ class CloudFormationStack(RuleBasedStateMachine):
         assert again["Status"] == first["Status"], again["Reason"]
         assert again["PhysicalResourceId"] == first["PhysicalResourceId"]
 
+    def clash(self, logical: str, spec: Spec, keep: Resource | None = None) -> bool:
+        """True when ``spec`` declares a number another live session on its interface holds
+        (``keep``: the resource's own session, which may keep its own number)."""
+        if spec.number is None:
+            return False
+        own = keep.held if keep is not None else None
+        if own is not None and own.eni == spec.eni and own.number == spec.number:
+            return False
+        return any(
+            r.held is not None and r.held.eni == spec.eni and r.held.number == spec.number
+            for name, r in self.live.items()
+            if name != logical
+        )
+
+    def refused(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A declared number another session holds: FAILED, naming it, nothing written."""
+        writes = len(self.env.ec2.writes())
+        answer = self.send(body)
+        assert answer["Status"] == "FAILED", answer
+        assert "use SessionNumber" in answer["Reason"], answer["Reason"]
+        assert self.env.ec2.writes(writes) == []
+        FIGURES["stateful: declared numbers refused (in use)"] += 1
+        return answer
+
     def pick(self, data: st.DataObject) -> tuple[str, Resource]:
         logical = data.draw(st.sampled_from(sorted(self.live)))
         return logical, self.live[logical]
@@ -182,7 +223,10 @@ class CloudFormationStack(RuleBasedStateMachine):
                 assert new.number is not None or number == was.held.number, (number, was)
         if was is not None and physical != was.physical:
             self.ok(self.make("Delete", logical, was.sent, physical_id=was.physical))
-        self.live[logical] = Resource(physical, new, held)
+        mode = was.mode if was is not None and physical == was.physical else None
+        if held is not None and mode is None:
+            mode = ALLOCATED if new.number is None else DECLARED
+        self.live[logical] = Resource(physical, new, held, mode)
 
     # --- rules ---------------------------------------------------------------------------
 
@@ -191,6 +235,11 @@ class CloudFormationStack(RuleBasedStateMachine):
     def create(self, spec: Spec, twice: bool) -> None:
         logical = next(name for name in LOGICALS if name not in self.live)
         body = self.make("Create", logical, spec)
+        if self.clash(logical, spec):
+            failed = self.refused(body)
+            cleanup = self.make("Delete", logical, spec, physical_id=failed["PhysicalResourceId"])
+            self.ok(cleanup)
+            return
         answer = self.ok(body)
         if twice:
             self.redeliver(body, answer)
@@ -202,6 +251,10 @@ class CloudFormationStack(RuleBasedStateMachine):
         logical, was = self.pick(data)
         new = replace(change, eni=was.sent.eni)
         body = self.make("Update", logical, new, physical_id=was.physical, old=was.sent)
+        if self.clash(logical, new, keep=was):
+            self.refused(body)
+            self.rollback(logical, was, new)
+            return
         answer = self.ok(body)
         # In place when EC2's session is on that interface (after a dry run that named another
         # interface, CloudFormation's properties may say otherwise: then it is replaced).
@@ -217,7 +270,12 @@ class CloudFormationStack(RuleBasedStateMachine):
         logical, was = self.pick(data)
         old = was.sent
         new = replace(change, eni=(old.eni + 1) % 3) if change.eni == old.eni else change
-        answer = self.ok(self.make("Update", logical, new, physical_id=was.physical, old=old))
+        body = self.make("Update", logical, new, physical_id=was.physical, old=old)
+        if self.clash(logical, new, keep=was):
+            self.refused(body)
+            self.rollback(logical, was, new)
+            return
+        answer = self.ok(body)
         if was.held is not None and not new.dry and was.held.eni != new.eni:
             assert answer["PhysicalResourceId"] != was.physical
             held = {s["TrafficMirrorSessionId"] for s in self.env.ec2.sessions()}
@@ -258,10 +316,74 @@ class CloudFormationStack(RuleBasedStateMachine):
         was = self.live[logical]
         client = self.env.ec2.client()
         client.delete_traffic_mirror_session(TrafficMirrorSessionId=was.physical)
-        new = replace(change, eni=was.sent.eni, dry=False)
+        new = replace(change, eni=was.sent.eni, dry=False, number=None)
         answer = self.ok(self.make("Update", logical, new, physical_id=was.physical, old=was.sent))
         assert answer["PhysicalResourceId"] != was.physical  # recreated, not stuck
         self.settle(logical, was, new, answer)  # cleanup: gone already
+
+    def rollback(self, logical: str, was: Resource, failed: Spec) -> None:
+        """CloudFormation's rollback of a failed Update: the old properties again."""
+        body = self.make("Update", logical, was.sent, physical_id=was.physical, old=failed)
+        assert self.ok(body)["PhysicalResourceId"] == was.physical
+
+    @precondition(lambda self: not self.live)
+    @rule(first=specs, second=specs)
+    def parallel_creates(self, first: Spec, second: Spec) -> None:
+        """Both resources on one interface, numbers omitted, no DependsOn: CloudFormation
+        invokes the function twice at once, in two Lambda environments."""
+        wanted = {
+            name: replace(spec, eni=first.eni, number=None, dry=False)
+            for name, spec in zip(LOGICALS, (first, second), strict=True)
+        }
+        bodies = {name: self.make("Create", name, spec) for name, spec in wanted.items()}
+        self.env.envs.invoke_together(list(bodies.values()))
+        for name, body in bodies.items():
+            answer = self.env.receiver.wait_for(body["RequestId"])
+            FIGURES["stateful: responses"] += 1
+            assert answer["Status"] == "SUCCESS", answer["Reason"]
+            self.settle(name, None, wanted[name], answer)
+        FIGURES["stateful: parallel creates on one interface"] += 1
+
+    @precondition(lambda self: any(r.held and not r.sent.dry for r in self.live.values()))
+    @rule(data=st.data(), change=specs)
+    def replacement_rolled_back(self, data: st.DataObject, change: Spec) -> None:
+        """A replacement succeeds, another resource fails, and CloudFormation rolls this one
+        back with an Update naming the new session and the old properties, then deletes the
+        new session in the cleanup. The original session must be the one left."""
+        real = sorted(k for k, r in self.live.items() if r.held and not r.sent.dry)
+        logical = data.draw(st.sampled_from(real))
+        was = self.live[logical]
+        assert was.held is not None
+        new = replace(change, eni=(was.held.eni + 1) % 3, dry=False)
+        body = self.make("Update", logical, new, physical_id=was.physical, old=was.sent)
+        if self.clash(logical, new, keep=was):
+            self.refused(body)
+            self.rollback(logical, was, new)
+            return
+        moved = self.ok(body)["PhysicalResourceId"]
+        assert moved != was.physical
+        back = self.ok(self.make("Update", logical, was.sent, physical_id=moved, old=new))
+        assert back["PhysicalResourceId"] == was.physical
+        assert back["Data"]["SessionNumber"] == str(was.held.number)
+        self.ok(self.make("Delete", logical, new, physical_id=moved))
+        FIGURES["stateful: replacements rolled back"] += 1
+
+    @precondition(lambda self: any(r.held and not r.sent.dry for r in self.live.values()))
+    @rule(data=st.data(), kept=st.integers(0, MAX_USER_TAGS), prefix=st.sampled_from("xy"))
+    def tags_at_the_limit(self, data: st.DataObject, kept: int, prefix: str) -> None:
+        """The maximum of user tags, keeping ``kept`` of the current keys and renaming the
+        rest: the session must never need more than EC2's 50 tags on the way."""
+        real = sorted(k for k, r in self.live.items() if r.held and not r.sent.dry)
+        logical = data.draw(st.sampled_from(real))
+        was = self.live[logical]
+        current = [k for k, _ in was.sent.tags][:kept]
+        fresh = (f"{prefix}{i}" for i in range(2 * MAX_USER_TAGS))
+        keys = current + [k for k in fresh if k not in current][: MAX_USER_TAGS - len(current)]
+        new = replace(was.sent, tags=tuple(sorted((k, "v") for k in keys)))
+        answer = self.ok(self.make("Update", logical, new, physical_id=was.physical, old=was.sent))
+        assert answer["PhysicalResourceId"] == was.physical
+        self.settle(logical, was, new, answer)
+        FIGURES["stateful: tag sets at the limit"] += 1
 
     @precondition(lambda self: self.live)
     @rule(data=st.data(), twice=st.booleans())
@@ -279,6 +401,7 @@ class CloudFormationStack(RuleBasedStateMachine):
     def ec2_holds_exactly_what_the_stack_believes(self) -> None:
         held = {s["TrafficMirrorSessionId"]: s for s in self.env.ec2.sessions()}
         believed = {r.physical: r.held for r in self.live.values() if r.held is not None}
+        owners = {r.physical: (name, r.mode) for name, r in self.live.items()}
         lost = set(believed) - set(held)
         orphaned = set(held) - set(believed)
         duplicated = {
@@ -303,13 +426,34 @@ class CloudFormationStack(RuleBasedStateMachine):
             if spec.vni is not None:
                 assert session["VirtualNetworkId"] == spec.vni
             tags = {t["Key"]: t["Value"] for t in session.get("Tags", [])}
-            assert tags == {**dict(spec.tags), MANAGED_BY_KEY: "traffic-mirror-provider"}
+            logical, mode = owners[physical]
+            assert tags == {
+                **dict(spec.tags),
+                MANAGED_BY_KEY: "traffic-mirror-provider",
+                STACK_KEY: self.stack,
+                LOGICAL_KEY: logical,
+                NUMBER_KEY: mode,
+            }, tags
+        numbers = Counter((s["NetworkInterfaceId"], s["SessionNumber"]) for s in held.values())
+        shared = sum(n - 1 for n in numbers.values())
+        FIGURES["stateful: SessionNumbers shared on an interface"] += shared
+        assert shared == 0, numbers
+
+
+@pytest.fixture(scope="module")
+def environments(embedded: EmbeddedEc2, receiver: ResponseReceiver) -> Iterator[LambdaEnvironments]:
+    # The embedded EC2 answers a Create in milliseconds: a shorter wait for rivals suffices.
+    with LambdaEnvironments(len(LOGICALS), env={"SETTLE_SECONDS": "0.3"}) as envs:
+        yield envs
 
 
 def test_cloudformation_lifecycles_keep_ec2_and_the_stack_in_agreement(
-    embedded: EmbeddedEc2, handler: Handler, receiver: ResponseReceiver
+    embedded: EmbeddedEc2,
+    handler: Handler,
+    receiver: ResponseReceiver,
+    environments: LambdaEnvironments,
 ) -> None:
-    CloudFormationStack.env = Harness(embedded, handler, receiver)
+    CloudFormationStack.env = Harness(embedded, handler, receiver, environments)
     run_state_machine_as_test(
         CloudFormationStack,
         settings=settings(
