@@ -1,7 +1,9 @@
 """Lambda entry for Custom::TrafficMirrorSession (template.yaml: CodeUri provider/, app.handler).
 
-Thin wiring: Powertools (structured logs with the request's IDs, one metric per outcome,
-tracing) around crhelper's dispatcher, which calls the resource functions.
+Thin wiring: the event is parsed once into a typed request; Powertools logs (structured, with
+the request's IDs), one metric per outcome and tracing wrap the crhelper adapter, which calls
+the lifecycle function registered for the request type. This is the one place where
+exceptions become a failed answer.
 """
 
 from __future__ import annotations
@@ -14,15 +16,15 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from mirror_session import resource
+from mirror_session.crhelper_adapter import Responder
 from mirror_session.errors import ProviderError
 from mirror_session.placement import Connector
-from mirror_session.responder import Responder
-from mirror_session.schema import InvalidProperties, show
+from mirror_session.request import REQUEST_TYPES, MalformedEvent, Outcome, Request
+from mirror_session.resource import ACTIONS
+from mirror_session.validation import InvalidProperties, show
 
 SERVICE: Final = os.environ.get("POWERTOOLS_SERVICE_NAME", "traffic-mirror-provider")
 NAMESPACE: Final = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "TrafficMirrorProvider")
-REQUEST_TYPES: Final = {"Create", "Update", "Delete"}
 
 #: Tracing is on only when the template says so (Tracing=Enabled sets this to "false").
 #: Constructing Powertools' Tracer imports aws_xray_sdk (~190 ms of cold start), so a
@@ -31,7 +33,6 @@ TRACING: Final = os.environ.get("POWERTOOLS_TRACE_DISABLED", "true").lower() == 
 
 logger = Logger(service=SERVICE)
 copy_config_to_registered_loggers(source_logger=logger, include={"mirror_session"})
-Event = Mapping[str, Any]
 LambdaHandler = Callable[[dict[str, Any], Any], None]
 
 
@@ -47,16 +48,13 @@ def _traced(handler: LambdaHandler) -> LambdaHandler:
     return traced
 
 
-Action = Callable[[Event, resource.Connect], resource.Outcome]
-
-
 def _request_type(event: Mapping[str, Any]) -> str | None:
     """The event's RequestType when it is one CloudFormation sends, else None."""
     value = event.get("RequestType")
     return value if isinstance(value, str) and value in REQUEST_TYPES else None
 
 
-def _record(event: Event, body: Mapping[str, Any]) -> None:
+def _record(event: Mapping[str, Any], body: Mapping[str, Any]) -> None:
     """Log the outcome (never the URL or the raw event) and emit its metric."""
     status = str(body.get("Status"))
     request_type = _request_type(event) or "Invalid"  # bounded metric dimensions
@@ -75,60 +73,25 @@ def _record(event: Event, body: Mapping[str, Any]) -> None:
         metric.add_dimension(name="Status", value=status)
 
 
-helper = Responder(on_sent=_record)
-
-
-def _run(action: Action, event: Event) -> str:
-    """Run one lifecycle function; turn every failure into a readable Reason."""
-    connect = Connector(event)
+def handle(request: Request) -> Outcome:
+    """Run the lifecycle function for the request; turn every failure into a readable Reason."""
     try:
-        outcome = action(event, connect)
+        return ACTIONS[request.request_type](request, Connector(request))
     except InvalidProperties as exc:
         logger.warning("invalid properties", extra={"problems": exc.problems})
         raise ProviderError(f"Invalid properties: {exc}") from exc
     except ProviderError as exc:
-        logger.warning("EC2 refused", extra={"reason": exc.reason, "code": exc.code})
+        logger.warning(f"refused by {exc.source}", extra={"reason": exc.reason, "code": exc.code})
         raise
     except Exception as exc:
         logger.exception("unexpected failure")
         raise ProviderError(
             f"Internal error ({type(exc).__name__}) in the provider; its log has the details "
-            f"under RequestId {event.get('RequestId')}."
+            f"under RequestId {request.request_id}."
         ) from exc
-    if outcome.created and helper.timed_out and connect.last is not None:
-        # FAILED was already sent for this event: what we made now would be an orphan.
-        logger.warning("undoing a session created after the timeout", extra={"id": outcome.created})
-        connect.last.delete(outcome.created)
-    helper.Data.update(outcome.data)
-    return outcome.physical_id
 
 
-@helper.create
-def _create(event: Event, _context: Any) -> str:
-    return _run(resource.create, event)
-
-
-@helper.update
-def _update(event: Event, _context: Any) -> str:
-    return _run(resource.update, event)
-
-
-@helper.delete
-def _delete(event: Event, _context: Any) -> str:
-    return _run(resource.delete, event)
-
-
-def _envelope_problem(event: Mapping[str, Any]) -> str | None:
-    """What makes an event unusable for crhelper, or None when it is well formed."""
-    if _request_type(event) is None:
-        got = show(event.get("RequestType"))
-        return f"RequestType must be Create, Update or Delete, got {got}"
-    for key in ("StackId", "RequestId", "LogicalResourceId"):
-        if not isinstance(event.get(key), str) or not event[key]:
-            return f"{key} is missing or not a string"
-    if _request_type(event) != "Create" and not isinstance(event.get("PhysicalResourceId"), str):
-        return "PhysicalResourceId is missing or not a string"
-    return None
+helper = Responder(handle=handle, on_sent=_record)
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)
@@ -144,9 +107,10 @@ def handler(event: dict[str, Any], context: Any) -> None:
         **{k: str(event.get(k, ""))[:256] for k in ("RequestId", "LogicalResourceId", "StackId")},
         RequestType=_request_type(event) or show(event.get("RequestType"), 16),
     )
-    problem = _envelope_problem(event)
-    if problem:
-        logger.error("malformed event", extra={"problem": problem})
-        helper.reject(event, f"Malformed request: {problem}.")
+    try:
+        request = Request.parse(event)
+    except MalformedEvent as exc:
+        logger.error("malformed event", extra={"problem": str(exc)})
+        helper.reject(event, f"Malformed request: {exc}.")
         return
-    helper(event, context)
+    helper.answer(request, event, context)

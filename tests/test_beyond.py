@@ -16,7 +16,7 @@ from botocore.stub import Stubber
 
 from local.ec2sim import EmbeddedEc2, Fixtures
 from local.events import Stack
-from mirror_session.ec2 import Sessions
+from mirror_session.ec2 import Ec2Gateway
 from mirror_session.identity import LOGICAL_KEY, MANAGED_BY_KEY, NUMBER_KEY, STACK_KEY
 from mirror_session.plan import first_free_number
 from tests.conftest import iam_refusal, props
@@ -195,7 +195,7 @@ def test_allocation_reads_every_page(ec2: EmbeddedEc2) -> None:
             {"TrafficMirrorSessions": [session(2)]},
             {**page, "NextToken": "more"},
         )
-        found = Sessions(client).on_interface("eni-1")
+        found = Ec2Gateway(client).on_interface("eni-1")
         stub.assert_no_pending_responses()
     assert first_free_number(s["SessionNumber"] for s in found) == 3
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import boto3
 from botocore.exceptions import ClientError, ReadTimeoutError
 
-from mirror_session.ec2 import Sessions
+from mirror_session.ec2 import Ec2Gateway
 from mirror_session.errors import ADVICE, MAX_REASON, explain, fit
-from mirror_session.resource import attributes
+from mirror_session.held import attributes
 
 
 def client_error(code: str, message: str = "the message") -> ClientError:
@@ -53,7 +53,7 @@ def test_arn_is_partition_aware() -> None:
     session = {"TrafficMirrorSessionId": "tms-1", "OwnerId": "111122223333"}
     arns = {}
     for region in ("us-east-1", "cn-north-1", "us-gov-west-1"):
-        sessions = Sessions(boto3.client("ec2", region_name=region))
+        sessions = Ec2Gateway(boto3.client("ec2", region_name=region))
         arns[region] = attributes(session, sessions.region, sessions.partition)["Arn"]  # type: ignore[arg-type]
     tail = "111122223333:traffic-mirror-session/tms-1"
     assert arns == {

@@ -12,6 +12,7 @@ from local.ec2sim import EmbeddedEc2, Fixtures
 from local.events import Stack
 from local.lambda_loader import LambdaContext
 from mirror_session.identity import client_token
+from mirror_session.request import Request
 from tests.conftest import props
 
 ATTRS = {
@@ -102,10 +103,12 @@ def test_redelivered_create_returns_the_same_session(
 
 def test_client_token_is_fixed_by_the_request(stack: Stack, fx: Fixtures) -> None:
     event = stack.make("Create", props(fx))
-    token = client_token(event)
-    assert len(token) <= 64 and token == client_token(dict(event))
-    assert token != client_token({**event, "RequestId": "another"})
-    assert token != client_token({**event, "LogicalResourceId": "Other"})
+    token = client_token(Request.parse(event))
+    assert len(token) <= 64 and token == client_token(Request.parse(dict(event)))
+    assert token != client_token(Request.parse({**event, "RequestId": "another"}))
+    assert token != client_token(Request.parse({**event, "LogicalResourceId": "Other"}))
+    # The number tried is part of it: the next free number after a refusal is a new token.
+    assert token != client_token(Request.parse(event), 2)
 
 
 # --- Update ----------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mirror_session.plan import Modify, TagChanges, create_params, first_free_number, plan_update
-from mirror_session.schema import parse, parse_previous
+from mirror_session.validation import parse, parse_previous
 
 BASE: dict[str, Any] = {
     "NetworkInterfaceId": "eni-1",

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from mirror_session.schema import FIELDS, UNKNOWN, InvalidProperties, parse, parse_previous
+from mirror_session.schema import FIELDS, UNKNOWN
+from mirror_session.validation import InvalidProperties, parse, parse_previous
 
 GOOD: dict[str, Any] = {
     "NetworkInterfaceId": "eni-0123",
@@ -45,6 +46,7 @@ def test_strings_from_cloudformation_become_typed_values() -> None:
         "PacketLength": 8500,
         "VirtualNetworkId": 0,
         "Description": "web",
+        "OwnerId": "123456789012",  # validated and kept, never sent to EC2
     }
     assert spec.tags == {"team": "net"}
 
@@ -153,8 +155,14 @@ def test_previous_properties_are_read_leniently() -> None:
 
 
 def test_schema_table_covers_the_native_properties() -> None:
-    names = {f.name for f in FIELDS if f.ec2}
-    assert {f.name for f in FIELDS if not f.ec2} == {"DryRun", "RoleArn", "ExternalId", "Region"}
+    names = {f.name for f in FIELDS if f.sent_to_ec2}
+    assert {f.name for f in FIELDS if not f.sent_to_ec2} == {
+        "OwnerId",
+        "DryRun",
+        "RoleArn",
+        "ExternalId",
+        "Region",
+    }
     assert names == {
         "NetworkInterfaceId",
         "TrafficMirrorTargetId",

@@ -21,9 +21,9 @@ it did not see before creating).
 
 Example::
 
-    view = read(sessions, "eni-1")
+    view = read(ec2, "eni-1")
     view.free()                 # 1 on an empty interface
-    session = place(sessions, view, params, tags, token_for)
+    session = place(ec2, view, params, tags, token_for)
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from mirror_session.ec2 import Sessions, TrafficMirrorSessionTypeDef
+from mirror_session.ec2 import Ec2Gateway, TrafficMirrorSessionTypeDef
 from mirror_session.errors import PER_INTERFACE_LIMIT, ProviderError
 from mirror_session.identity import (
     DECLARED,
@@ -131,17 +131,17 @@ class Interface:
         )
 
 
-def read(sessions: Sessions, interface: str) -> Interface:
+def read(ec2: Ec2Gateway, interface: str) -> Interface:
     """One paginated Describe of the interface's sessions."""
     started = time.monotonic()
-    return Interface(interface, sessions.on_interface(interface), started)
+    return Interface(interface, ec2.on_interface(interface), started)
 
 
 TokenFor = Callable[[int], str]
 
 
 def place(
-    sessions: Sessions,
+    ec2: Ec2Gateway,
     view: Interface,
     params: Mapping[str, Value],
     tags: Mapping[str, str],
@@ -160,17 +160,17 @@ def place(
         if declared and (holder := view.holder(number)) is not None:
             raise view.taken(number, holder)
         try:
-            made = sessions.create({**params, "SessionNumber": number}, tags, token_for(number))
+            made = ec2.create({**params, "SessionNumber": number}, tags, token_for(number))
         except ProviderError as exc:
             if exc.code is None or any(part in exc.code for part in _NOT_A_CLASH):
                 raise
-            again = read(sessions, view.name)
+            again = read(ec2, view.name)
             if again.holder(number) is None and len(again.sessions) < SESSIONS_PER_INTERFACE:
                 raise  # not the number, nor a full interface: EC2's own reason stands
             _log.info("number taken meanwhile", extra={"interface": view.name, "number": number})
             view = again
             continue
-        return settle(sessions, made, view)
+        return settle(ec2, made, view)
     raise ProviderError(
         f"allocate a SessionNumber on {view.name}: other sessions kept taking the free numbers "
         f"({MAX_ROUNDS} tries). Retry the stack operation."
@@ -182,7 +182,7 @@ def _order(session: Session, earlier: set[str]) -> tuple[bool, bool, str]:
     return (_id(session) not in earlier, number_mode(session) != DECLARED, _id(session))
 
 
-def settle(sessions: Sessions, made: Session, before: Interface) -> Session:
+def settle(ec2: Ec2Gateway, made: Session, before: Interface) -> Session:
     """Make sure no other session on the interface shares ``made``'s number; see module doc.
 
     ``before`` is the read that chose the number. Returns the session as EC2 holds it.
@@ -192,7 +192,7 @@ def settle(sessions: Sessions, made: Session, before: Interface) -> Session:
     for _ in range(MAX_ROUNDS):
         slow = time.monotonic() - before.read_at > wait
         time.sleep(wait)
-        now = read(sessions, before.name)
+        now = read(ec2, before.name)
         current = now.get(mine) or made
         rivals = [s for s in now.sessions if _number(s) == _number(current) and _id(s) != mine]
         if not rivals:
@@ -204,7 +204,7 @@ def settle(sessions: Sessions, made: Session, before: Interface) -> Session:
         if _id(keeper) == mine and not (slow and unseen):
             return current
         if number_mode(current) == DECLARED:
-            sessions.delete(mine)
+            ec2.delete(mine)
             raise now.taken(_number(current), keeper if _id(keeper) != mine else rivals[0])
         # Distinct targets for every member of the group, as every process ranks it alike.
         rank = [_id(s) for s in group[1:]] + [_id(group[0])]
@@ -214,7 +214,7 @@ def settle(sessions: Sessions, made: Session, before: Interface) -> Session:
             extra={"session": mine, "from": _number(current), "to": target},
         )
         try:
-            made = sessions.modify(mine, Modify({"SessionNumber": target}))
+            made = ec2.modify(mine, Modify({"SessionNumber": target}))
         except ProviderError as exc:
             if exc.code is None or any(part in exc.code for part in _NOT_A_CLASH):
                 raise

@@ -5,7 +5,7 @@ local stand-in; there is no endpoint code here. One client per region per contai
 
 Example::
 
-    sessions = Sessions(ec2_client())
+    sessions = Ec2Gateway(ec2_client())
     session = sessions.create(params, tags, client_token="...")
     sessions.delete(session["TrafficMirrorSessionId"])
 """
@@ -34,7 +34,7 @@ else:
 
 __all__ = [
     "CLIENT_CONFIG",
-    "Sessions",
+    "Ec2Gateway",
     "TrafficMirrorSessionTypeDef",
     "ec2_client",
 ]
@@ -100,7 +100,7 @@ def _allowed(call: Callable[[], object]) -> Callable[[], None]:
     return attempt
 
 
-class Sessions:
+class Ec2Gateway:
     """Create, modify, tag, find and delete traffic mirror sessions; errors become reasons."""
 
     def __init__(self, client: EC2Client) -> None:

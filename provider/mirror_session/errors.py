@@ -78,12 +78,17 @@ ADVICE: Final[dict[str, str]] = {
 
 
 class ProviderError(Exception):
-    """A failure whose message is the finished Reason for CloudFormation."""
+    """A failure whose message is the finished Reason for CloudFormation.
 
-    def __init__(self, reason: str, code: str | None = None) -> None:
+    ``code`` is the AWS error code when there is one; ``source`` says who refused: ``EC2``,
+    ``STS``, or the ``provider`` itself (a check it made before or after calling AWS).
+    """
+
+    def __init__(self, reason: str, code: str | None = None, source: str = "provider") -> None:
         super().__init__(fit(reason))
         self.reason = str(self)
         self.code = code
+        self.source = source
 
 
 def fit(text: str, limit: int = MAX_REASON) -> str:
@@ -143,11 +148,15 @@ def explain(
         advice = ADVICE.get(code, "")
         if code in REFUSED:
             return ProviderError(
-                f"{head}{code}: refused {_refused(exc, message, service)}. {advice}", code
+                f"{head}{code}: refused {_refused(exc, message, service)}. {advice}",
+                code,
+                service,
             )
         lead = fit(f"{head}{code}. {advice}".rstrip(), MAX_REASON - 12)
-        return ProviderError(f"{lead} {service} said: {message}" if message else lead, code)
+        reason = f"{lead} {service} said: {message}" if message else lead
+        return ProviderError(reason, code, service)
     return ProviderError(
         f"{head}no usable answer from {service} ({type(exc).__name__}). Check the function's "
-        f"network route to the {service} endpoint, then retry. {exc}"
+        f"network route to the {service} endpoint, then retry. {exc}",
+        source=service,
     )

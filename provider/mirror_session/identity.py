@@ -20,10 +20,10 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, TypeGuard
+from typing import TYPE_CHECKING, Final, TypeGuard
 
+from mirror_session.request import Request
 from mirror_session.schema import MANAGED_TAG_PREFIX, MAX_TAG_VALUE
 
 if TYPE_CHECKING:
@@ -57,7 +57,6 @@ ALLOCATED: Final = "allocated"
 DECLARED: Final = "declared"
 _SESSION_ID: Final = re.compile(r"tms-[0-9a-f]{8,}")
 _DRY_RUN_PREFIX: Final = "dryrun-"
-Event = Mapping[str, Any]
 
 
 def managed_by() -> str:
@@ -84,12 +83,9 @@ class Owner:
     logical_id: str
 
     @classmethod
-    def of(cls, event: Event) -> Owner:
-        """The owner named by a CloudFormation event (tag values cut to EC2's maximum)."""
-        return cls(
-            str(event.get("StackId", ""))[:MAX_TAG_VALUE],
-            str(event.get("LogicalResourceId", ""))[:MAX_TAG_VALUE],
-        )
+    def of(cls, request: Request) -> Owner:
+        """The resource a request is for (tag values cut to EC2's maximum)."""
+        return cls(request.stack_id[:MAX_TAG_VALUE], request.logical_resource_id[:MAX_TAG_VALUE])
 
     def ownership(self) -> dict[str, str]:
         """The ownership tags (the provider may add these to a session it manages)."""
@@ -121,22 +117,22 @@ def is_session_id(physical_id: object) -> TypeGuard[str]:
     return isinstance(physical_id, str) and bool(_SESSION_ID.fullmatch(physical_id))
 
 
-def client_token(event: Event, number: object = None) -> str:
+def client_token(request: Request, number: object = None) -> str:
     """A ClientToken fixed by the request (and the SessionNumber tried, when given).
 
     A redelivered event sends the same token for the same number, so EC2 answers with the
     session the first delivery made; another number gets another token, so trying the next
     free number after a refusal is never an IdempotentParameterMismatch.
     """
-    parts = [str(event.get(k, "")) for k in ("StackId", "LogicalResourceId", "RequestId")]
+    parts = [request.stack_id, request.logical_resource_id, request.request_id]
     if number is not None:
         parts.append(f"#{number}")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()  # 64 characters, EC2's max
 
 
-def dry_run_id(event: Event) -> str:
+def dry_run_id(request: Request) -> str:
     """The physical ID of a dry run: never a session ID, so Delete makes no EC2 call."""
-    return f"{_DRY_RUN_PREFIX}{client_token(event)[:16]}"
+    return f"{_DRY_RUN_PREFIX}{client_token(request)[:16]}"
 
 
 def is_dry_run_id(physical_id: object) -> bool:
@@ -144,6 +140,6 @@ def is_dry_run_id(physical_id: object) -> bool:
     return isinstance(physical_id, str) and physical_id.startswith(_DRY_RUN_PREFIX)
 
 
-def failed_create_id(event: Event) -> str:
+def failed_create_id(request: Request) -> str:
     """The physical ID of a failed Create: stable, short, never a session ID."""
-    return f"create-failed-{client_token(event)[:16]}"
+    return f"create-failed-{client_token(request)[:16]}"

@@ -7,9 +7,8 @@ stack resource made each call. With ``Region`` it talks to EC2 in that region.
 
 Example::
 
-    connect = Connector(event)
-    sessions = connect(Placement.of(spec))   # Sessions for the role's account and region
-    connect.last                             # the Sessions built last (to undo a late create)
+    connect = Connector(request)
+    sessions = connect(Placement.of(spec))   # the EC2 gateway for the role's account and region
 """
 
 from __future__ import annotations
@@ -25,8 +24,9 @@ from typing import TYPE_CHECKING, Any, Final
 import boto3
 from botocore.exceptions import ClientError, UnknownRegionError
 
-from mirror_session.ec2 import CLIENT_CONFIG, TRANSPORT_ERRORS, Sessions, ec2_client
+from mirror_session.ec2 import CLIENT_CONFIG, TRANSPORT_ERRORS, Ec2Gateway, ec2_client
 from mirror_session.errors import ProviderError, explain
+from mirror_session.request import Request
 from mirror_session.schema import SessionSpec
 
 if TYPE_CHECKING:
@@ -63,16 +63,15 @@ def sts_client() -> STSClient:
     return boto3.client("sts", config=CLIENT_CONFIG)
 
 
-def role_session_name(event: Mapping[str, Any]) -> str:
+def role_session_name(request: Request) -> str:
     """``<stack name>.<logical ID>``, cut to STS's 64 characters with a hash kept for clarity.
 
-    >>> role_session_name({"StackId": "arn:aws:cloudformation:us-east-1:1:stack/net/abc",
-    ...                    "LogicalResourceId": "WebMirror"})
+    >>> role_session_name(Request("Create", "arn:aws:cloudformation:us-east-1:1:stack/net/abc",
+    ...                           "r1", "WebMirror"))
     'net.WebMirror'
     """
-    stack_id = str(event.get("StackId", ""))
-    stack = stack_id.rsplit(":stack/", maxsplit=1)[-1].split("/", maxsplit=1)[0] or "stack"
-    name = _NAME_UNSAFE.sub("-", f"{stack}.{event.get('LogicalResourceId', '')}")
+    stack = request.stack_name or "stack"
+    name = _NAME_UNSAFE.sub("-", f"{stack}.{request.logical_resource_id}")
     if len(name) <= _NAME_MAX:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:8]
@@ -89,14 +88,13 @@ def _partition_of(region: str) -> str | None:
 
 
 class Connector:
-    """Builds the :class:`Sessions` for a placement, for one event."""
+    """Builds the :class:`Ec2Gateway` for a placement, for one event."""
 
-    def __init__(self, event: Mapping[str, Any]) -> None:
-        self.event = event
-        self.last: Sessions | None = None
+    def __init__(self, request: Request) -> None:
+        self.request = request
 
-    def __call__(self, placement: Placement) -> Sessions:
-        """Sessions in the placement's account and region; a refusal becomes the Reason."""
+    def __call__(self, placement: Placement) -> Ec2Gateway:
+        """The EC2 gateway in the placement's account and region; a refusal becomes the Reason."""
         home = ec2_client()
         region = placement.region or str(home.meta.region_name)
         partition = str(home.meta.partition)
@@ -106,8 +104,7 @@ class Connector:
                 f"runs in {partition}: give a region of {partition}."
             )
         if placement.role_arn is None:
-            self.last = Sessions(ec2_client(placement.region))
-            return self.last
+            return Ec2Gateway(ec2_client(placement.region))
         if placement.role_arn.split(":")[1] != partition:
             raise ProviderError(
                 f"RoleArn {placement.role_arn} is not in partition {partition}, where this "
@@ -122,13 +119,12 @@ class Connector:
             aws_secret_access_key=credentials["SecretAccessKey"],
             aws_session_token=credentials["SessionToken"],
         )
-        self.last = Sessions(client)
-        return self.last
+        return Ec2Gateway(client)
 
     def _assume(self, role_arn: str, external_id: str | None) -> Mapping[str, Any]:
         args: dict[str, Any] = {
             "RoleArn": role_arn,
-            "RoleSessionName": role_session_name(self.event),
+            "RoleSessionName": role_session_name(self.request),
             "DurationSeconds": CREDENTIAL_SECONDS,
         }
         if external_id is not None:

@@ -2,7 +2,7 @@
 
 Example::
 
-    >>> from mirror_session.schema import parse
+    >>> from mirror_session.validation import parse
     >>> base = {"NetworkInterfaceId": "eni-1", "TrafficMirrorTargetId": "tmt-1",
     ...         "TrafficMirrorFilterId": "tmf-1", "SessionNumber": "1", "PacketLength": "64"}
     >>> new = dict(base, Description="web tier")
@@ -80,7 +80,7 @@ def create_params(spec: SessionSpec) -> dict[str, Value]:
     return {
         f.name: spec.values[f.name]  # type: ignore[misc]
         for f in FIELDS
-        if f.ec2 and spec.values.get(f.name, UNKNOWN) is not UNKNOWN
+        if f.sent_to_ec2 and spec.values.get(f.name, UNKNOWN) is not UNKNOWN
     }
 
 
@@ -151,7 +151,7 @@ def plan_update(old: SessionSpec, new: SessionSpec) -> UpdatePlan:
     changes: dict[str, Value] = {}
     remove: list[str] = []
     for f in FIELDS:
-        if f.update is not Update.IN_PLACE or not f.ec2:
+        if f.update is not Update.IN_PLACE or not f.sent_to_ec2:
             continue
         before, after = old.values.get(f.name), new.values.get(f.name)
         if after is None:

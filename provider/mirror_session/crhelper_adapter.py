@@ -1,26 +1,34 @@
-"""crhelper's dispatcher with its traps closed: exactly one bounded, secret-free response.
+"""The one place that touches crhelper: its dispatcher and timer, with its traps closed.
 
-crhelper 2.0.12 routes Create/Update/Delete to our functions and arms a timer before the
-Lambda deadline. We keep that and change what it gets wrong for this product:
+crhelper 2.0.12 (pinned; ``tests/unit/test_crhelper_contract.py`` fails naming the member if
+an upgrade changes one this module relies on) routes Create/Update/Delete to a function and
+arms a timer before the Lambda deadline. :class:`Responder` keeps that and answers each event
+exactly once, promptly and safely. What it overrides or sets, and why:
 
-- no DEBUG logging of the event or the pre-signed ResponseURL (its logger is silenced; the
-  entry module logs structured JSON itself);
-- no 120 s sleep on Delete (``sleep_on_delete=0``);
-- no lambda/events/logs clients at cold start (only its polling mode uses them);
-- exactly one response per event, whichever of the timer or the function finishes first;
-- the timer fires with a real margin, not 0.5 s, so the PUT still has time to land;
-- Reasons keep their beginning (crhelper keeps the tail) and the body stays under 4096 bytes;
-- the PUT has a socket timeout, checks the HTTP status and retries a bounded number of times.
+- ``__init__`` called with ``sleep_on_delete=0`` (no 120 s sleep on Delete),
+  ``log_level="WARNING"``, and ``AWS_SAM_LOCAL`` set around the call: without it crhelper
+  builds lambda/events/logs clients for its polling mode at cold start, which we never use;
+- the ``crhelper`` logger silenced: at DEBUG it logs the event and its pre-signed ResponseURL
+  (a credential); the entry module logs structured JSON itself;
+- ``answer`` (wraps ``__call__``): resets the once-only guard, forgets the previous event's URL,
+  and keeps the parsed :class:`~mirror_session.request.Request` for the registered function;
+- ``_set_timeout`` / ``_timeout``: the timer fires with a real margin (3 s, not 0.5 s) so the
+  PUT still lands, and marks the event timed out: whatever the function made after that is
+  undone (:attr:`Outcome.undo`), as FAILED was already sent;
+- ``generate_physical_id``: a failed Create's ID is stable, short, never a session ID;
+- ``_cfn_response`` / ``_send``: exactly one response per event, whichever of the timer or the
+  function finishes first; Reasons keep their beginning (crhelper keeps the tail); the body
+  stays under 4096 bytes; the PUT has a socket timeout, checks the HTTP status, retries a
+  bounded number of times, and never logs the URL;
+- crhelper's attributes read: ``Status``, ``Reason``, ``PhysicalResourceId``, ``StackId``,
+  ``RequestId``, ``LogicalResourceId``, ``Data``, ``RequestType``, ``_context``,
+  ``_response_url``, ``_timer``; its ``create``/``update``/``delete`` decorators register
+  :meth:`Responder._dispatch` for all three.
 
 Example::
 
-    helper = Responder(on_sent=lambda event, body: print(body["Status"]))
-
-    @helper.create
-    def create(event, context):
-        return "tms-0123456789abcdef0"
-
-    helper(event, context)   # sends one PUT to event["ResponseURL"]
+    helper = Responder(handle=lambda request: Outcome("tms-0123"), on_sent=print_status)
+    helper.answer(Request.parse(event), event, context)   # one PUT to event["ResponseURL"]
 """
 
 from __future__ import annotations
@@ -28,91 +36,23 @@ from __future__ import annotations
 import json
 import logging
 import os
-import ssl
 import threading
-import time
 from collections.abc import Callable, Mapping
-from http.client import HTTPException, HTTPSConnection
-from typing import Any, Final
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any
 
 from crhelper import CfnResource
 
 from mirror_session.errors import fit
 from mirror_session.identity import failed_create_id
+from mirror_session.request import Outcome, Request
+from mirror_session.response import ResponseNotSent, encode_body, put_response
 
-__all__ = ["MAX_BODY", "Responder", "ResponseNotSent", "encode_body", "put_response"]
+__all__ = ["Responder"]
 
-MAX_BODY: Final = 4096
-MAX_ID: Final = 1024
 _log = logging.getLogger(__name__)
 Body = dict[str, Any]
 OnSent = Callable[[Mapping[str, Any], Body], None]
-
-
-class ResponseNotSent(Exception):
-    """Every attempt to PUT the response failed."""
-
-
-def encode_body(body: Body) -> bytes:
-    """JSON-encode a response within CloudFormation's limits: a physical ID of at most 1 KB,
-    and a body of at most 4096 bytes (shrinking Reason, then Data, then echoed fields)."""
-    body = {**body, "PhysicalResourceId": str(body.get("PhysicalResourceId", ""))[:MAX_ID]}
-    raw = json.dumps(body).encode()
-    if len(raw) <= MAX_BODY:
-        return raw
-    body = {**body, "Reason": fit(str(body.get("Reason", "")), 120)}
-    raw = json.dumps(body).encode()
-    if len(raw) <= MAX_BODY:
-        return raw
-    body.update(
-        Status="FAILED",
-        Data={},
-        Reason="The response was larger than CloudFormation's 4096-byte limit.",
-    )
-    raw = json.dumps(body).encode()
-    if len(raw) <= MAX_BODY:
-        return raw
-    # Only an ID CloudFormation never sends can get here (it sends at most 1 KB it got from
-    # us); as the answer is FAILED, CloudFormation adopts no ID from it.
-    for key in ("PhysicalResourceId", "LogicalResourceId", "StackId", "RequestId"):
-        body[key] = str(body.get(key, ""))[:128] or "invalid"
-    return json.dumps(body).encode()
-
-
-def put_response(url: str, body: bytes, attempts: int = 5, timeout: float = 3.0) -> int:
-    """PUT ``body`` to the pre-signed ``url``; retry on errors and non-2xx answers.
-
-    The URL is a credential: it is never logged, only the attempt count and the error kind.
-    """
-    parts = urlsplit(url)
-    if parts.scheme != "https" or not parts.hostname:
-        raise ResponseNotSent("ResponseURL is not an https URL")
-    target = urlunsplit(("", "", parts.path or "/", parts.query, ""))
-    context = ssl.create_default_context()
-    error = "no attempt made"
-    for attempt in range(1, attempts + 1):
-        try:
-            conn = HTTPSConnection(parts.netloc, timeout=timeout, context=context)
-            try:
-                conn.request(
-                    "PUT",
-                    target,
-                    body=body,
-                    headers={"Content-Type": "", "Content-Length": str(len(body))},
-                )
-                status = conn.getresponse().status
-            finally:
-                conn.close()
-            if 200 <= status < 300:
-                return status
-            error = f"HTTP {status}"
-        except (OSError, HTTPException) as exc:
-            error = type(exc).__name__
-        _log.warning("response PUT failed", extra={"attempt": attempt, "error": error})
-        if attempt < attempts:
-            time.sleep(min(0.2 * 2 ** (attempt - 1), 2.0))
-    raise ResponseNotSent(f"after {attempts} attempts: {error}")
+Handle = Callable[[Request], Outcome]
 
 
 class Responder(CfnResource):
@@ -126,7 +66,9 @@ class Responder(CfnResource):
     _timer: threading.Timer | None
     _sam_local: str | None
 
-    def __init__(self, on_sent: OnSent | None = None, margin_s: float = 3.0) -> None:
+    def __init__(
+        self, handle: Handle, on_sent: OnSent | None = None, margin_s: float = 3.0
+    ) -> None:
         # crhelper builds lambda/events/logs clients for its polling mode unless
         # AWS_SAM_LOCAL is set; we never poll, so skip that cold-start cost.
         previous = os.environ.get("AWS_SAM_LOCAL")
@@ -141,23 +83,42 @@ class Responder(CfnResource):
         self._sam_local = previous
         # crhelper's own records are plain text, and at DEBUG carry the event and its URL.
         logging.getLogger("crhelper").setLevel(logging.CRITICAL)
+        self._handle = handle
         self._on_sent = on_sent
         self._margin_s = margin_s
         self._lock = threading.Lock()
         self._responded = False
+        self._request: Request | None = None
         self.timed_out = False
+        for register in (self.create, self.update, self.delete):
+            register(self._dispatch)
 
-    def __call__(self, event: Mapping[str, Any], context: Any) -> None:
-        """Handle one event; exactly one response is sent for it."""
+    def answer(self, request: Request, event: Mapping[str, Any], context: Any) -> None:
+        """Handle one event (parsed as ``request``); exactly one response is sent for it."""
         with self._lock:
             self._responded = False
             self.timed_out = False
+        self._request = request
         self._event, self._response_url = event, ""  # never answer a previous event's URL
         super().__call__(event, context)
 
+    def _dispatch(self, _event: Mapping[str, Any], _context: Any) -> str:
+        """crhelper's registered function: run the handler on the parsed request."""
+        assert self._request is not None
+        outcome = self._handle(self._request)
+        if self.timed_out and outcome.undo is not None:
+            # FAILED was already sent for this event: what it made now would be an orphan.
+            _log.warning(
+                "undoing what was made after the timeout", extra={"id": outcome.physical_id}
+            )
+            outcome.undo()
+        self.Data.update(outcome.data)
+        return outcome.physical_id
+
     def generate_physical_id(self, event: Mapping[str, Any]) -> str:
         """The physical ID of a failed Create: stable, short, never a session ID."""
-        return failed_create_id(event)
+        assert self._request is not None
+        return failed_create_id(self._request)
 
     def _set_timeout(self) -> None:
         remaining = self._context.get_remaining_time_in_millis() / 1000.0
@@ -182,9 +143,9 @@ class Responder(CfnResource):
         """
         if self.PhysicalResourceId:
             return str(self.PhysicalResourceId)
-        given = self._event.get("PhysicalResourceId")
-        if self._event.get("RequestType") != "Create" and isinstance(given, str) and given:
-            return given
+        assert self._request is not None
+        if self._request.physical_resource_id:  # never set on a Create (Request.parse)
+            return self._request.physical_resource_id
         return self.generate_physical_id(self._event)
 
     def _cfn_response(self, event: Mapping[str, Any]) -> None:
