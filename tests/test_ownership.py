@@ -109,8 +109,9 @@ def test_declared_number_held_by_another_session_fails_naming_it(
     before = len(ec2.calls)
     second = Stack(handler, receiver, logical_id="Second").create(props(fx, SessionNumber="5"))
     assert second["Status"] == "FAILED"
-    assert f"use SessionNumber 5 on {fx.sources[0]}: {first['PhysicalResourceId']}" in (
-        second["Reason"]
+    assert (
+        f"use SessionNumber 5 on {fx.sources[0]}: {first['PhysicalResourceId']}"
+        in (second["Reason"])
     )
     assert "/First)" in second["Reason"]  # whose it is: stack/LogicalId
     assert ec2.writes(before) == []
