@@ -10,21 +10,22 @@ SAM_VENV     := .venv-sam
 CHECKOV_VENV := .venv-checkov
 TEMPLATES    := template.yaml examples/consumer.yaml examples/member-role.yaml examples/member-session.yaml
 
-.PHONY: help venv lint format typecheck unit test demo invoke clean lint-cfn build package \
-	bench reliability
+.PHONY: help venv lint format typecheck unit integration test demo invoke clean lint-cfn build \
+	package bench reliability
 
-# Every target in .PHONY appears here (tests/test_makefile.py checks it).
+# Every target in .PHONY appears here (tests/unit/test_makefile.py checks it).
 help:
 	@echo "Try it (no AWS account, no Docker):"
 	@echo "  make demo          the whole lifecycle against an embedded EC2"
 	@echo "  make invoke EVENT=events/create.json"
 	@echo "                     deliver one event file to the handler, print CloudFormation's answer"
 	@echo "Check (make test is what CI runs):"
-	@echo "  make test          lint, typecheck, lint-cfn, package and unit, in that order"
+	@echo "  make test          lint, typecheck, lint-cfn, package, then every test, in that order"
 	@echo "  make lint          ruff check and ruff format --check"
 	@echo "  make format        ruff format, then ruff check --fix"
 	@echo "  make typecheck     mypy --strict"
-	@echo "  make unit          pytest (the reliability suites at their default size)"
+	@echo "  make unit          the unit tests (tests/unit): seconds, no EC2 and no receiver"
+	@echo "  make integration   the handler end to end on the embedded EC2 (tests/integration)"
 	@echo "  make lint-cfn      sam validate --lint, cfn-lint and checkov on the templates"
 	@echo "  make reliability   fuzzing, stateful, concurrency and fault suites at full size"
 	@echo "Build and measure:"
@@ -83,10 +84,17 @@ package: build $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Tests by level: tests/unit, tests/integration, tests/reliability (conftest.py is shared).
+# No unit test uses hypothesis: without its pytest plugin, make unit starts a second sooner.
 unit: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -p no:hypothesispytest tests/unit
 
-test: lint typecheck lint-cfn package unit
+integration: $(STAMP)
+	$(BIN)/pytest tests/integration
+
+# Every level; the reliability suites at their default size.
+test: lint typecheck lint-cfn package
+	$(BIN)/pytest
 
 demo: $(STAMP)
 	$(BIN)/python -m local.demo
@@ -113,8 +121,8 @@ bench: build $(STAMP)
 # The reliability suites at full size; make test runs them at their default size.
 reliability: $(STAMP)
 	FUZZ_EXAMPLES=10000 STATEFUL_SEQUENCES=150 STATEFUL_STEPS=30 CONCURRENCY_ROUNDS=20 \
-		$(BIN)/pytest tests/test_fuzz.py tests/test_stateful.py tests/test_concurrency.py \
-		tests/test_process_faults.py tests/test_failures.py tests/test_ownership.py
+		$(BIN)/pytest tests/reliability tests/integration/test_failures.py \
+		tests/integration/test_ownership.py
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .mypy_cache .ruff_cache .pytest_cache \

@@ -1,0 +1,189 @@
+"""SessionNumber allocated when omitted, end to end: the lowest number free on the
+interface, kept by updates, and found again when an event is delivered twice.
+
+Real event JSON, the handler loaded from template.yaml, EC2 answered by the embedded moto,
+responses over HTTPS.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.stub import Stubber
+
+from local.ec2sim import EmbeddedEc2, Fixtures
+from local.events import Stack
+from mirror_session.ec2 import Ec2Gateway
+from mirror_session.plan import first_free_number
+from tests.conftest import props
+
+
+def place(ec2: EmbeddedEc2, fx: Fixtures, numbers: list[int]) -> list[str]:
+    """Sessions made outside the stack on the first source interface, by number."""
+    client = ec2.client()
+    return [
+        client.create_traffic_mirror_session(
+            NetworkInterfaceId=fx.sources[0],
+            TrafficMirrorTargetId=fx.target_id,
+            TrafficMirrorFilterId=fx.filter_ids[1],
+            SessionNumber=n,
+        )["TrafficMirrorSession"]["TrafficMirrorSessionId"]
+        for n in numbers
+    ]
+
+
+@pytest.mark.parametrize(
+    ("existing", "allocated"), [([], 1), ([1], 2), ([1, 3], 2), ([2, 3], 1), ([1, 2], 3)]
+)
+def test_omitted_number_is_the_lowest_free_on_the_interface(
+    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures, existing: list[int], allocated: int
+) -> None:
+    place(ec2, fx, existing)
+    client = ec2.client()  # a session on another interface does not count
+    client.create_traffic_mirror_session(
+        NetworkInterfaceId=fx.sources[1],
+        TrafficMirrorTargetId=fx.target_id,
+        TrafficMirrorFilterId=fx.filter_ids[0],
+        SessionNumber=1 if allocated != 1 else 2,
+    )
+    before = len(ec2.calls)
+    response = stack.create(props(fx, SessionNumber=None))
+    assert response["Status"] == "SUCCESS", response["Reason"]
+    # Read the interface, create, read it again for rivals created at the same moment.
+    assert ec2.calls[before:] == [
+        "DescribeTrafficMirrorSessions",
+        "CreateTrafficMirrorSession",
+        "DescribeTrafficMirrorSessions",
+    ]
+    described = ec2.requests("DescribeTrafficMirrorSessions")[-2]
+    assert described["Filter.1.Name"] == "network-interface-id"
+    assert described["Filter.1.Value.1"] == fx.sources[0]
+    assert response["Data"]["SessionNumber"] == str(allocated)
+    made = [s for s in ec2.sessions() if s["TrafficMirrorSessionId"] == response["Data"]["Id"]]
+    assert made[0]["SessionNumber"] == allocated
+
+
+def test_full_interface_names_its_sessions_and_creates_nothing(
+    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
+    ids = place(ec2, fx, [1, 2, 5])
+    before = len(ec2.calls)
+    response = stack.create(props(fx, SessionNumber=None))
+    assert response["Status"] == "FAILED"
+    reason = response["Reason"]
+    assert reason.startswith(f"allocate a SessionNumber on {fx.sources[0]}: it already sources 3")
+    assert "the EC2 maximum" in reason and "Remove one, or mirror another interface" in reason
+    for sid, n in zip(ids, [1, 2, 5], strict=True):
+        assert f"{sid} (#{n})" in reason
+    assert ec2.writes(before) == []
+    assert len(ec2.sessions()) == 3
+
+
+def test_dry_run_on_a_full_interface_reports_it_too(
+    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
+    place(ec2, fx, [1, 2, 3])
+    before = len(ec2.calls)
+    response = stack.create(props(fx, SessionNumber=None, DryRun="true"))
+    assert response["Status"] == "FAILED"
+    assert "it already sources 3 sessions, the EC2 maximum" in response["Reason"]
+    assert ec2.calls[before:] == ["DescribeTrafficMirrorSessions"]
+
+
+def test_update_that_still_omits_the_number_keeps_it_and_writes_nothing(
+    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
+    place(ec2, fx, [1])
+    created = stack.create(props(fx, SessionNumber=None))
+    assert created["Data"]["SessionNumber"] == "2"
+    place(ec2, fx, [3])  # the interface changed meanwhile; the number must not move
+    before = len(ec2.calls)
+    updated = stack.update(props(fx, SessionNumber=None))
+    assert updated["Status"] == "SUCCESS", updated["Reason"]
+    assert updated["PhysicalResourceId"] == created["PhysicalResourceId"]
+    assert ec2.writes(before) == []
+    assert updated["Data"]["SessionNumber"] == "2"
+
+
+def test_update_from_allocated_to_explicit_and_back(
+    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
+    created = stack.create(props(fx, SessionNumber=None))
+    assert created["Data"]["SessionNumber"] == "1"
+    explicit = stack.update(props(fx, SessionNumber="7"))
+    assert explicit["Data"]["SessionNumber"] == "7"
+    before = len(ec2.calls)
+    omitted = stack.update(props(fx, SessionNumber=None, Description="x"))
+    assert omitted["Data"]["SessionNumber"] == "7"  # omitted means keep, not re-allocate
+    modify = ec2.requests("ModifyTrafficMirrorSession")[-1]
+    assert "SessionNumber" not in modify and ec2.writes(before) == ["ModifyTrafficMirrorSession"]
+
+
+def test_replacement_allocates_on_the_new_interface(
+    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
+    stack.create(props(fx, SessionNumber=None))
+    ec2.client().create_traffic_mirror_session(
+        NetworkInterfaceId=fx.sources[1],
+        TrafficMirrorTargetId=fx.target_id,
+        TrafficMirrorFilterId=fx.filter_ids[0],
+        SessionNumber=1,
+    )
+    moved = stack.update(props(fx, SessionNumber=None, NetworkInterfaceId=fx.sources[1]))
+    assert moved["Status"] == "SUCCESS", moved["Reason"]
+    assert moved["Data"]["NetworkInterfaceId"] == fx.sources[1]
+    assert moved["Data"]["SessionNumber"] == "2"
+
+
+def test_redelivered_create_with_an_allocated_number_finds_its_session(
+    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
+    """Lambda retried the event after the first attempt's session was made: the interface
+    now shows that session, so a naive allocation would pick the next number and make a
+    duplicate. The session's ownership tags say it is this resource's: it is answered again."""
+    body = stack.make("Create", props(fx, SessionNumber=None))
+    first = stack.send(body)
+    again = stack.send(body)
+    assert first["Status"] == again["Status"] == "SUCCESS", again["Reason"]
+    assert again["PhysicalResourceId"] == first["PhysicalResourceId"]
+    assert len(ec2.sessions()) == 1
+    numbers = [r.get("SessionNumber") for r in ec2.requests("CreateTrafficMirrorSession")]
+    assert numbers == ["1"]  # the second delivery found its own session: no Create
+
+
+def test_redelivery_onto_a_now_full_interface_still_finds_its_session(
+    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
+    place(ec2, fx, [1, 2])
+    body = stack.make("Create", props(fx, SessionNumber=None))
+    first = stack.send(body)
+    assert first["Data"]["SessionNumber"] == "3"
+    again = stack.send(body)
+    assert again["Status"] == "SUCCESS", again["Reason"]
+    assert again["PhysicalResourceId"] == first["PhysicalResourceId"]
+    assert len(ec2.sessions()) == 3
+
+
+def test_allocation_reads_every_page(ec2: EmbeddedEc2) -> None:
+    """moto does not paginate; botocore's Stubber plays EC2 returning two pages."""
+    client = ec2.client()
+    page = {"Filters": [{"Name": "network-interface-id", "Values": ["eni-1"]}]}
+
+    def session(n: int) -> dict[str, Any]:
+        return {"TrafficMirrorSessionId": f"tms-{n:017x}", "SessionNumber": n, "Tags": []}
+
+    with Stubber(client) as stub:
+        stub.add_response(
+            "describe_traffic_mirror_sessions",
+            {"TrafficMirrorSessions": [session(1)], "NextToken": "more"},
+            page,
+        )
+        stub.add_response(
+            "describe_traffic_mirror_sessions",
+            {"TrafficMirrorSessions": [session(2)]},
+            {**page, "NextToken": "more"},
+        )
+        found = Ec2Gateway(client).on_interface("eni-1")
+        stub.assert_no_pending_responses()
+    assert first_free_number(s["SessionNumber"] for s in found) == 3

@@ -1,0 +1,126 @@
+"""DryRun, end to end: preflights that ask EC2 whether the deploy would be allowed and
+change nothing, then the real deploy, and the Deletes that follow.
+
+Real event JSON, the handler loaded from template.yaml, EC2 answered by the embedded moto,
+responses over HTTPS.
+"""
+
+from __future__ import annotations
+
+from local.ec2sim import EmbeddedEc2, Fixtures
+from local.events import Stack
+from mirror_session.identity import LOGICAL_KEY, MANAGED_BY_KEY, NUMBER_KEY, STACK_KEY
+from tests.conftest import iam_refusal, props
+
+RESERVED_KEYS = {MANAGED_BY_KEY, STACK_KEY, LOGICAL_KEY, NUMBER_KEY}
+
+
+def test_dry_run_create_checks_with_ec2_and_creates_nothing(
+    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
+    response = stack.create(props(fx, DryRun="true", SessionNumber=None))
+    assert response["Status"] == "SUCCESS", response["Reason"]
+    assert response["PhysicalResourceId"].startswith("dryrun-")
+    data = response["Data"]
+    assert data["DryRun"] == "true"
+    assert data["Id"] == response["PhysicalResourceId"]
+    assert data["SessionNumber"] == "1" and data["NetworkInterfaceId"] == fx.sources[0]
+    assert data["Arn"] == data["OwnerId"] == data["VirtualNetworkId"] == ""  # EC2 assigns these
+    (checked,) = ec2.requests("CreateTrafficMirrorSession")
+    assert checked["DryRun"] == "true"
+    assert checked["TagSpecification.1.Tag.1.Key"] == MANAGED_BY_KEY  # the tag condition too
+    assert ec2.sessions() == []
+
+
+def test_dry_run_refused_names_the_action_and_resource(
+    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
+    target = f"arn:aws:ec2:us-east-1:123456789012:traffic-mirror-target/{fx.target_id}"
+    message = iam_refusal("ec2:CreateTrafficMirrorSession", target)
+    ec2.inject("CreateTrafficMirrorSession", "UnauthorizedOperation", status=403, message=message)
+    response = stack.create(props(fx, DryRun="true"))
+    assert response["Status"] == "FAILED"
+    assert response["Reason"].startswith(
+        f"dry-run create traffic mirror session ({fx.sources[0]} #1): UnauthorizedOperation: "
+        f"refused ec2:CreateTrafficMirrorSession on {target}."
+    )
+    assert ec2.sessions() == []
+
+
+def test_deleting_a_dry_run_makes_no_call(stack: Stack, ec2: EmbeddedEc2, fx: Fixtures) -> None:
+    stack.create(props(fx, DryRun="true"))
+    before = len(ec2.calls)
+    deleted = stack.delete()
+    assert deleted["Status"] == "SUCCESS", deleted["Reason"]
+    assert ec2.calls[before:] == []
+
+
+def test_dry_run_then_real_deploy_creates_and_cleans_up(
+    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
+    dry = stack.create(props(fx, DryRun="true"))
+    real = stack.update(props(fx))  # the same template without DryRun
+    assert real["Status"] == "SUCCESS", real["Reason"]
+    assert real["PhysicalResourceId"].startswith("tms-")
+    assert real["Data"]["DryRun"] == "false"
+    before = len(ec2.calls)
+    stack.delete(dry["PhysicalResourceId"])  # CloudFormation's cleanup of the old ID
+    assert ec2.calls[before:] == []
+    assert [s["TrafficMirrorSessionId"] for s in ec2.sessions()] == [real["PhysicalResourceId"]]
+
+
+def test_dry_run_update_of_a_real_session_changes_nothing_and_keeps_its_id(
+    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
+    created = stack.create(props(fx, PacketLength="128", Tags=[{"Key": "a", "Value": "1"}]))
+    wanted = props(
+        fx,
+        DryRun="true",
+        TrafficMirrorFilterId=fx.filter_ids[1],
+        Tags=[{"Key": "b", "Value": "2"}],
+    )
+    checked = stack.update(wanted)
+    assert checked["Status"] == "SUCCESS", checked["Reason"]
+    # Same physical ID: a new one would make CloudFormation delete the real session.
+    assert checked["PhysicalResourceId"] == created["PhysicalResourceId"]
+    assert checked["Data"]["DryRun"] == "true"
+    assert checked["Data"]["TrafficMirrorFilterId"] == fx.filter_ids[0]  # as it still is
+    assert ec2.requests("ModifyTrafficMirrorSession")[-1]["DryRun"] == "true"
+    assert ec2.requests("CreateTags")[-1]["DryRun"] == "true"
+    assert ec2.requests("DeleteTags")[-1]["DryRun"] == "true"
+    (session,) = ec2.sessions()
+    assert session["TrafficMirrorFilterId"] == fx.filter_ids[0]
+    assert session["PacketLength"] == 128
+
+    # The real deploy: the "old" properties are the dry run's, which never reached EC2, so
+    # the provider diffs against EC2 and applies everything.
+    real = stack.update({**wanted, "DryRun": "false"})
+    assert real["Status"] == "SUCCESS", real["Reason"]
+    assert real["PhysicalResourceId"] == created["PhysicalResourceId"]
+    (session,) = ec2.sessions()
+    assert session["TrafficMirrorFilterId"] == fx.filter_ids[1]
+    assert {t["Key"] for t in session["Tags"]} == {"b", *RESERVED_KEYS}
+
+
+def test_dry_run_of_a_replacing_update_checks_the_create_and_keeps_the_session(
+    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
+    created = stack.create(props(fx))
+    checked = stack.update(props(fx, DryRun="true", NetworkInterfaceId=fx.sources[1]))
+    assert checked["Status"] == "SUCCESS", checked["Reason"]
+    assert checked["PhysicalResourceId"] == created["PhysicalResourceId"]
+    create = ec2.requests("CreateTrafficMirrorSession")[-1]
+    assert create["DryRun"] == "true" and create["NetworkInterfaceId"] == fx.sources[1]
+    assert [s["TrafficMirrorSessionId"] for s in ec2.sessions()] == [created["PhysicalResourceId"]]
+
+
+def test_delete_of_a_real_session_deletes_even_with_dry_run_set(
+    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
+    """The last Update was a dry run, so the Delete's properties say DryRun: the session is
+    still real and must not be orphaned."""
+    stack.create(props(fx))
+    stack.update(props(fx, DryRun="true"))
+    deleted = stack.delete()
+    assert deleted["Status"] == "SUCCESS", deleted["Reason"]
+    assert ec2.sessions() == []
