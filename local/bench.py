@@ -23,11 +23,11 @@ from typing import Any
 
 import boto3
 
-from local.ec2sim import WRITE_ACTIONS, EmbeddedEc2, Fixtures
-from local.events import Stack, event, stack_id
-from local.lambda_loader import ROOT, Handler, LambdaContext, handler_location, load_handler
+from local.harness.ec2sim import WRITE_ACTIONS, EmbeddedEc2, Fixtures
+from local.harness.events import Stack, event, stack_id
+from local.harness.lambda_loader import ROOT, Handler, LambdaContext, handler_location, load_handler
+from local.harness.receiver import ResponseReceiver, put_json
 from local.package_check import zipped_size
-from local.receiver import ResponseReceiver, put_json
 
 RUNS = int(os.environ.get("BENCH_RUNS", "30"))
 COLD_RUNS = int(os.environ.get("BENCH_COLD_RUNS", "10"))
@@ -57,7 +57,7 @@ print(time.perf_counter() - t0)
 """
 RSS_PROVIDER = """
 import json, sys
-from local.lambda_loader import LambdaContext, load_handler
+from local.harness.lambda_loader import LambdaContext, load_handler
 handler = load_handler()
 for body in json.loads(sys.argv[1]):
     handler(body, LambdaContext())

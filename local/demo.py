@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from local.ec2sim import EmbeddedEc2, Fixtures
-from local.events import Stack
-from local.lambda_loader import ROOT, handler_location, load_handler
-from local.receiver import ResponseReceiver
+from local.harness.ec2sim import EmbeddedEc2, Fixtures
+from local.harness.events import Stack
+from local.harness.lambda_loader import ROOT, handler_location, load_handler
+from local.harness.receiver import ResponseReceiver
 
 
 @dataclass

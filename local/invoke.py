@@ -21,10 +21,10 @@ import uuid
 from pathlib import Path
 from typing import Any, TextIO
 
-from local.ec2sim import EmbeddedEc2, Fixtures
-from local.events import Stack, render
-from local.lambda_loader import Handler, LambdaContext, load_handler
-from local.receiver import ResponseReceiver
+from local.harness.ec2sim import EmbeddedEc2, Fixtures
+from local.harness.events import Stack, render
+from local.harness.lambda_loader import Handler, LambdaContext, load_handler
+from local.harness.receiver import ResponseReceiver
 
 USAGE = "usage: python -m local.invoke EVENT_FILE   (for example events/create.json)"
 RESPONSE_URL = "{{ResponseURL}}"

@@ -13,7 +13,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from local.lambda_loader import handler_location
+from local.harness.lambda_loader import handler_location
 
 REQUIRED = ("app.py", "mirror_session", "crhelper", "aws_lambda_powertools", "aws_xray_sdk")
 FORBIDDEN = ("tests", "local", "moto", "boto3", "botocore", "pytest", "hypothesis", "events")

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 import botocore.retries.standard
 import pytest
 
-from local.events import Stack
-from local.lambda_loader import ROOT, Handler, load_handler
-from local.receiver import ResponseReceiver
+from local.harness.events import Stack
+from local.harness.lambda_loader import ROOT, Handler, load_handler
+from local.harness.receiver import ResponseReceiver
 from tests.figures import FIGURES
 
 if TYPE_CHECKING:  # imported where used: moto takes a second, and unit tests never need it
-    from local.ec2sim import EmbeddedEc2, Fixtures
+    from local.harness.ec2sim import EmbeddedEc2, Fixtures
 
 # One process plays one Lambda environment at a time here: no rival can appear while a Create
 # settles, so the wait for rivals is skipped (the concurrency suite runs real parallel
@@ -40,7 +40,7 @@ def receiver() -> Iterator[ResponseReceiver]:
 
 @pytest.fixture(scope="session")
 def embedded() -> Iterator[EmbeddedEc2]:
-    from local.ec2sim import EmbeddedEc2  # noqa: PLC0415 - see the TYPE_CHECKING import
+    from local.harness.ec2sim import EmbeddedEc2  # noqa: PLC0415 - see the TYPE_CHECKING import
 
     with EmbeddedEc2() as ec2:
         yield ec2

@@ -5,9 +5,9 @@ local stand-in; there is no endpoint code here. One client per region per contai
 
 Example::
 
-    sessions = Ec2Gateway(ec2_client())
-    session = sessions.create(params, tags, client_token="...")
-    sessions.delete(session["TrafficMirrorSessionId"])
+    ec2 = Ec2Gateway(ec2_client())
+    session = ec2.create(params, tags, client_token="...")
+    ec2.delete(session["TrafficMirrorSessionId"])
 """
 
 from __future__ import annotations
@@ -32,16 +32,11 @@ else:
     EC2Client = TagTypeDef = Any
     TrafficMirrorSessionTypeDef = dict
 
-__all__ = [
-    "CLIENT_CONFIG",
-    "Ec2Gateway",
-    "TrafficMirrorSessionTypeDef",
-    "ec2_client",
-]
+__all__ = ["CLIENT_CONFIG", "Ec2Gateway", "TrafficMirrorSessionTypeDef", "ec2_client"]
 
 #: Throttling (RequestLimitExceeded) is retried by botocore's standard mode with backoff.
 #: Socket timeouts are short enough that a hung call fails well inside the Lambda timeout;
-#: the responder's timer is the last guard.
+#: the adapter's timer is the last guard.
 CLIENT_CONFIG: Final = Config(
     retries={"mode": "standard", "max_attempts": 8},
     connect_timeout=5,
@@ -103,8 +98,15 @@ def _allowed(call: Callable[[], object]) -> Callable[[], None]:
 class Ec2Gateway:
     """Create, modify, tag, find and delete traffic mirror sessions; errors become reasons."""
 
-    def __init__(self, client: EC2Client) -> None:
+    def __init__(self, client: EC2Client, account: str | None = None) -> None:
         self.client = client
+        self.account = account  # given when reached through RoleArn
+
+    @property
+    def where(self) -> str:
+        """Where this gateway looks, for Reasons: the account (when known) and the region."""
+        account = f"account {self.account}" if self.account else "this account"
+        return f"in {account}, region {self.region}"
 
     @property
     def region(self) -> str:
@@ -116,21 +118,25 @@ class Ec2Gateway:
         """The region's partition (aws, aws-cn, aws-us-gov), as the client resolved it."""
         return str(self.client.meta.partition)
 
-    @staticmethod
-    def _call(verb: str, ident: str, call: Callable[[], T], if_gone: T | None = None) -> T:
+    def _call(
+        self,
+        verb: str,
+        ident: str,
+        call: Callable[[], T],
+        if_gone: T | None = None,
+        ids: Mapping[str, Value] | None = None,
+    ) -> T:
         """Run one EC2 call; a failure becomes a ProviderError whose message is the Reason.
-
-        With ``if_gone``, a missing session (InvalidTrafficMirrorSessionId.NotFound) returns
-        it instead of failing.
-        """
+        ``if_gone`` is returned for a missing session (InvalidTrafficMirrorSessionId.NotFound)
+        instead of failing; ``ids`` are the call's parameters, to name a missing one."""
         try:
             return call()
         except ClientError as exc:
             if if_gone is not None and error_code(exc) == NOT_FOUND:
                 return if_gone
-            raise explain(verb, ident, exc) from exc
+            raise explain(verb, ident, exc, where=self.where, ids=ids) from exc
         except TRANSPORT_ERRORS as exc:
-            raise explain(verb, ident, exc) from exc
+            raise explain(verb, ident, exc, where=self.where) from exc
 
     def create(
         self, params: Mapping[str, Value], tags: Mapping[str, str], client_token: str
@@ -138,7 +144,10 @@ class Ec2Gateway:
         """One CreateTrafficMirrorSession; the same token returns the same session again."""
         args = _create_args(params, tags, client_token)
         answer = self._call(
-            "create", _ident(params), lambda: self.client.create_traffic_mirror_session(**args)
+            "create",
+            _ident(params),
+            lambda: self.client.create_traffic_mirror_session(**args),
+            ids=params,
         )
         return answer["TrafficMirrorSession"]
 
@@ -152,13 +161,16 @@ class Ec2Gateway:
             made = self.client.create_traffic_mirror_session(**args, DryRun=True)
             self.delete(made["TrafficMirrorSession"]["TrafficMirrorSessionId"])  # never seen
 
-        self._call("dry-run create", _ident(params), _allowed(attempt))
+        self._call("dry-run create", _ident(params), _allowed(attempt), ids=params)
 
     def modify(self, session_id: str, change: Modify) -> TrafficMirrorSessionTypeDef:
         """One ModifyTrafficMirrorSession with only the changed fields and RemoveFields."""
         args = _modify_args(session_id, change)
         answer = self._call(
-            "modify", session_id, lambda: self.client.modify_traffic_mirror_session(**args)
+            "modify",
+            session_id,
+            lambda: self.client.modify_traffic_mirror_session(**args),
+            ids=change.changes,
         )
         return answer["TrafficMirrorSession"]
 

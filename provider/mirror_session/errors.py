@@ -12,6 +12,7 @@ Example::
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Final
 
 from botocore.exceptions import ClientError
@@ -21,6 +22,7 @@ __all__ = [
     "DRY_RUN_OK",
     "MAX_REASON",
     "MISMATCH",
+    "MISSING",
     "NOT_FOUND",
     "PER_INTERFACE_LIMIT",
     "ProviderError",
@@ -45,12 +47,11 @@ _REFUSED_WHAT: Final = re.compile(
 
 ADVICE: Final[dict[str, str]] = {
     NOT_FOUND: "The session is gone; it was deleted outside this stack (or with its interface).",
-    "InvalidTrafficMirrorTargetId.NotFound": "Check TrafficMirrorTargetId exists in this "
-    "account and region, or is shared with it through RAM.",
-    "InvalidTrafficMirrorFilterId.NotFound": "Check TrafficMirrorFilterId exists in this "
-    "account and region.",
-    "InvalidNetworkInterfaceID.NotFound": "Check NetworkInterfaceId exists in this account "
-    "and region.",
+    "InvalidTrafficMirrorTargetId.NotFound": "Check it exists there, or is shared with that "
+    "account through RAM.",
+    "InvalidTrafficMirrorFilterId.NotFound": "Check it exists there.",
+    "InvalidNetworkInterfaceID.NotFound": "Check it exists there (an interface deleted with "
+    "its instance is gone).",
     PER_INTERFACE_LIMIT: "An interface can source at most 3 "
     "sessions: remove one or mirror another interface.",
     "TrafficMirrorSourcesPerTargetLimitExceeded": "This target takes no more sources: use "
@@ -75,6 +76,17 @@ ADVICE: Final[dict[str, str]] = {
     "once, then retry.",
     "InvalidParameterValue": "EC2 rejected a value: check the property its message names.",
 }
+
+
+#: NotFound codes naming a prerequisite, and the property that named it: the Reason leads
+#: with that property, its ID and where the provider looked, before any of EC2's message.
+MISSING: Final[dict[str, str]] = {
+    "InvalidTrafficMirrorTargetId.NotFound": "TrafficMirrorTargetId",
+    "InvalidTrafficMirrorFilterId.NotFound": "TrafficMirrorFilterId",
+    "InvalidNetworkInterfaceID.NotFound": "NetworkInterfaceId",
+}
+#: Where the provider looked, when nothing else says: its own account and region.
+HOME: Final = "in this account and region"
 
 
 class ProviderError(Exception):
@@ -127,18 +139,27 @@ def explain(
     exc: BaseException,
     subject: str = "traffic mirror session",
     service: str = "EC2",
+    *,
+    where: str = HOME,
+    ids: Mapping[str, object] | None = None,
 ) -> ProviderError:
     """Turn a botocore failure into a ProviderError with a reason a person can act on.
 
-    >>> from botocore.exceptions import ClientError
-    >>> err = ClientError({"Error": {"Code": "UnauthorizedOperation", "Message": "User: x is "
-    ...     "not authorized to perform: ec2:CreateTrafficMirrorSession on resource: "
-    ...     "arn:aws:ec2:us-east-1:1:traffic-mirror-target/tmt-1 because no policy allows it. "
-    ...     "Encoded authorization failure message: AbC"}}, "CreateTrafficMirrorSession")
-    >>> print(explain("create", "eni-1 #1", err))  # doctest: +NORMALIZE_WHITESPACE
-    create traffic mirror session (eni-1 #1): UnauthorizedOperation: refused
-    ec2:CreateTrafficMirrorSession on arn:aws:ec2:us-east-1:1:traffic-mirror-target/tmt-1.
-    Check the role's policy: managed-by tag, target and source tag conditions, allowed regions.
+        The key detail comes first and survives the 256-character cut: what IAM refused, or
+        which property's ID was not found and ``where`` (the account and region looked in, taken
+        from ``ids``, the call's parameters); EC2's own message comes last and is what is cut.
+
+        >>> from collections.abc import Mapping
+
+    from botocore.exceptions import ClientError
+        >>> err = ClientError({"Error": {"Code": "UnauthorizedOperation", "Message": "User: x is "
+        ...     "not authorized to perform: ec2:CreateTrafficMirrorSession on resource: "
+        ...     "arn:aws:ec2:us-east-1:1:traffic-mirror-target/tmt-1 because no policy allows it. "
+        ...     "Encoded authorization failure message: AbC"}}, "CreateTrafficMirrorSession")
+        >>> print(explain("create", "eni-1 #1", err))  # doctest: +NORMALIZE_WHITESPACE
+        create traffic mirror session (eni-1 #1): UnauthorizedOperation: refused
+        ec2:CreateTrafficMirrorSession on arn:aws:ec2:us-east-1:1:traffic-mirror-target/tmt-1.
+        Check the role's policy: managed-by tag, target and source tag conditions, allowed regions.
     """
     head = f"{verb} {subject} ({ident}): "
     if isinstance(exc, ClientError):
@@ -146,6 +167,11 @@ def explain(
         code = str(err.get("Code", "Unknown"))
         message = str(err.get("Message", ""))
         advice = ADVICE.get(code, "")
+        if code in MISSING and ids and MISSING[code] in ids:
+            prop = MISSING[code]
+            lead = f"{verb} {subject}: {code}: {prop} {ids[prop]} was not found {where}. {advice}"
+            lead = fit(lead, MAX_REASON - 12)
+            return ProviderError(f"{lead} {service} said: {message}", code, service)
         if code in REFUSED:
             return ProviderError(
                 f"{head}{code}: refused {_refused(exc, message, service)}. {advice}",

@@ -119,7 +119,7 @@ class Connector:
             aws_secret_access_key=credentials["SecretAccessKey"],
             aws_session_token=credentials["SessionToken"],
         )
-        return Ec2Gateway(client)
+        return Ec2Gateway(client, account=placement.role_arn.split(":")[4])
 
     def _assume(self, role_arn: str, external_id: str | None) -> Mapping[str, Any]:
         args: dict[str, Any] = {

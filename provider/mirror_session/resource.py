@@ -15,9 +15,11 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Final, TypeGuard
+from typing import Final
 
+from mirror_session.adoption import adopt
 from mirror_session.allocation import Interface, place, read
+from mirror_session.converge import converge
 from mirror_session.ec2 import Ec2Gateway, TrafficMirrorSessionTypeDef
 from mirror_session.errors import NOT_FOUND, ProviderError
 from mirror_session.held import attributes, held_as_spec, preview
@@ -27,10 +29,9 @@ from mirror_session.identity import (
     dry_run_id,
     is_dry_run_id,
     is_session_id,
-    tags_of,
 )
 from mirror_session.placement import Placement
-from mirror_session.plan import TagChanges, TagWrite, create_params, plan_update, tag_writes
+from mirror_session.plan import create_params, plan_update
 from mirror_session.request import Outcome, Request
 from mirror_session.schema import SessionSpec, Value
 from mirror_session.validation import parse, parse_previous
@@ -46,38 +47,6 @@ def _answer(session: Session, ec2: Ec2Gateway, created: bool = False) -> Outcome
     sid = session["TrafficMirrorSessionId"]
     data = attributes(session, ec2.region, ec2.partition)
     return Outcome(sid, data, undo=(lambda: ec2.delete(sid)) if created else None)
-
-
-def _tag_writes(session: Session, owner: Owner, user: TagChanges | None) -> list[TagWrite]:
-    """The user's tag changes, plus ownership tags the session lacks (one made by an older
-    provider), ordered so that the session never holds more than EC2's 50 tags."""
-    held = tags_of(session)
-    put = dict(user.put) if user else {}
-    put.update({k: v for k, v in owner.ownership().items() if held.get(k) != v})
-    drop = user.drop if user else ()
-    return tag_writes(held, TagChanges(put, drop)) if put or drop else []
-
-
-def _converge(
-    ec2: Ec2Gateway,
-    view: Interface,
-    held: Session,
-    *,
-    base: SessionSpec,
-    new: SessionSpec,
-    owner: Owner,
-) -> Session:
-    """Bring the resource's existing session from ``base`` to ``new`` in place."""
-    plan = plan_update(base, new)
-    sid = held["TrafficMirrorSessionId"]
-    if plan.modify and "SessionNumber" in plan.modify.changes:
-        number = int(plan.modify.changes["SessionNumber"])
-        if (holder := view.holder(number, besides=sid)) is not None:
-            raise view.taken(number, holder)
-    session = ec2.modify(sid, plan.modify) if plan.modify else held
-    if writes := _tag_writes(held, owner, plan.tags):
-        ec2.retag(sid, writes)
-    return session
 
 
 def _number_for(view: Interface, params: Mapping[str, Value]) -> int:
@@ -113,7 +82,7 @@ def _create(
         # A redelivered Create, or the rollback of a replacement: the session that this
         # resource already has here is made to match and kept, never a second one made.
         return _answer(
-            _converge(ec2, view, own, base=held_as_spec(own, spec), new=spec, owner=owner),
+            converge(ec2, view, own, base=held_as_spec(own, spec), new=spec, owner=owner),
             ec2,
         )
     session = place(ec2, view, params, tags, lambda n: client_token(request, n))
@@ -125,15 +94,14 @@ def create(request: Request, connect: Connect) -> Outcome:
 
     Without SessionNumber the lowest free number is allocated; either way the interface is
     read again after the Create so that sessions created in parallel never share a number
-    (:mod:`mirror_session.allocation`). With DryRun, the Create is only checked.
+    (:mod:`mirror_session.allocation`). With DryRun, the Create is only checked. With
+    AdoptSessionId, the named session is taken over instead (:mod:`mirror_session.adoption`).
     """
     spec = parse(request.resource_properties)
-    return _create(request, spec, connect(Placement.of(spec)))
-
-
-def _on_interface(held: Session | None, new: SessionSpec) -> TypeGuard[Session]:
-    """True when EC2's session is on the interface the new properties name (kept, not replaced)."""
-    return held is not None and held["NetworkInterfaceId"] == new.values["NetworkInterfaceId"]
+    ec2 = connect(Placement.of(spec))
+    if "AdoptSessionId" in spec.values:
+        return adopt(request, spec, ec2)
+    return _create(request, spec, ec2)
 
 
 def _check_update(request: Request, new: SessionSpec, ec2: Ec2Gateway) -> Outcome:
@@ -143,25 +111,19 @@ def _check_update(request: Request, new: SessionSpec, ec2: Ec2Gateway) -> Outcom
     the cleanup), and Data shows it as it is. Where the real Update would create a session
     (none yet, or a new interface, account or region), the Create is checked instead.
     """
-    physical = request.physical_resource_id or ""
-    held = ec2.find(physical) if is_session_id(physical) else None
-    if _on_interface(held, new):
-        plan = plan_update(held_as_spec(held, new), new)
-        if plan.modify and "SessionNumber" in plan.modify.changes:
-            number = int(plan.modify.changes["SessionNumber"])
-            view = read(ec2, held["NetworkInterfaceId"])
-            if (holder := view.holder(number, besides=physical)) is not None:
-                raise view.taken(number, holder)
-        if plan.modify:
-            ec2.check_modify(physical, plan.modify)
-        if writes := _tag_writes(held, Owner.of(request), plan.tags):
-            ec2.check_retag(physical, writes)
+    view, held = _staying(request, new, ec2)
+    owner = Owner.of(request)
+    if held is not None:
+        base = held_as_spec(held, new)
+        converge(ec2, view, held, base=base, new=new, owner=owner, dry_run=True)
         data = attributes(held, ec2.region, ec2.partition)
-        return Outcome(physical, {**data, "DryRun": "true"})
-    checked = _create(request, new, ec2)
+        return Outcome(held["TrafficMirrorSessionId"], {**data, "DryRun": "true"})
+    checked = _create(request, new, ec2, view)
+    physical = request.physical_resource_id or ""
     if not (is_session_id(physical) or is_dry_run_id(physical)):
         return checked
-    data = attributes(held, ec2.region, ec2.partition) if held else checked.data
+    elsewhere = ec2.find(physical) if is_session_id(physical) else None
+    data = attributes(elsewhere, ec2.region, ec2.partition) if elsewhere else checked.data
     return Outcome(physical, {**data, "Id": physical, "DryRun": "true"})
 
 
@@ -198,7 +160,7 @@ def update(request: Request, connect: Connect) -> Outcome:
     trusted = not old.dry_run and not plan_update(old, new).replace_because
     base = old if trusted else held_as_spec(held, new)
     try:
-        session = _converge(ec2, view, held, base=base, new=new, owner=Owner.of(request))
+        session = converge(ec2, view, held, base=base, new=new, owner=Owner.of(request))
     except ProviderError as exc:
         if exc.code != NOT_FOUND:
             raise

@@ -49,6 +49,7 @@ class Update(Enum):
     IN_PLACE = "in place"
     REPLACE = "replacement"
     PER_EVENT = "applies to each event, writes nothing"
+    AT_CREATE = "read only when the resource is created"
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,8 @@ FIELDS: Final[tuple[Field, ...]] = (
         shape="a 12-digit AWS account ID",
     ),
     # Beyond the native resource: how the provider acts, never sent as session parameters.
+    # AdoptSessionId: the Create takes over this existing session instead of making one.
+    Field("AdoptSessionId", Kind.ID, update=Update.AT_CREATE, sent_to_ec2=False),
     Field("DryRun", Kind.BOOL, update=Update.PER_EVENT, sent_to_ec2=False),
     Field(
         "RoleArn",

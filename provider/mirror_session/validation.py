@@ -168,6 +168,11 @@ def _cross_checks(props: Mapping[str, object], values: Mapping[str, object]) -> 
             f"OwnerId {show(owner)} is not the account of RoleArn ({role_account}); "
             "the session is created in the role's account"
         )
+    adopt = values.get("AdoptSessionId")
+    if isinstance(adopt, str) and not adopt.startswith("tms-"):
+        problems.append(
+            f"AdoptSessionId must be a traffic mirror session ID (tms-…), got {show(adopt)}"
+        )
     if "ExternalId" in props and "RoleArn" not in props:
         problems.append("ExternalId is only used with RoleArn; add RoleArn or remove ExternalId")
     return problems

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from local.ec2sim import EmbeddedEc2, Fixtures
-from local.events import Stack
+from local.harness.ec2sim import EmbeddedEc2, Fixtures
+from local.harness.events import Stack
 from mirror_session.ec2 import Ec2Gateway
 from mirror_session.plan import first_free_number
 from tests.conftest import props

@@ -7,8 +7,8 @@ responses over HTTPS.
 
 from __future__ import annotations
 
-from local.ec2sim import EmbeddedEc2, Fixtures
-from local.events import Stack
+from local.harness.ec2sim import EmbeddedEc2, Fixtures
+from local.harness.events import Stack
 from mirror_session.identity import LOGICAL_KEY, MANAGED_BY_KEY, NUMBER_KEY, STACK_KEY
 from tests.conftest import iam_refusal, props
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from local.ec2sim import EmbeddedEc2, Fixtures
-from local.events import Stack
-from local.lambda_loader import Handler, LambdaContext
-from local.receiver import ResponseReceiver
+from local.harness.ec2sim import EmbeddedEc2, Fixtures
+from local.harness.events import Stack
+from local.harness.lambda_loader import Handler, LambdaContext
+from local.harness.receiver import ResponseReceiver
 from mirror_session.errors import ADVICE, MAX_REASON
 from mirror_session.schema import MAX_USER_TAGS
 from tests.conftest import iam_refusal, props
@@ -93,7 +93,13 @@ def test_missing_prerequisites_are_named(
     stack: Stack, ec2: EmbeddedEc2, fx: Fixtures, overrides: dict[str, Any], code: str
 ) -> None:
     response = stack.create(props(fx, **overrides))
-    assert_failed_create(response, "create traffic mirror session (", code, ADVICE[code][:40])
+    ((prop, missing),) = overrides.items()
+    assert_failed_create(
+        response,
+        f"create traffic mirror session: {code}: {prop} {missing} was not found in this "
+        "account, region us-east-1.",
+        ADVICE[code],
+    )
     assert ec2.sessions() == []
 
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from local.ec2sim import EmbeddedEc2, Fixtures
-from local.events import Stack
-from local.lambda_loader import LambdaContext
+from local.harness.ec2sim import EmbeddedEc2, Fixtures
+from local.harness.events import Stack
+from local.harness.lambda_loader import LambdaContext
 from mirror_session.identity import client_token
 from mirror_session.request import Request
 from tests.conftest import props

@@ -14,10 +14,10 @@ import pytest
 
 from local import demo
 from local import invoke as invoke_module
-from local.ec2sim import EmbeddedEc2, Fixtures
+from local.harness.ec2sim import EmbeddedEc2, Fixtures
+from local.harness.lambda_loader import ROOT, Handler, LambdaContext
+from local.harness.receiver import ResponseReceiver, put_json
 from local.invoke import invoke, main
-from local.lambda_loader import ROOT, Handler, LambdaContext
-from local.receiver import ResponseReceiver, put_json
 
 
 def run_module(*args: str) -> subprocess.CompletedProcess[str]:

@@ -9,10 +9,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from local.ec2sim import EmbeddedEc2, Fixtures
-from local.events import Stack
-from local.lambda_loader import Handler
-from local.receiver import ResponseReceiver
+from local.harness.ec2sim import EmbeddedEc2, Fixtures
+from local.harness.events import Stack
+from local.harness.lambda_loader import Handler
+from local.harness.receiver import ResponseReceiver
 from mirror_session.identity import LOGICAL_KEY, MANAGED_BY_KEY, NUMBER_KEY, STACK_KEY
 from mirror_session.plan import EC2_MAX_TAGS, TagChanges, tag_writes
 from mirror_session.schema import MAX_USER_TAGS, RESERVED_TAGS

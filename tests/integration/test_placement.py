@@ -11,8 +11,8 @@ import json
 
 import pytest
 
-from local.ec2sim import EmbeddedEc2, Fixtures
-from local.events import Stack
+from local.harness.ec2sim import EmbeddedEc2, Fixtures
+from local.harness.events import Stack
 from tests.conftest import props
 
 MEMBER = "111111111111"

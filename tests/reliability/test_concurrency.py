@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from local.ec2sim import EmbeddedEc2, Fixtures
-from local.environments import LambdaEnvironments
-from local.events import Stack, stack_id
-from local.lambda_loader import Handler
-from local.receiver import ResponseReceiver
+from local.harness.ec2sim import EmbeddedEc2, Fixtures
+from local.harness.environments import LambdaEnvironments
+from local.harness.events import Stack, stack_id
+from local.harness.lambda_loader import Handler
+from local.harness.receiver import ResponseReceiver
 from tests.conftest import props
 from tests.figures import FIGURES
 

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from local.ec2sim import WRITE_ACTIONS, EmbeddedEc2, Fixtures
-from local.events import SERVICE_TOKEN, stack_id
-from local.lambda_loader import Handler, LambdaContext
-from local.receiver import ResponseReceiver
+from local.harness.ec2sim import WRITE_ACTIONS, EmbeddedEc2, Fixtures
+from local.harness.events import SERVICE_TOKEN, stack_id
+from local.harness.lambda_loader import Handler, LambdaContext
+from local.harness.receiver import ResponseReceiver
 from mirror_session.errors import MAX_REASON
 from mirror_session.schema import FIELDS
 from tests.figures import FIGURES

@@ -10,15 +10,15 @@ import subprocess
 import sys
 import time
 
-from local.ec2sim import EmbeddedEc2, Fixtures
-from local.events import Stack
-from local.lambda_loader import ROOT, LambdaContext
+from local.harness.ec2sim import EmbeddedEc2, Fixtures
+from local.harness.events import Stack
+from local.harness.lambda_loader import ROOT, LambdaContext
 from tests.conftest import props
 from tests.figures import FIGURES
 
 RUN_ONE_EVENT = """
 import json, sys
-from local.lambda_loader import LambdaContext, load_handler
+from local.harness.lambda_loader import LambdaContext, load_handler
 load_handler()(json.loads(sys.argv[1]), LambdaContext(timeout_s=60))
 """
 

@@ -31,11 +31,11 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from local.ec2sim import EmbeddedEc2, Fixtures
-from local.environments import LambdaEnvironments
-from local.events import event, stack_id
-from local.lambda_loader import Handler, LambdaContext
-from local.receiver import ResponseReceiver
+from local.harness.ec2sim import EmbeddedEc2, Fixtures
+from local.harness.environments import LambdaEnvironments
+from local.harness.events import event, stack_id
+from local.harness.lambda_loader import Handler, LambdaContext
+from local.harness.receiver import ResponseReceiver
 from mirror_session.identity import (
     ALLOCATED,
     DECLARED,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from crhelper import CfnResource
 
-from local.lambda_loader import ROOT
+from local.harness.lambda_loader import ROOT
 
 #: Methods the adapter overrides or calls, with the parameters it relies on (after self).
 METHODS: dict[str, list[str]] = {

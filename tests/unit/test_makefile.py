@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 
-from local.lambda_loader import ROOT
+from local.harness.lambda_loader import ROOT
 
 MAKEFILE = (ROOT / "Makefile").read_text()
 # Run by `sam build` (BuildMethod: makefile), not by people.

@@ -6,7 +6,7 @@ from __future__ import annotations
 import tomllib
 from typing import Any
 
-from local.lambda_loader import ROOT, read_template
+from local.harness.lambda_loader import ROOT, read_template
 
 CONFIG = tomllib.loads((ROOT / "samconfig.toml").read_text())
 ENVIRONMENTS: dict[str, dict[str, Any]] = {

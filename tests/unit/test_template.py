@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from local.lambda_loader import ROOT, handler_location, read_template
+from local.harness.lambda_loader import ROOT, handler_location, read_template
 from mirror_session.identity import LOGICAL_KEY, MANAGED_BY_KEY, NUMBER_KEY, STACK_KEY
 from mirror_session.schema import MANAGED_TAG_PREFIX
 
@@ -73,7 +73,11 @@ def test_role_grants_exactly_the_api_actions_the_code_calls() -> None:
 def member_policy() -> list[dict[str, Any]]:
     member = read_template(ROOT / "examples" / "member-role.yaml")
     role = member["Resources"]["MemberRole"]["Properties"]
-    return [st for p in role["Policies"] for st in p["PolicyDocument"]["Statement"]]
+    return [
+        st["If"][1] if "If" in st else st
+        for p in role["Policies"]
+        for st in p["PolicyDocument"]["Statement"]
+    ]
 
 
 def test_assume_role_only_on_roles_with_the_prefix_and_only_when_set() -> None:
@@ -154,7 +158,10 @@ def test_sessions_change_only_when_they_carry_this_stacks_marker() -> None:
             elif action == "ec2:CreateTags":
                 at_create = cond.get("StringEquals", {}).get("ec2:CreateAction")
                 on_marked = cond.get("StringEquals", {}).get(f"ec2:ResourceTag/{MANAGED_BY_KEY}")
-                assert at_create == "CreateTrafficMirrorSession" or on_marked == MARKER, st
+                adopting = st["Sid"] == "AdoptUnmarkedSessions"  # its own test, below
+                assert at_create == "CreateTrafficMirrorSession" or on_marked == MARKER or (
+                    adopting
+                ), st
 
 
 def test_a_session_is_created_only_with_the_marker_and_its_owner_beside_it() -> None:
@@ -178,7 +185,8 @@ def retag_statement(action: str) -> dict[str, Any]:
     (st,) = [
         s
         for s in allowed(statements())
-        if action in actions(s) and f"ec2:ResourceTag/{MANAGED_BY_KEY}" in json.dumps(s)
+        if action in actions(s)
+        and f"ec2:ResourceTag/{MANAGED_BY_KEY}" in s["Condition"].get("StringEquals", {})
     ]
     return st
 
@@ -214,6 +222,28 @@ def test_marked_sessions_take_user_and_ownership_tags_in_one_call_but_never_the_
     assert not tag_keys_pass(tag, {MANAGED_BY_KEY})
     assert not tag_keys_pass(tag, {"team", STACK_KEY, MANAGED_BY_KEY})
     assert not tag_keys_pass(tag, set())  # ForAllValues alone would let an empty set through
+
+
+def test_adoption_marks_only_unmarked_sessions_and_only_with_the_providers_own_tags() -> None:
+    (adopt,) = [st for st in statements() if st["Sid"] == "AdoptUnmarkedSessions"]
+    assert actions(adopt) == ["ec2:CreateTags"]
+    cond = adopt["Condition"]
+    assert cond["StringEquals"] == {f"aws:RequestTag/{MANAGED_BY_KEY}": MARKER}
+    assert cond["Null"] == {"aws:TagKeys": "false", f"ec2:ResourceTag/{MANAGED_BY_KEY}": "true"}
+    reserved = {MANAGED_BY_KEY, *OWNERSHIP_KEYS}
+    assert set(cond["ForAllValues:StringEquals"]["aws:TagKeys"]) == reserved
+    # Granted only with the AllowAdoption parameter.
+    (conditional,) = [
+        st
+        for policy in POLICIES
+        for st in policy["PolicyDocument"]["Statement"]
+        if "If" in st and st["If"][1].get("Sid") == "AdoptUnmarkedSessions"
+    ]
+    assert conditional["If"][0] == "AdoptSessions"
+    assert TEMPLATE["Conditions"]["AdoptSessions"] == {
+        "Equals": [{"Ref": "AllowAdoption"}, "true"]
+    }
+    assert TEMPLATE["Parameters"]["AllowAdoption"]["Default"] == "false"
 
 
 def test_no_reserved_key_is_ever_deleted() -> None:

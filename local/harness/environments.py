@@ -29,14 +29,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from local.lambda_loader import ROOT
+from local.harness.lambda_loader import ROOT
 
 #: The environment's main loop: protocol lines on the original stdout, logs elsewhere.
 _WORKER = """
 import json, os, sys, time
 protocol = os.fdopen(os.dup(1), "w", buffering=1)
 os.dup2(2, 1)  # the handler's log lines (stdout in Lambda) go to the log file
-from local.lambda_loader import LambdaContext, load_handler
+from local.harness.lambda_loader import LambdaContext, load_handler
 handler = load_handler()
 protocol.write("ready\\n")
 for line in sys.stdin:

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local.lambda_loader import Handler, LambdaContext
-from local.receiver import ResponseReceiver
+from local.harness.lambda_loader import Handler, LambdaContext
+from local.harness.receiver import ResponseReceiver
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

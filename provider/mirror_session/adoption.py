@@ -1,0 +1,97 @@
+"""Adoption: a Create that takes over an existing session (``AdoptSessionId``) instead of
+making one, so a stack can move from ``AWS::EC2::TrafficMirrorSession`` without a mirroring
+gap: the session's ID, number and VXLAN ID stay what they are.
+
+The session must be where the properties place it (account, region), on the declared
+interface, with the declared target and filter; it must not belong to anyone else (another
+provider stack, or another resource). It is then marked as managed and owned (one CreateTags,
+which the provider's role may only make with the AllowAdoption parameter, and only with its
+own tags on a session carrying none of them), and the other declared settings are applied in
+place. An adopted session is never deleted to undo a late answer: it existed before.
+
+Example::
+
+    outcome = adopt(request, spec, ec2)   # Outcome("tms-0123…", attributes)
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from mirror_session.allocation import read
+from mirror_session.converge import converge
+from mirror_session.ec2 import Ec2Gateway, TrafficMirrorSessionTypeDef
+from mirror_session.errors import ProviderError
+from mirror_session.held import attributes, held_as_spec
+from mirror_session.identity import (
+    LOGICAL_KEY,
+    MANAGED_BY_KEY,
+    STACK_KEY,
+    Owner,
+    dry_run_id,
+    managed_by,
+    tags_of,
+)
+from mirror_session.plan import TagWrite
+from mirror_session.request import Outcome, Request
+from mirror_session.schema import SessionSpec
+
+__all__ = ["IDENTITY", "adopt"]
+
+Session = TrafficMirrorSessionTypeDef
+#: What makes a session the declared one; everything else is applied after adoption.
+IDENTITY: Final = ("NetworkInterfaceId", "TrafficMirrorTargetId", "TrafficMirrorFilterId")
+
+
+def _belongs_elsewhere(found: Session, owner: Owner) -> str | None:
+    """Who else the session belongs to, in words; None when nobody does (or this owner)."""
+    if owner.owns(found):
+        return None
+    tags = tags_of(found)
+    marker = tags.get(MANAGED_BY_KEY)
+    if marker is None:
+        return None
+    if marker != managed_by():
+        return f"it is managed by the provider stack {marker}"
+    if STACK_KEY in tags:
+        other = Owner(tags[STACK_KEY], tags.get(LOGICAL_KEY, ""))
+        return f"it belongs to {other.describe()}"
+    return "it is managed by this provider for a resource made before ownership was recorded"
+
+
+def adopt(request: Request, spec: SessionSpec, ec2: Ec2Gateway) -> Outcome:
+    """Take over the session ``AdoptSessionId`` names; see the module doc."""
+    session_id = str(spec.values["AdoptSessionId"])
+    verb = f"adopt traffic mirror session ({session_id})"
+    found = ec2.find(session_id)
+    if found is None:
+        raise ProviderError(
+            f"{verb}: not found {ec2.where}. Check AdoptSessionId, and RoleArn or Region if "
+            "the session lives in another account or region."
+        )
+    differ = [
+        f"{name} is {found.get(name)} there, not {spec.values[name]}"
+        for name in IDENTITY
+        if found.get(name) != spec.values[name]
+    ]
+    if differ:
+        raise ProviderError(
+            f"{verb}: {'; '.join(differ)}. Declare the session as it is; change it once adopted."
+        )
+    owner = Owner.of(request)
+    if (elsewhere := _belongs_elsewhere(found, owner)) is not None:
+        raise ProviderError(
+            f"{verb}: {elsewhere}. Remove it from there first (DeletionPolicy: Retain, then "
+            "delete the resource from that template); a session whose owner is gone is an "
+            "orphan: delete it or ask its provider's operator."
+        )
+    marks = [] if owner.owns(found) else [TagWrite("put", owner.tags(allocated=False))]
+    view = read(ec2, str(spec.values["NetworkInterfaceId"]))
+    base = held_as_spec(found, spec)
+    session = converge(
+        ec2, view, found, base=base, new=spec, owner=owner, dry_run=spec.dry_run, marks=marks
+    )
+    if spec.dry_run:
+        data = attributes(found, ec2.region, ec2.partition)
+        return Outcome(dry_run_id(request), {**data, "Id": dry_run_id(request), "DryRun": "true"})
+    return Outcome(session_id, attributes(session, ec2.region, ec2.partition))

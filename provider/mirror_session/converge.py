@@ -1,0 +1,76 @@
+"""Bring an existing session to declared properties, in place: the fewest writes, checked first.
+
+Used by an Update that keeps its session, by a Create that finds the resource's own session
+(a redelivery, the rollback of a replacement), and by adoption.
+
+Example::
+
+    session = converge(ec2, view, held, base=old_spec, new=new_spec, owner=owner)
+"""
+
+from __future__ import annotations
+
+from mirror_session.allocation import Interface
+from mirror_session.ec2 import Ec2Gateway, TrafficMirrorSessionTypeDef
+from mirror_session.identity import Owner, tags_of
+from mirror_session.plan import TagChanges, TagWrite, plan_update, tag_writes
+from mirror_session.schema import SessionSpec
+
+__all__ = ["converge", "tag_changes"]
+
+Session = TrafficMirrorSessionTypeDef
+
+
+def tag_changes(session: Session, owner: Owner, user: TagChanges | None) -> list[TagWrite]:
+    """The user's tag changes, plus ownership tags the session lacks (one made by an older
+    provider), ordered so that the session never holds more than EC2's 50 tags."""
+    held = tags_of(session)
+    put = dict(user.put) if user else {}
+    put.update({k: v for k, v in owner.ownership().items() if held.get(k) != v})
+    drop = user.drop if user else ()
+    return tag_writes(held, TagChanges(put, drop)) if put or drop else []
+
+
+def converge(
+    ec2: Ec2Gateway,
+    view: Interface,
+    held: Session,
+    *,
+    base: SessionSpec,
+    new: SessionSpec,
+    owner: Owner,
+    dry_run: bool = False,
+    marks: list[TagWrite] | None = None,
+) -> Session:
+    """Bring the resource's existing session from ``base`` to ``new`` in place.
+
+    A declared number another session on the interface holds fails first, naming it; then
+    ``marks`` (the reserved tags of an adopted session) are written, then the changes. With
+    ``dry_run`` the same writes are only checked with EC2 (DryRun) and nothing changes.
+    """
+    plan = plan_update(base, new)
+    sid = held["TrafficMirrorSessionId"]
+    if plan.modify and "SessionNumber" in plan.modify.changes:
+        number = int(plan.modify.changes["SessionNumber"])
+        if (holder := view.holder(number, besides=sid)) is not None:
+            raise view.taken(number, holder)
+    marked = {k for w in marks or [] for k in w.tags}
+    changes = [
+        TagWrite(w.action, {k: v for k, v in w.tags.items() if k not in marked})
+        for w in tag_changes(held, owner, plan.tags)
+    ]
+    # The marks first: the role may modify and retag only sessions carrying the marker.
+    if dry_run:
+        if marks:
+            ec2.check_retag(sid, marks)
+        if plan.modify:
+            ec2.check_modify(sid, plan.modify)
+        if writes := [w for w in changes if w.tags]:
+            ec2.check_retag(sid, writes)
+        return held
+    if marks:
+        ec2.retag(sid, marks)
+    session = ec2.modify(sid, plan.modify) if plan.modify else held
+    if writes := [w for w in changes if w.tags]:
+        ec2.retag(sid, writes)
+    return session
