@@ -1,3 +1,8 @@
-"""Dev-only tooling (not shipped in the Lambda package): the embedded EC2, the HTTPS
-receiver that plays CloudFormation, the Lambda loader, the demo and the one-event runner.
-The test suite uses the same pieces, so there is one copy of each."""
+"""Dev-only tooling (not shipped in the Lambda package), in two parts.
+
+- ``local.harness``: the library. The embedded EC2, the HTTPS receiver that plays
+  CloudFormation, event builders, the Lambda loader, parallel Lambda environments and the IAM
+  policy renderer. The tests, the demo and the bench all build on it: one copy of each piece.
+- ``local.demo``, ``local.invoke``, ``local.bench``, ``local.package_check``: the commands
+  (``python -m local.demo``, or ``make demo``), each a thin script over the harness.
+"""

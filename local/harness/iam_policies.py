@@ -1,11 +1,11 @@
 """The IAM policies of a role in a template, rendered as CloudFormation would for one stack.
 
-:func:`local.harness.lambda_loader.read_template` keeps intrinsic functions as data (``{"Sub": ...}``,
-``{"If": [...]}``, or the long ``{"Fn::Sub": ...}``). This resolves them for given parameter
-values: the template's Conditions, ``Ref`` (parameters, pseudo parameters, ``AWS::NoValue``),
-``Fn::Sub``, ``Fn::Split``, ``Fn::Join``, ``Fn::Select``, ``Fn::If`` and ``Fn::GetAtt`` of the
-attributes a policy here names. Anything else raises :class:`Unsupported`, so a policy never
-passes a check half rendered.
+:func:`local.harness.lambda_loader.read_template` keeps intrinsic functions as data
+(``{"Sub": ...}``, ``{"If": [...]}``, or the long ``{"Fn::Sub": ...}``). This resolves them for
+given parameter values: the template's Conditions, ``Ref`` (parameters, pseudo parameters,
+``AWS::NoValue``), ``Fn::Sub``, ``Fn::Split``, ``Fn::Join``, ``Fn::Select``, ``Fn::If`` and
+``Fn::GetAtt`` of the attributes a policy here names. Anything else raises
+:class:`Unsupported`, so a policy never passes a check half rendered.
 
 Example::
 
