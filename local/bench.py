@@ -24,7 +24,7 @@ from typing import Any
 import boto3
 
 from local.harness.ec2sim import WRITE_ACTIONS, EmbeddedEc2, Fixtures
-from local.harness.events import Stack, event, stack_id
+from local.harness.events import CustomResource, event, new_stack_id
 from local.harness.lambda_loader import ROOT, Handler, LambdaContext, handler_location, load_handler
 from local.harness.receiver import ResponseReceiver, put_json
 from local.package_check import zipped_size
@@ -126,7 +126,7 @@ class Lifecycle:
     ) -> None:
         self.ec2, self.rx, self.handler, self.fx = ec2, rx, handler, fx
         self.raw = boto3.client("ec2")
-        self.cloudformation = Stack(handler, rx, stack=stack_id("bench"))
+        self.cloudformation = CustomResource(handler, rx, stack_id=new_stack_id("bench"))
         self.props = {
             "NetworkInterfaceId": fx.sources[0],
             "TrafficMirrorTargetId": fx.target_id,
@@ -199,7 +199,7 @@ def member_create(ec2: EmbeddedEc2, rx: ResponseReceiver, handler: Handler) -> d
     """A Create in another account with an allocated number (RoleArn, SessionNumber omitted):
     AssumeRole, a Describe of the interface, the Create and the PUT, against the same by hand."""
     fx = ec2.fixtures(sources=1, account=MEMBER)
-    stack = Stack(handler, rx, stack=stack_id("bench-member"))
+    resource = CustomResource(handler, rx, stack_id=new_stack_id("bench-member"))
     props = {
         "NetworkInterfaceId": fx.sources[0],
         "TrafficMirrorTargetId": fx.target_id,
@@ -209,12 +209,12 @@ def member_create(ec2: EmbeddedEc2, rx: ResponseReceiver, handler: Handler) -> d
     sts = boto3.client("sts")
 
     def provider() -> float:
-        body = stack.make("Create", props)
+        body = resource.make("Create", props)
         t0 = time.perf_counter()
         handler(body, LambdaContext())
         ms = (time.perf_counter() - t0) * 1000
         sid = rx.for_request(body["RequestId"])[-1].body["PhysicalResourceId"]
-        handler(stack.make("Delete", props, physical_id=sid), LambdaContext())
+        handler(resource.make("Delete", props, physical_id=sid), LambdaContext())
         return ms
 
     def floor() -> float:
@@ -311,7 +311,7 @@ def _worker_run(body: dict[str, Any]) -> float:
 
 def fan_out(ec2: EmbeddedEc2, rx: ResponseReceiver, fx: Fixtures) -> dict[str, Any]:
     """FANOUT resources created at once by WORKERS warm containers, under a throttling burst."""
-    stack = stack_id("fanout")
+    stack_id = new_stack_id("fanout")
     bodies = []
     for i in range(FANOUT):
         rid = str(uuid.uuid4())
@@ -322,7 +322,14 @@ def fan_out(ec2: EmbeddedEc2, rx: ResponseReceiver, fx: Fixtures) -> dict[str, A
             "SessionNumber": str(i + 1),
         }
         bodies.append(
-            event("Create", rx.url_for(rid), props, stack=stack, logical_id=f"S{i}", request_id=rid)
+            event(
+                "Create",
+                rx.url_for(rid),
+                props,
+                stack_id=stack_id,
+                logical_id=f"S{i}",
+                request_id=rid,
+            )
         )
     context = multiprocessing.get_context("spawn")
     with context.Pool(WORKERS, initializer=_worker_init) as pool:

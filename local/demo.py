@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
-from local.harness.events import Stack
+from local.harness.events import CustomResource
 from local.harness.lambda_loader import ROOT, handler_location, load_handler
 from local.harness.receiver import ResponseReceiver
 
@@ -44,7 +44,9 @@ def _row(n: int, step: Step, body: dict[str, Any], ms: float, ok: bool) -> str:
     return line
 
 
-def build_steps(main: Stack, bad: Stack, extra: Stack, fx: Fixtures) -> list[Step]:
+def build_steps(
+    main: CustomResource, bad: CustomResource, extra: CustomResource, fx: Fixtures
+) -> list[Step]:
     """The lifecycle of issue 4, then issue 7's preflight and allocated number, as
     CloudFormation would drive them."""
     props = {
@@ -158,9 +160,9 @@ def run(log_path: Path = LOG) -> int:
         print(f"  handler                         {spec} from {code_dir.name}/ (template.yaml)")
         print(f"  ready in {(time.monotonic() - started) * 1000:.0f} ms\n")
 
-        main = Stack(handler, rx, logical_id="MirrorSession")
-        bad = Stack(handler, rx, logical_id="BadSession", stack=main.stack)
-        extra = Stack(handler, rx, logical_id="SecondSession", stack=main.stack)
+        main = CustomResource(handler, rx, logical_id="MirrorSession")
+        bad = CustomResource(handler, rx, logical_id="BadSession", stack_id=main.stack_id)
+        extra = CustomResource(handler, rx, logical_id="SecondSession", stack_id=main.stack_id)
         failures = 0
         outputs: dict[str, Any] = {}
         print("Lifecycle, as CloudFormation sends it:")
@@ -199,7 +201,7 @@ def _shown(path: Path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
-def main_data(stack: Stack, rx: ResponseReceiver) -> dict[str, Any]:
+def main_data(stack: CustomResource, rx: ResponseReceiver) -> dict[str, Any]:
     """The Data of the last SUCCESS that carried attributes for ``stack``'s resource."""
     for received in reversed(rx.received):
         body = received.body

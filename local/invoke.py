@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
-from local.harness.events import Stack, render
+from local.harness.events import CustomResource, render
 from local.harness.lambda_loader import Handler, LambdaContext, load_handler
 from local.harness.receiver import ResponseReceiver
 
@@ -131,11 +131,11 @@ def deliver(
     """Render a checked event file's text, create its session first if it names
     ``{{PhysicalResourceId}}``, deliver it, and return the response body."""
     values = placeholders(fx)
-    cloudformation = Stack(handler, rx)
+    cloudformation = CustomResource(handler, rx)
     if "{{PhysicalResourceId}}" in text:
         probe = render(text, {**values, "ResponseURL": "https://x", "RequestId": "x"})
         if isinstance(probe.get("StackId"), str):
-            cloudformation.stack = probe["StackId"]
+            cloudformation.stack_id = probe["StackId"]
         if isinstance(probe.get("LogicalResourceId"), str):
             cloudformation.logical_id = probe["LogicalResourceId"]
         with contextlib.redirect_stdout(log):

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import botocore.retries.standard
 import pytest
 
-from local.harness.events import Stack
+from local.harness.events import CustomResource
 from local.harness.lambda_loader import ROOT, Handler, load_handler
 from local.harness.receiver import ResponseReceiver
 from tests.figures import FIGURES
@@ -65,8 +65,8 @@ def handler() -> Handler:
 
 
 @pytest.fixture
-def stack(handler: Handler, receiver: ResponseReceiver, ec2: EmbeddedEc2) -> Stack:
-    return Stack(handler, receiver)
+def stack(handler: Handler, receiver: ResponseReceiver, ec2: EmbeddedEc2) -> CustomResource:
+    return CustomResource(handler, receiver)
 
 
 @pytest.fixture(autouse=True)

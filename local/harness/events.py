@@ -1,11 +1,12 @@
-"""Custom resource events in the exact shape CloudFormation sends, and a stack that sends them.
+"""Custom resource events in the exact shape CloudFormation sends, and one custom resource
+that CloudFormation would send them for.
 
 Example::
 
-    stack = Stack(handler, receiver)
-    created = stack.create({"NetworkInterfaceId": "eni-1", ...})   # the response body
-    stack.update({... new properties ...})
-    stack.delete()
+    resource = CustomResource(handler, receiver)     # in a new stack (its stack_id)
+    created = resource.create({"NetworkInterfaceId": "eni-1", ...})   # the response body
+    resource.update({... new properties ...})
+    resource.delete()
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ SERVICE_TOKEN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:traffic-mirror-prov
 Props = Mapping[str, Any]
 
 
-def stack_id(name: str = "mirror-demo") -> str:
+def new_stack_id(name: str = "mirror-demo") -> str:
     """A CloudFormation stack ARN."""
     return f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{name}/{uuid.uuid4()}"
 
@@ -37,7 +38,7 @@ def event(
     response_url: str,
     props: Props,
     *,
-    stack: str,
+    stack_id: str,
     logical_id: str = "MirrorSession",
     request_id: str | None = None,
     physical_id: str | None = None,
@@ -48,7 +49,7 @@ def event(
         "RequestType": request_type,
         "ServiceToken": SERVICE_TOKEN,
         "ResponseURL": response_url,
-        "StackId": stack,
+        "StackId": stack_id,
         "RequestId": request_id or str(uuid.uuid4()),
         "LogicalResourceId": logical_id,
         "ResourceType": "Custom::TrafficMirrorSession",
@@ -71,13 +72,13 @@ def render(template: Path | str, values: Mapping[str, str]) -> dict[str, Any]:
 
 
 @dataclass
-class Stack:
+class CustomResource:
     """Plays CloudFormation for one custom resource: remembers its physical ID and properties."""
 
     handler: Handler
     receiver: ResponseReceiver
     logical_id: str = "MirrorSession"
-    stack: str = field(default_factory=stack_id)
+    stack_id: str = field(default_factory=new_stack_id)  # the stack it belongs to
     timeout_s: float = 30.0
     physical_id: str | None = None
     props: dict[str, Any] = field(default_factory=dict)
@@ -94,14 +95,14 @@ class Stack:
             kind,
             self.receiver.url_for(rid),
             props,
-            stack=self.stack,
+            stack_id=self.stack_id,
             logical_id=self.logical_id,
             request_id=rid,
             **kw,
         )
 
     def create(self, props: Props) -> dict[str, Any]:
-        """Create; on SUCCESS the stack remembers the physical ID and properties."""
+        """Create; on SUCCESS the resource remembers its physical ID and properties."""
         response = self.send(self.make("Create", props))
         if response["Status"] == "SUCCESS":
             self.physical_id, self.props = response["PhysicalResourceId"], dict(props)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
-from local.harness.events import Stack
+from local.harness.events import CustomResource
 from local.harness.lambda_loader import Handler
 from local.harness.receiver import ResponseReceiver
 from mirror_session.identity import LOGICAL_KEY, MANAGED_BY_KEY, NUMBER_KEY, STACK_KEY
@@ -54,7 +54,7 @@ def tags_of(session: dict[str, Any]) -> dict[str, str]:
 
 
 def test_adoption_keeps_id_number_and_vxlan_id_and_marks_the_owner(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     native = native_session(ec2, fx)
     before = len(ec2.calls)
@@ -67,7 +67,7 @@ def test_adoption_keeps_id_number_and_vxlan_id_and_marks_the_owner(
     assert session["Description"] == "adopted"  # the other declared settings, in place
     assert tags_of(session) == {
         MANAGED_BY_KEY: "traffic-mirror-provider",
-        STACK_KEY: stack.stack,
+        STACK_KEY: stack.stack_id,
         LOGICAL_KEY: stack.logical_id,
         NUMBER_KEY: "declared",  # never moved by anyone
     }
@@ -77,7 +77,7 @@ def test_adoption_keeps_id_number_and_vxlan_id_and_marks_the_owner(
 
 
 def test_adoption_refuses_a_session_that_is_not_the_declared_one(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     native = native_session(ec2, fx)
     for overrides, difference in (
@@ -104,7 +104,7 @@ def test_adoption_refuses_a_session_that_is_not_the_declared_one(
 
 
 def test_adoption_refuses_a_session_managed_by_another_provider_stack(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     native = native_session(ec2, fx, tags={MANAGED_BY_KEY: "another-provider"})
     before = len(ec2.calls)
@@ -117,10 +117,10 @@ def test_adoption_refuses_a_session_managed_by_another_provider_stack(
 def test_adoption_refuses_a_session_owned_by_another_resource(
     handler: Handler, receiver: ResponseReceiver, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
-    theirs = Stack(handler, receiver, logical_id="Theirs")
+    theirs = CustomResource(handler, receiver, logical_id="Theirs")
     made = theirs.create(props(fx, SessionNumber="2"))
     session = {"TrafficMirrorSessionId": made["PhysicalResourceId"]}
-    mine = Stack(handler, receiver, logical_id="Mine")
+    mine = CustomResource(handler, receiver, logical_id="Mine")
     before = len(ec2.calls)
     answer = mine.create(declared(fx, session, VirtualNetworkId=None, Description=None))
     assert answer["Status"] == "FAILED"
@@ -129,7 +129,7 @@ def test_adoption_refuses_a_session_owned_by_another_resource(
 
 
 def test_adopting_again_what_this_resource_already_owns_changes_nothing(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     """A redelivered Create of an adoption: the session is already this resource's."""
     native = native_session(ec2, fx)
@@ -143,7 +143,7 @@ def test_adopting_again_what_this_resource_already_owns_changes_nothing(
 
 
 def test_adopting_a_session_that_does_not_exist_says_where_it_looked(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     answer = stack.create(declared(fx, {"TrafficMirrorSessionId": "tms-0123456789abcdef0"}))
     assert answer["Status"] == "FAILED"
@@ -154,7 +154,9 @@ def test_adopting_a_session_that_does_not_exist_says_where_it_looked(
     assert ec2.sessions() == []
 
 
-def test_adoption_id_must_be_a_session_id(stack: Stack, ec2: EmbeddedEc2, fx: Fixtures) -> None:
+def test_adoption_id_must_be_a_session_id(
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
     answer = stack.create(props(fx, AdoptSessionId="tmt-0123456789abcdef0"))
     assert answer["Status"] == "FAILED"
     assert (
@@ -165,7 +167,7 @@ def test_adoption_id_must_be_a_session_id(stack: Stack, ec2: EmbeddedEc2, fx: Fi
 
 
 def test_a_dry_run_adoption_checks_and_changes_nothing(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     native = native_session(ec2, fx)
     before = len(ec2.calls)
@@ -187,7 +189,7 @@ def test_an_adopted_session_is_kept_when_the_answer_comes_too_late(
     is undone, but an adopted session was not made by this event, so it is never deleted."""
     native = native_session(ec2, fx)
     ec2.inject("ModifyTrafficMirrorSession", after_s=4.0)
-    slow = Stack(handler, receiver, timeout_s=4.0)
+    slow = CustomResource(handler, receiver, timeout_s=4.0)
     answer = slow.create(declared(fx, native, Description="adopted"))
     assert answer["Status"] == "FAILED" and "timed out" in answer["Reason"]
     assert [s["TrafficMirrorSessionId"] for s in ec2.sessions()] == [
@@ -197,7 +199,7 @@ def test_an_adopted_session_is_kept_when_the_answer_comes_too_late(
 
 
 def test_migration_from_the_native_resource_has_no_gap_and_no_second_session(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     """The README's Migration steps, end to end.
 
@@ -240,7 +242,7 @@ ROLE = f"arn:aws:iam::{MEMBER}:role/TrafficMirrorSessions"
 
 
 def test_a_missing_target_in_a_member_account_is_named_with_that_account_and_region(
-    stack: Stack, ec2: EmbeddedEc2
+    stack: CustomResource, ec2: EmbeddedEc2
 ) -> None:
     fx = ec2.fixtures(account=MEMBER, region="eu-west-1")
     missing = "tmt-" + "0" * 60  # the longest ID: still in the Reason, whole

@@ -13,7 +13,7 @@ import pytest
 from botocore.stub import Stubber
 
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
-from local.harness.events import Stack
+from local.harness.events import CustomResource
 from mirror_session.ec2 import Ec2Gateway
 from mirror_session.plan import first_free_number
 from tests.conftest import props
@@ -37,7 +37,7 @@ def place(ec2: EmbeddedEc2, fx: Fixtures, numbers: list[int]) -> list[str]:
     ("existing", "allocated"), [([], 1), ([1], 2), ([1, 3], 2), ([2, 3], 1), ([1, 2], 3)]
 )
 def test_omitted_number_is_the_lowest_free_on_the_interface(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures, existing: list[int], allocated: int
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures, existing: list[int], allocated: int
 ) -> None:
     place(ec2, fx, existing)
     client = ec2.client()  # a session on another interface does not count
@@ -65,7 +65,7 @@ def test_omitted_number_is_the_lowest_free_on_the_interface(
 
 
 def test_full_interface_names_its_sessions_and_creates_nothing(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     ids = place(ec2, fx, [1, 2, 5])
     before = len(ec2.calls)
@@ -81,7 +81,7 @@ def test_full_interface_names_its_sessions_and_creates_nothing(
 
 
 def test_dry_run_on_a_full_interface_reports_it_too(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     place(ec2, fx, [1, 2, 3])
     before = len(ec2.calls)
@@ -92,7 +92,7 @@ def test_dry_run_on_a_full_interface_reports_it_too(
 
 
 def test_update_that_still_omits_the_number_keeps_it_and_writes_nothing(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     place(ec2, fx, [1])
     created = stack.create(props(fx, SessionNumber=None))
@@ -107,7 +107,7 @@ def test_update_that_still_omits_the_number_keeps_it_and_writes_nothing(
 
 
 def test_update_from_allocated_to_explicit_and_back(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     created = stack.create(props(fx, SessionNumber=None))
     assert created["Data"]["SessionNumber"] == "1"
@@ -121,7 +121,7 @@ def test_update_from_allocated_to_explicit_and_back(
 
 
 def test_replacement_allocates_on_the_new_interface(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     stack.create(props(fx, SessionNumber=None))
     ec2.client().create_traffic_mirror_session(
@@ -137,7 +137,7 @@ def test_replacement_allocates_on_the_new_interface(
 
 
 def test_redelivered_create_with_an_allocated_number_finds_its_session(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     """Lambda retried the event after the first attempt's session was made: the interface
     now shows that session, so a naive allocation would pick the next number and make a
@@ -153,7 +153,7 @@ def test_redelivered_create_with_an_allocated_number_finds_its_session(
 
 
 def test_redelivery_onto_a_now_full_interface_still_finds_its_session(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     place(ec2, fx, [1, 2])
     body = stack.make("Create", props(fx, SessionNumber=None))

@@ -8,7 +8,7 @@ responses over HTTPS.
 from __future__ import annotations
 
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
-from local.harness.events import Stack
+from local.harness.events import CustomResource
 from mirror_session.identity import LOGICAL_KEY, MANAGED_BY_KEY, NUMBER_KEY, STACK_KEY
 from tests.conftest import iam_refusal, props
 
@@ -16,7 +16,7 @@ RESERVED_KEYS = {MANAGED_BY_KEY, STACK_KEY, LOGICAL_KEY, NUMBER_KEY}
 
 
 def test_dry_run_create_checks_with_ec2_and_creates_nothing(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     response = stack.create(props(fx, DryRun="true", SessionNumber=None))
     assert response["Status"] == "SUCCESS", response["Reason"]
@@ -33,7 +33,7 @@ def test_dry_run_create_checks_with_ec2_and_creates_nothing(
 
 
 def test_dry_run_refused_names_the_action_and_resource(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     target = f"arn:aws:ec2:us-east-1:123456789012:traffic-mirror-target/{fx.target_id}"
     message = iam_refusal("ec2:CreateTrafficMirrorSession", target)
@@ -47,7 +47,9 @@ def test_dry_run_refused_names_the_action_and_resource(
     assert ec2.sessions() == []
 
 
-def test_deleting_a_dry_run_makes_no_call(stack: Stack, ec2: EmbeddedEc2, fx: Fixtures) -> None:
+def test_deleting_a_dry_run_makes_no_call(
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
     stack.create(props(fx, DryRun="true"))
     before = len(ec2.calls)
     deleted = stack.delete()
@@ -56,7 +58,7 @@ def test_deleting_a_dry_run_makes_no_call(stack: Stack, ec2: EmbeddedEc2, fx: Fi
 
 
 def test_dry_run_then_real_deploy_creates_and_cleans_up(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     dry = stack.create(props(fx, DryRun="true"))
     real = stack.update(props(fx))  # the same template without DryRun
@@ -70,7 +72,7 @@ def test_dry_run_then_real_deploy_creates_and_cleans_up(
 
 
 def test_dry_run_update_of_a_real_session_changes_nothing_and_keeps_its_id(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     created = stack.create(props(fx, PacketLength="128", Tags=[{"Key": "a", "Value": "1"}]))
     wanted = props(
@@ -103,7 +105,7 @@ def test_dry_run_update_of_a_real_session_changes_nothing_and_keeps_its_id(
 
 
 def test_dry_run_of_a_replacing_update_checks_the_create_and_keeps_the_session(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     created = stack.create(props(fx))
     checked = stack.update(props(fx, DryRun="true", NetworkInterfaceId=fx.sources[1]))
@@ -115,7 +117,7 @@ def test_dry_run_of_a_replacing_update_checks_the_create_and_keeps_the_session(
 
 
 def test_delete_of_a_real_session_deletes_even_with_dry_run_set(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     """The last Update was a dry run, so the Delete's properties say DryRun: the session is
     still real and must not be orphaned."""

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
-from local.harness.events import Stack
+from local.harness.events import CustomResource
 from local.harness.lambda_loader import Handler, LambdaContext
 from local.harness.receiver import ResponseReceiver
 from mirror_session.errors import ADVICE, MAX_REASON
@@ -54,7 +54,11 @@ def assert_failed_create(response: dict[str, Any], *fragments: str) -> None:
     ],
 )
 def test_invalid_create_fails_before_any_ec2_call(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures, overrides: dict[str, Any], fragments: list[str]
+    stack: CustomResource,
+    ec2: EmbeddedEc2,
+    fx: Fixtures,
+    overrides: dict[str, Any],
+    fragments: list[str],
 ) -> None:
     before = len(ec2.calls)
     response = stack.create(props(fx, **overrides))
@@ -62,7 +66,9 @@ def test_invalid_create_fails_before_any_ec2_call(
     assert ec2.calls[before:] == []
 
 
-def test_invalid_update_changes_nothing(stack: Stack, ec2: EmbeddedEc2, fx: Fixtures) -> None:
+def test_invalid_update_changes_nothing(
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
     created = stack.create(props(fx, Description="keep"))
     before = len(ec2.calls)
     response = stack.update(props(fx, Description="new", PacketLength="-5"))
@@ -90,7 +96,7 @@ def test_invalid_update_changes_nothing(stack: Stack, ec2: EmbeddedEc2, fx: Fixt
     ],
 )
 def test_missing_prerequisites_are_named(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures, overrides: dict[str, Any], code: str
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures, overrides: dict[str, Any], code: str
 ) -> None:
     response = stack.create(props(fx, **overrides))
     ((prop, missing),) = overrides.items()
@@ -107,19 +113,19 @@ def test_fourth_session_on_an_interface_hits_the_limit(
     handler: Handler, receiver: ResponseReceiver, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     for number in (1, 2, 3):
-        ok = Stack(handler, receiver, logical_id=f"S{number}").create(
+        ok = CustomResource(handler, receiver, logical_id=f"S{number}").create(
             props(fx, SessionNumber=str(number))
         )
         assert ok["Status"] == "SUCCESS"
     before = len(ec2.calls)
-    fourth = Stack(handler, receiver, logical_id="S4").create(props(fx, SessionNumber="4"))
+    fourth = CustomResource(handler, receiver, logical_id="S4").create(props(fx, SessionNumber="4"))
     assert_failed_create(fourth, f"mirror {fx.sources[0]}: it already sources 3", "EC2 maximum")
     assert ec2.writes(before) == []  # known from the interface read: no Create tried
     assert len(ec2.sessions()) == 3
 
 
 def test_same_request_with_other_properties_converges_its_own_session(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     """CloudFormation never changes a request's properties; if one arrives anyway, the
     resource's own session (found by its ownership tags) is made to match: still one."""
@@ -134,7 +140,7 @@ def test_same_request_with_other_properties_converges_its_own_session(
 
 
 def test_client_token_mismatch_from_ec2_reads_as_advice(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     ec2.inject(
         "CreateTrafficMirrorSession",
@@ -158,7 +164,7 @@ def test_client_token_mismatch_from_ec2_reads_as_advice(
     ],
 )
 def test_refusals_explain_what_to_do(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures, code: str
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures, code: str
 ) -> None:
     ec2.inject("CreateTrafficMirrorSession", code)
     response = stack.create(props(fx))
@@ -167,7 +173,7 @@ def test_refusals_explain_what_to_do(
 
 
 def test_refused_create_names_the_action_and_resource(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     target = f"arn:aws:ec2:us-east-1:123456789012:traffic-mirror-target/{fx.target_id}"
     ec2.inject(
@@ -187,7 +193,7 @@ def test_refused_create_names_the_action_and_resource(
 
 
 def test_refusal_without_iam_wording_names_the_attempted_action(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     ec2.inject(
         "CreateTrafficMirrorSession",
@@ -199,7 +205,9 @@ def test_refusal_without_iam_wording_names_the_attempted_action(
     assert_failed_create(response, "refused ec2:CreateTrafficMirrorSession.")
 
 
-def test_refused_modify_keeps_the_physical_id(stack: Stack, ec2: EmbeddedEc2, fx: Fixtures) -> None:
+def test_refused_modify_keeps_the_physical_id(
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
     created = stack.create(props(fx))
     ec2.inject("ModifyTrafficMirrorSession", "UnauthorizedOperation", status=403)
     response = stack.update(props(fx, Description="x"))
@@ -212,7 +220,7 @@ def test_refused_modify_keeps_the_physical_id(stack: Stack, ec2: EmbeddedEc2, fx
 
 
 def test_refused_delete_fails_so_cloudformation_retries(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     stack.create(props(fx))
     ec2.inject("DeleteTrafficMirrorSession", "UnauthorizedOperation", status=403)
@@ -225,7 +233,9 @@ def test_refused_delete_fails_so_cloudformation_retries(
 # --- Throttling ----------------------------------------------------------------------------
 
 
-def test_throttling_burst_is_ridden_out(stack: Stack, ec2: EmbeddedEc2, fx: Fixtures) -> None:
+def test_throttling_burst_is_ridden_out(
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
     ec2.inject("CreateTrafficMirrorSession", "RequestLimitExceeded", status=503, times=4)
     before = len(ec2.calls)
     response = stack.create(props(fx))
@@ -235,7 +245,9 @@ def test_throttling_burst_is_ridden_out(stack: Stack, ec2: EmbeddedEc2, fx: Fixt
     assert len(ec2.sessions()) == 1  # retries reuse the ClientToken: no duplicate
 
 
-def test_endless_throttling_fails_with_advice(stack: Stack, ec2: EmbeddedEc2, fx: Fixtures) -> None:
+def test_endless_throttling_fails_with_advice(
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
     ec2.inject("CreateTrafficMirrorSession", "RequestLimitExceeded", status=503, times=100)
     before = len(ec2.calls)
     response = stack.create(props(fx))
@@ -245,7 +257,7 @@ def test_endless_throttling_fails_with_advice(stack: Stack, ec2: EmbeddedEc2, fx
     assert attempts >= 5
 
 
-def test_server_errors_are_retried(stack: Stack, ec2: EmbeddedEc2, fx: Fixtures) -> None:
+def test_server_errors_are_retried(stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures) -> None:
     ec2.inject("DeleteTrafficMirrorSession", "InternalError", status=500, times=2)
     stack.create(props(fx))
     assert stack.delete()["Status"] == "SUCCESS"
@@ -256,7 +268,7 @@ def test_server_errors_are_retried(stack: Stack, ec2: EmbeddedEc2, fx: Fixtures)
 
 
 def test_hung_create_answers_failed_before_the_deadline_and_leaves_no_orphan(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     ec2.inject("CreateTrafficMirrorSession", delay_s=3.0)
     event = stack.make("Create", props(fx))
@@ -273,7 +285,7 @@ def test_hung_create_answers_failed_before_the_deadline_and_leaves_no_orphan(
 
 
 def test_hung_delete_answers_failed_and_keeps_the_id(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     stack.create(props(fx))
     ec2.inject("DeleteTrafficMirrorSession", delay_s=2.0)
@@ -288,7 +300,7 @@ def test_hung_delete_answers_failed_and_keeps_the_id(
 
 
 def test_response_put_is_retried_until_accepted(
-    stack: Stack, receiver: ResponseReceiver, fx: Fixtures
+    stack: CustomResource, receiver: ResponseReceiver, fx: Fixtures
 ) -> None:
     failed_before = receiver.failed_puts
     receiver.fail_next(2)
@@ -313,7 +325,7 @@ def test_response_put_is_retried_until_accepted(
     ],
 )
 def test_malformed_event_gets_a_failed_answer(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures, change: dict[str, Any], fragment: str
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures, change: dict[str, Any], fragment: str
 ) -> None:
     event = stack.make("Create", props(fx))
     event.update(change)
@@ -332,7 +344,7 @@ def test_event_without_response_url_does_not_crash(handler: Handler, event: Any)
 
 
 def test_missing_old_properties_resend_everything(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     stack.create(props(fx))
     event = stack.make("Update", props(fx, Description="x"), physical_id=stack.physical_id)
@@ -347,7 +359,7 @@ def test_missing_old_properties_resend_everything(
 def test_largest_valid_input_fits_the_response_limit(
     handler: Handler, receiver: ResponseReceiver, fx: Fixtures
 ) -> None:
-    stack = Stack(handler, receiver, logical_id="L" * 255)
+    stack = CustomResource(handler, receiver, logical_id="L" * 255)
     tags = [{"Key": f"{i:02d}" + "é" * 126, "Value": "ü" * 256} for i in range(MAX_USER_TAGS)]
     event = stack.make("Create", props(fx, Description="ß" * 255, Tags=tags, PacketLength="8500"))
     response = stack.send(event)
@@ -356,7 +368,7 @@ def test_largest_valid_input_fits_the_response_limit(
 
 
 def test_huge_invalid_input_still_fits(
-    stack: Stack, receiver: ResponseReceiver, fx: Fixtures
+    stack: CustomResource, receiver: ResponseReceiver, fx: Fixtures
 ) -> None:
     tags = [{"Key": "k" * 5000, "Value": "v" * 5000}] * 500
     response = stack.create(
@@ -372,7 +384,7 @@ def test_huge_invalid_input_still_fits(
 
 
 def test_logs_are_json_with_ids_and_never_hold_the_url_or_event(
-    stack: Stack,
+    stack: CustomResource,
     fx: Fixtures,
     no_secrets_in_logs: io.StringIO,
     capsys: pytest.CaptureFixture[str],

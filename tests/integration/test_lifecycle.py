@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
-from local.harness.events import Stack
+from local.harness.events import CustomResource
 from local.harness.lambda_loader import LambdaContext
 from mirror_session.identity import client_token
 from mirror_session.request import Request
@@ -42,7 +42,7 @@ def tags_of(session: dict[str, Any]) -> dict[str, str]:
 
 
 def test_create_reports_the_session_from_one_write(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     before = len(ec2.calls)
     response = stack.create(props(fx, Tags=[{"Key": "team", "Value": "netsec"}]))
@@ -72,14 +72,18 @@ def test_create_reports_the_session_from_one_write(
         "team": "netsec",
         # Who made it and who owns it: the provider, and this stack's resource.
         "traffic-mirror-provider:managed-by": "traffic-mirror-provider",
-        "traffic-mirror-provider:stack-id": stack.stack,
+        "traffic-mirror-provider:stack-id": stack.stack_id,
         "traffic-mirror-provider:logical-id": "MirrorSession",
         "traffic-mirror-provider:session-number": "declared",
     }
-    assert response["StackId"] == stack.stack and response["LogicalResourceId"] == "MirrorSession"
+    assert (
+        response["StackId"] == stack.stack_id and response["LogicalResourceId"] == "MirrorSession"
+    )
 
 
-def test_create_passes_optional_values(stack: Stack, ec2: EmbeddedEc2, fx: Fixtures) -> None:
+def test_create_passes_optional_values(
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
     response = stack.create(
         props(fx, PacketLength="128", VirtualNetworkId="4242", Description="east-west")
     )
@@ -90,7 +94,7 @@ def test_create_passes_optional_values(stack: Stack, ec2: EmbeddedEc2, fx: Fixtu
 
 
 def test_redelivered_create_returns_the_same_session(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     event = stack.make("Create", props(fx))
     first = stack.send(event)
@@ -101,7 +105,7 @@ def test_redelivered_create_returns_the_same_session(
     assert len(ec2.sessions()) == 1
 
 
-def test_client_token_is_fixed_by_the_request(stack: Stack, fx: Fixtures) -> None:
+def test_client_token_is_fixed_by_the_request(stack: CustomResource, fx: Fixtures) -> None:
     event = stack.make("Create", props(fx))
     token = client_token(Request.parse(event))
     assert len(token) <= 64 and token == client_token(Request.parse(dict(event)))
@@ -115,7 +119,7 @@ def test_client_token_is_fixed_by_the_request(stack: Stack, fx: Fixtures) -> Non
 
 
 def test_update_in_place_sends_only_the_changes(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     created = stack.create(props(fx, PacketLength="64"))
     before = len(ec2.calls)
@@ -140,7 +144,7 @@ def test_update_in_place_sends_only_the_changes(
 
 
 def test_update_removing_optional_values_resets_them(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     stack.create(props(fx, PacketLength="64", Description="d", VirtualNetworkId="77"))
     updated = stack.update(props(fx))
@@ -152,7 +156,7 @@ def test_update_removing_optional_values_resets_them(
 
 
 def test_tag_only_update_changes_exactly_those_tags(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     stack.create(props(fx, Tags=[{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "1"}]))
     before = len(ec2.calls)
@@ -163,7 +167,7 @@ def test_tag_only_update_changes_exactly_those_tags(
         "a": "2",
         "c": "3",
         "traffic-mirror-provider:managed-by": "traffic-mirror-provider",
-        "traffic-mirror-provider:stack-id": stack.stack,
+        "traffic-mirror-provider:stack-id": stack.stack_id,
         "traffic-mirror-provider:logical-id": stack.logical_id,
         "traffic-mirror-provider:session-number": "declared",
     }
@@ -171,7 +175,7 @@ def test_tag_only_update_changes_exactly_those_tags(
 
 
 def test_update_without_changes_writes_nothing(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     created = stack.create(props(fx))
     before = len(ec2.calls)
@@ -182,7 +186,7 @@ def test_update_without_changes_writes_nothing(
 
 
 def test_new_interface_replaces_and_cleanup_deletes_the_old(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     old_id = stack.create(props(fx))["PhysicalResourceId"]
     updated = stack.update(props(fx, NetworkInterfaceId=fx.sources[1]))
@@ -198,7 +202,7 @@ def test_new_interface_replaces_and_cleanup_deletes_the_old(
 
 
 def test_failed_update_rolls_back_with_swapped_properties(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     original = props(fx, Description="original")
     stack.create(original)
@@ -221,7 +225,7 @@ def test_failed_update_rolls_back_with_swapped_properties(
 
 
 def test_rollback_of_an_invalid_update_restores_without_replacing(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     original = props(fx)
     stack.create(original)
@@ -239,7 +243,7 @@ def test_rollback_of_an_invalid_update_restores_without_replacing(
 
 
 def test_update_of_a_session_deleted_outside_the_stack_recreates_it(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     old_id = stack.create(props(fx))["PhysicalResourceId"]
     ec2.client().delete_traffic_mirror_session(TrafficMirrorSessionId=old_id)
@@ -254,7 +258,7 @@ def test_update_of_a_session_deleted_outside_the_stack_recreates_it(
 
 
 def test_delete_removes_the_session_with_one_write(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     stack.create(props(fx))
     before = len(ec2.calls)
@@ -266,7 +270,7 @@ def test_delete_removes_the_session_with_one_write(
 
 
 def test_delete_of_a_session_already_gone_succeeds(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     stack.create(props(fx))
     assert stack.delete()["Status"] == "SUCCESS"
@@ -275,7 +279,7 @@ def test_delete_of_a_session_already_gone_succeeds(
 
 
 def test_delete_of_a_failed_create_touches_nothing(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     failed = stack.create(props(fx, SessionNumber="0"))
     assert failed["Status"] == "FAILED"
@@ -287,7 +291,9 @@ def test_delete_of_a_failed_create_touches_nothing(
     assert ec2.calls[before:] == []
 
 
-def test_delete_answers_without_crhelpers_two_minute_sleep(stack: Stack, fx: Fixtures) -> None:
+def test_delete_answers_without_crhelpers_two_minute_sleep(
+    stack: CustomResource, fx: Fixtures
+) -> None:
     # With 15 minutes left, crhelper's default sleeps 120 s before answering a Delete. The
     # handler runs in a thread, as a hang must fail this test rather than stall it.
     stack.create(props(fx))
@@ -303,7 +309,7 @@ def test_delete_answers_without_crhelpers_two_minute_sleep(stack: Stack, fx: Fix
 
 @pytest.mark.parametrize("refused_by", ["schema", "EC2"])
 def test_rollback_of_a_failed_interface_change_keeps_the_session(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures, refused_by: str
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures, refused_by: str
 ) -> None:
     # Found by the stateful suite: the failed Update's properties come back as "old" in the
     # rollback; they never reached EC2, so the rollback must not replace the session.

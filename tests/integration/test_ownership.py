@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
-from local.harness.events import Stack
+from local.harness.events import CustomResource
 from local.harness.lambda_loader import Handler
 from local.harness.receiver import ResponseReceiver
 from mirror_session.identity import LOGICAL_KEY, MANAGED_BY_KEY, NUMBER_KEY, STACK_KEY
@@ -31,7 +31,7 @@ def by_id(ec2: EmbeddedEc2) -> dict[str, dict[str, Any]]:
 
 
 def test_rollback_update_after_a_replacement_takes_back_the_original_session(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     """The replacing Update succeeded (B on the new interface), another resource failed, and
     CloudFormation rolls this one back with an Update naming B and the original properties.
@@ -58,7 +58,7 @@ def test_rollback_update_after_a_replacement_takes_back_the_original_session(
 
 
 def test_rollback_after_a_replacement_with_an_allocated_number_keeps_the_number(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     original = props(fx, SessionNumber=None)
     first = stack.create(original)
@@ -77,9 +77,11 @@ def test_a_session_of_another_resource_on_the_interface_is_never_taken(
 ) -> None:
     """Same stack, same target and filter, another logical ID: not ours, so not taken."""
     same = props(fx, SessionNumber=None)
-    other = Stack(handler, receiver, logical_id="Other")
+    other = CustomResource(handler, receiver, logical_id="Other")
     theirs = other.create(same)["PhysicalResourceId"]
-    mine = Stack(handler, receiver, logical_id="Mine", stack=other.stack).create(same)
+    mine = CustomResource(handler, receiver, logical_id="Mine", stack_id=other.stack_id).create(
+        same
+    )
     assert mine["Status"] == "SUCCESS"
     assert mine["PhysicalResourceId"] != theirs
     assert len(ec2.sessions()) == 2
@@ -91,9 +93,9 @@ def test_full_interface_with_a_look_alike_neighbour_names_every_session(
     """The same template deployed by three other stacks fills the interface; a fourth stack
     gets the documented Reason naming the three, and no Create is tried."""
     same = props(fx, SessionNumber=None)
-    ids = [Stack(handler, receiver).create(same)["PhysicalResourceId"] for _ in range(3)]
+    ids = [CustomResource(handler, receiver).create(same)["PhysicalResourceId"] for _ in range(3)]
     before = len(ec2.calls)
-    fourth = Stack(handler, receiver).create(same)
+    fourth = CustomResource(handler, receiver).create(same)
     assert fourth["Status"] == "FAILED"
     reason = fourth["Reason"]
     assert reason.startswith(f"allocate a SessionNumber on {fx.sources[0]}: it already sources 3")
@@ -105,9 +107,13 @@ def test_full_interface_with_a_look_alike_neighbour_names_every_session(
 def test_declared_number_held_by_another_session_fails_naming_it(
     handler: Handler, receiver: ResponseReceiver, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
-    first = Stack(handler, receiver, logical_id="First").create(props(fx, SessionNumber="5"))
+    first = CustomResource(handler, receiver, logical_id="First").create(
+        props(fx, SessionNumber="5")
+    )
     before = len(ec2.calls)
-    second = Stack(handler, receiver, logical_id="Second").create(props(fx, SessionNumber="5"))
+    second = CustomResource(handler, receiver, logical_id="Second").create(
+        props(fx, SessionNumber="5")
+    )
     assert second["Status"] == "FAILED"
     assert (
         f"use SessionNumber 5 on {fx.sources[0]}: {first['PhysicalResourceId']}"
@@ -120,9 +126,9 @@ def test_declared_number_held_by_another_session_fails_naming_it(
 def test_dry_run_of_a_declared_number_held_by_another_session_fails_as_the_deploy_would(
     handler: Handler, receiver: ResponseReceiver, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
-    Stack(handler, receiver, logical_id="First").create(props(fx, SessionNumber="5"))
+    CustomResource(handler, receiver, logical_id="First").create(props(fx, SessionNumber="5"))
     before = len(ec2.calls)
-    preflight = Stack(handler, receiver, logical_id="Second").create(
+    preflight = CustomResource(handler, receiver, logical_id="Second").create(
         props(fx, SessionNumber="5", DryRun="true")
     )
     assert preflight["Status"] == "FAILED"
@@ -133,8 +139,8 @@ def test_dry_run_of_a_declared_number_held_by_another_session_fails_as_the_deplo
 def test_update_to_a_declared_number_held_by_another_session_changes_nothing(
     handler: Handler, receiver: ResponseReceiver, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
-    Stack(handler, receiver, logical_id="First").create(props(fx, SessionNumber="5"))
-    second = Stack(handler, receiver, logical_id="Second")
+    CustomResource(handler, receiver, logical_id="First").create(props(fx, SessionNumber="5"))
+    second = CustomResource(handler, receiver, logical_id="Second")
     second.create(props(fx, SessionNumber="6"))
     before = len(ec2.calls)
     moved = second.update(props(fx, SessionNumber="5"))
@@ -144,7 +150,7 @@ def test_update_to_a_declared_number_held_by_another_session_changes_nothing(
 
 
 def test_session_made_by_an_older_provider_gains_its_ownership_on_update(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     """Before ownership tags, sessions carried only the managed-by marker. The next Update
     records the owner, so later rollbacks can find it."""
@@ -164,7 +170,7 @@ def test_session_made_by_an_older_provider_gains_its_ownership_on_update(
     updated = stack.update(props(fx, Description="now owned"))
     assert updated["Status"] == "SUCCESS", updated["Reason"]
     tags = tags_of(by_id(ec2)[made["TrafficMirrorSessionId"]])
-    assert tags[STACK_KEY] == stack.stack and tags[LOGICAL_KEY] == stack.logical_id
+    assert tags[STACK_KEY] == stack.stack_id and tags[LOGICAL_KEY] == stack.logical_id
     assert NUMBER_KEY not in tags  # never asked to move: counts as declared
 
 
@@ -176,7 +182,7 @@ def full_tags(prefix: str, count: int = MAX_USER_TAGS) -> list[dict[str, str]]:
 
 
 def test_renaming_one_tag_at_the_maximum_succeeds(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     tags = full_tags("k")
     assert stack.create(props(fx, Tags=tags))["Status"] == "SUCCESS"
@@ -192,7 +198,7 @@ def test_renaming_one_tag_at_the_maximum_succeeds(
 
 
 def test_swapping_every_tag_at_the_maximum_succeeds(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     assert stack.create(props(fx, Tags=full_tags("old")))["Status"] == "SUCCESS"
     updated = stack.update(props(fx, Tags=full_tags("new")))

@@ -12,7 +12,7 @@ import json
 import pytest
 
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
-from local.harness.events import Stack
+from local.harness.events import CustomResource
 from tests.conftest import props
 
 MEMBER = "111111111111"
@@ -20,7 +20,7 @@ ROLE = f"arn:aws:iam::{MEMBER}:role/TrafficMirrorSessions"
 
 
 def test_role_arn_creates_the_session_in_the_roles_account(
-    stack: Stack, ec2: EmbeddedEc2, no_secrets_in_logs: io.StringIO
+    stack: CustomResource, ec2: EmbeddedEc2, no_secrets_in_logs: io.StringIO
 ) -> None:
     fx = ec2.fixtures(account=MEMBER)
     response = stack.create(props(fx, RoleArn=ROLE, ExternalId="mirror-ops"))
@@ -33,7 +33,7 @@ def test_role_arn_creates_the_session_in_the_roles_account(
     assert ec2.requests("CreateTrafficMirrorSession")[-1]["@account"] == MEMBER
     (assumed,) = [r for r in ec2.requests("AssumeRole") if r["RoleArn"] == ROLE]
     assert assumed["ExternalId"] == "mirror-ops"
-    stack_name = stack.stack.split("/")[1]
+    stack_name = stack.stack_id.split("/")[1]
     assert assumed["RoleSessionName"] == f"{stack_name}.{stack.logical_id}"
     # The function's JSON log names the role and session name, with the request's IDs.
     logged = [json.loads(line) for line in no_secrets_in_logs.getvalue().splitlines()]
@@ -42,7 +42,7 @@ def test_role_arn_creates_the_session_in_the_roles_account(
     assert line["LogicalResourceId"] == stack.logical_id and line["RequestId"]
 
 
-def test_update_and_delete_use_the_same_role(stack: Stack, ec2: EmbeddedEc2) -> None:
+def test_update_and_delete_use_the_same_role(stack: CustomResource, ec2: EmbeddedEc2) -> None:
     fx = ec2.fixtures(account=MEMBER)
     created = stack.create(props(fx, RoleArn=ROLE))
     updated = stack.update(props(fx, RoleArn=ROLE, Description="moved nothing"))
@@ -56,7 +56,7 @@ def test_update_and_delete_use_the_same_role(stack: Stack, ec2: EmbeddedEc2) -> 
     assert ec2.sessions(account=MEMBER) == []
 
 
-def test_region_creates_the_session_there(stack: Stack, ec2: EmbeddedEc2) -> None:
+def test_region_creates_the_session_there(stack: CustomResource, ec2: EmbeddedEc2) -> None:
     fx = ec2.fixtures(region="eu-west-1")
     response = stack.create(props(fx, Region="eu-west-1"))
     assert response["Status"] == "SUCCESS", response["Reason"]
@@ -68,7 +68,7 @@ def test_region_creates_the_session_there(stack: Stack, ec2: EmbeddedEc2) -> Non
 
 
 def test_changing_the_role_replaces_and_the_cleanup_deletes_in_the_old_account(
-    stack: Stack, ec2: EmbeddedEc2
+    stack: CustomResource, ec2: EmbeddedEc2
 ) -> None:
     home = ec2.fixtures()
     member = ec2.fixtures(account=MEMBER, region="eu-west-1")
@@ -87,7 +87,7 @@ def test_changing_the_role_replaces_and_the_cleanup_deletes_in_the_old_account(
 
 
 def test_rollback_of_a_failed_move_keeps_the_original_session(
-    stack: Stack, ec2: EmbeddedEc2
+    stack: CustomResource, ec2: EmbeddedEc2
 ) -> None:
     """The move to the member account fails; the rollback's "old" properties are the failed
     ones. The session is found where the rollback places it, so nothing is created."""
@@ -112,7 +112,7 @@ def test_rollback_of_a_failed_move_keeps_the_original_session(
 
 
 def test_refused_assume_role_fails_naming_the_role_and_creates_nothing(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     ec2.inject(
         "AssumeRole",
@@ -134,7 +134,7 @@ def test_refused_assume_role_fails_naming_the_role_and_creates_nothing(
 
 
 def test_dry_run_through_a_role_checks_in_the_member_account(
-    stack: Stack, ec2: EmbeddedEc2
+    stack: CustomResource, ec2: EmbeddedEc2
 ) -> None:
     fx = ec2.fixtures(account=MEMBER)
     response = stack.create(props(fx, RoleArn=ROLE, DryRun="true"))
@@ -159,7 +159,7 @@ def test_dry_run_through_a_role_checks_in_the_member_account(
     ],
 )
 def test_placement_that_cannot_work_fails_before_any_call(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures, overrides: dict[str, str], fragment: str
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures, overrides: dict[str, str], fragment: str
 ) -> None:
     before = len(ec2.calls)
     response = stack.create(props(fx, **overrides))

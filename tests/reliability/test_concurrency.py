@@ -18,7 +18,7 @@ import pytest
 
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.environments import LambdaEnvironments
-from local.harness.events import Stack, stack_id
+from local.harness.events import CustomResource, new_stack_id
 from local.harness.lambda_loader import Handler
 from local.harness.receiver import ResponseReceiver
 from tests.conftest import props
@@ -55,9 +55,11 @@ def run_together(
     resources: list[dict[str, Any]],
 ) -> list[dict[str, Any]]:
     """Create every resource of one stack at once; the answers, in the same order."""
-    stack = stack_id("parallel")
+    stack_id = new_stack_id("parallel")
     events = [
-        Stack(handler, receiver, logical_id=f"Mirror{i}", stack=stack).make("Create", p)
+        CustomResource(handler, receiver, logical_id=f"Mirror{i}", stack_id=stack_id).make(
+            "Create", p
+        )
         for i, p in enumerate(resources)
     ]
     envs.invoke_together(events)

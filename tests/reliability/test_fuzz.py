@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from local.harness.ec2sim import WRITE_ACTIONS, EmbeddedEc2, Fixtures
-from local.harness.events import SERVICE_TOKEN, stack_id
+from local.harness.events import SERVICE_TOKEN, new_stack_id
 from local.harness.lambda_loader import Handler, LambdaContext
 from local.harness.receiver import ResponseReceiver
 from mirror_session.errors import MAX_REASON
@@ -79,7 +79,7 @@ def events(draw: st.DrawFn, fx: Fixtures, receiver: ResponseReceiver) -> dict[st
         "RequestType": draw(st.sampled_from(["Create", "Update", "Delete"]) | values),
         "ServiceToken": SERVICE_TOKEN,
         "ResponseURL": receiver.url_for(rid),
-        "StackId": stack_id("fuzz"),
+        "StackId": new_stack_id("fuzz"),
         "RequestId": rid,
         "LogicalResourceId": draw(st.sampled_from(["Mirror", "M" * 255]) | st.text(max_size=20)),
         "ResourceType": "Custom::TrafficMirrorSession",

@@ -11,7 +11,7 @@ import sys
 import time
 
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
-from local.harness.events import Stack
+from local.harness.events import CustomResource
 from local.harness.lambda_loader import ROOT, LambdaContext
 from tests.conftest import props
 from tests.figures import FIGURES
@@ -31,7 +31,7 @@ def wait_until(condition: object, timeout: float = 20.0) -> None:
 
 
 def test_function_killed_mid_create_then_redelivered_makes_one_session(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     # EC2 creates the session, then its answer stalls; the function process is killed before
     # it hears back (as when Lambda's sandbox dies). Lambda then delivers the event again.
@@ -62,7 +62,7 @@ def test_function_killed_mid_create_then_redelivered_makes_one_session(
 
 
 def test_answer_lost_after_ec2_created_the_session_is_retried_without_duplicate(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     ec2.inject("CreateTrafficMirrorSession", drop=True, after_s=0.01)
     response = stack.create(props(fx))
@@ -72,7 +72,7 @@ def test_answer_lost_after_ec2_created_the_session_is_retried_without_duplicate(
 
 
 def test_connections_dropped_before_ec2_are_retried(
-    stack: Stack, ec2: EmbeddedEc2, fx: Fixtures
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     stack.create(props(fx))
     ec2.inject("ModifyTrafficMirrorSession", drop=True, times=2)
@@ -81,7 +81,9 @@ def test_connections_dropped_before_ec2_are_retried(
     assert ec2.sessions()[0]["Description"] == "through two drops"
 
 
-def test_ec2_unreachable_fails_with_advice(stack: Stack, ec2: EmbeddedEc2, fx: Fixtures) -> None:
+def test_ec2_unreachable_fails_with_advice(
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
     ec2.inject("CreateTrafficMirrorSession", drop=True, times=100)
     response = stack.create(props(fx))
     ec2.clear_faults()

@@ -33,7 +33,7 @@ from hypothesis.stateful import (
 
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.environments import LambdaEnvironments
-from local.harness.events import event, stack_id
+from local.harness.events import event, new_stack_id
 from local.harness.lambda_loader import Handler, LambdaContext
 from local.harness.receiver import ResponseReceiver
 from mirror_session.identity import (
@@ -132,7 +132,7 @@ class CloudFormationStack(RuleBasedStateMachine):
         super().__init__()
         self.env.ec2.reset()
         self.fx = self.env.ec2.fixtures()
-        self.stack = stack_id("stateful")
+        self.stack_id = new_stack_id("stateful")
         self.live: dict[str, Resource] = {}  # logical ID -> what the stack knows
         FIGURES["stateful: sequences"] += 1
 
@@ -156,7 +156,7 @@ class CloudFormationStack(RuleBasedStateMachine):
             kind,
             self.env.receiver.url_for(rid),
             props,
-            stack=self.stack,
+            stack_id=self.stack_id,
             logical_id=logical,
             request_id=rid,
             old_props=old,
@@ -430,7 +430,7 @@ class CloudFormationStack(RuleBasedStateMachine):
             assert tags == {
                 **dict(spec.tags),
                 MANAGED_BY_KEY: "traffic-mirror-provider",
-                STACK_KEY: self.stack,
+                STACK_KEY: self.stack_id,
                 LOGICAL_KEY: logical,
                 NUMBER_KEY: mode,
             }, tags
