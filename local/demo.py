@@ -29,6 +29,7 @@ class Step:
     expect: str  # SUCCESS or FAILED
     send: Callable[[], dict[str, Any]]
     live: Callable[[], set[str]]  # the session IDs CloudFormation believes exist afterwards
+    outputs: bool = False  # the stack's outputs are shown as they stand after this step
 
 
 def _row(n: int, step: Step, body: dict[str, Any], ms: float, ok: bool) -> str:
@@ -47,8 +48,9 @@ def _row(n: int, step: Step, body: dict[str, Any], ms: float, ok: bool) -> str:
 def build_steps(
     main: CustomResource, bad: CustomResource, extra: CustomResource, fx: Fixtures
 ) -> list[Step]:
-    """The lifecycle of issue 4, then issue 7's preflight and allocated number, as
-    CloudFormation would drive them."""
+    """One session's lifecycle (create, update in place, a replacing update and its cleanup, a
+    failed create and its rollback), then a second session's DryRun preflight and its real
+    deploy with an allocated number, and the stack's deletion, as CloudFormation drives them."""
     props = {
         "NetworkInterfaceId": fx.sources[0],
         "TrafficMirrorTargetId": fx.target_id,
@@ -120,7 +122,8 @@ def build_steps(
         Step("Create", "SUCCESS", create, current),
         Step("Update in place (description, filter)", "SUCCESS", update_in_place, current),
         Step("Update that replaces (new interface)", "SUCCESS", update_replace, replaced_pair),
-        Step("Cleanup Delete of the old session", "SUCCESS", cleanup_old, current),
+        # CloudFormation's update is complete once the old session is cleaned up.
+        Step("Cleanup Delete of the old session", "SUCCESS", cleanup_old, current, outputs=True),
         Step("Create with SessionNumber 40000", "FAILED", bad_create, current),
         Step("Rollback Delete of the failed Create", "SUCCESS", rollback_delete, current),
         Step("Second session: DryRun preflight", "SUCCESS", preflight, current),
@@ -165,6 +168,7 @@ def run(log_path: Path = LOG) -> int:
         extra = CustomResource(handler, rx, logical_id="SecondSession", stack_id=main.stack_id)
         failures = 0
         outputs: dict[str, Any] = {}
+        outputs_after = 0  # the step whose outputs are shown
         print("Lifecycle, as CloudFormation sends it:")
         steps = build_steps(main, bad, extra, fx)
         for n, step in enumerate(steps, start=1):
@@ -179,9 +183,10 @@ def run(log_path: Path = LOG) -> int:
             print(_row(n, step, body, ms, ok))
             if live != expected:
                 print(f"       EC2 holds {sorted(live)}, CloudFormation expects {sorted(expected)}")
-            if n == 4:  # the stack as it stands once the replacement is complete
+            if step.outputs:
                 outputs = {"Ref": main.physical_id, **main_data(main, rx)}
-        print("\nStack outputs (after step 4, the update complete):")
+                outputs_after = n
+        print(f"\nStack outputs (after step {outputs_after}, the update complete):")
         print(f"  Ref MirrorSession                         = {outputs.get('Ref')}")
         print(f"  Fn::GetAtt MirrorSession.Id               = {outputs.get('Id')}")
         print(f"  Fn::GetAtt MirrorSession.VirtualNetworkId = {outputs.get('VirtualNetworkId')}")

@@ -36,9 +36,15 @@ def test_demo_plays_the_whole_lifecycle() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     rows = [line for line in result.stdout.splitlines() if line[:4] in ("ok  ", "BAD ")]
     assert len(rows) == 11 and all(r.startswith("ok  ") for r in rows), rows
-    assert "FAILED   create-failed-" in rows[4]
-    assert "SUCCESS  dryrun-" in rows[6] and "#2" in rows[6]  # preflight, number allocated
-    assert "SUCCESS  tms-" in rows[7] and "#2" in rows[7]
+
+    def row(title: str) -> str:
+        return next(r for r in rows if f". {title} " in r)
+
+    assert "FAILED   create-failed-" in row("Create with SessionNumber 40000")
+    preflight = row("Second session: DryRun preflight")
+    assert "SUCCESS  dryrun-" in preflight and "#2" in preflight  # number allocated
+    deployed = row("Real deploy, SessionNumber omitted")
+    assert "SUCCESS  tms-" in deployed and "#2" in deployed
     assert "reason: Invalid properties: SessionNumber must be between 1 and 32766" in result.stdout
     ref = next(line for line in result.stdout.splitlines() if "Ref MirrorSession" in line)
     att = next(line for line in result.stdout.splitlines() if "MirrorSession.Id " in line)
