@@ -159,8 +159,8 @@ def test_sessions_change_only_when_they_carry_this_stacks_marker() -> None:
                 at_create = cond.get("StringEquals", {}).get("ec2:CreateAction")
                 on_marked = cond.get("StringEquals", {}).get(f"ec2:ResourceTag/{MANAGED_BY_KEY}")
                 adopting = st["Sid"] == "AdoptUnmarkedSessions"  # its own test, below
-                assert at_create == "CreateTrafficMirrorSession" or on_marked == MARKER or (
-                    adopting
+                assert (
+                    at_create == "CreateTrafficMirrorSession" or on_marked == MARKER or adopting
                 ), st
 
 
@@ -240,9 +240,7 @@ def test_adoption_marks_only_unmarked_sessions_and_only_with_the_providers_own_t
         if "If" in st and st["If"][1].get("Sid") == "AdoptUnmarkedSessions"
     ]
     assert conditional["If"][0] == "AdoptSessions"
-    assert TEMPLATE["Conditions"]["AdoptSessions"] == {
-        "Equals": [{"Ref": "AllowAdoption"}, "true"]
-    }
+    assert TEMPLATE["Conditions"]["AdoptSessions"] == {"Equals": [{"Ref": "AllowAdoption"}, "true"]}
     assert TEMPLATE["Parameters"]["AllowAdoption"]["Default"] == "false"
 
 
