@@ -3,11 +3,13 @@ the session's ID, number and VXLAN ID never change, and there is never a second 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.events import CustomResource
-from local.harness.lambda_loader import Handler
+from local.harness.lambda_loader import ROOT, Handler
 from local.harness.receiver import ResponseReceiver
 from mirror_session.identity import LOGICAL_KEY, MANAGED_BY_KEY, NUMBER_KEY, STACK_KEY
 from tests.conftest import props
@@ -254,3 +256,19 @@ def test_a_missing_target_in_a_member_account_is_named_with_that_account_and_reg
         f"TrafficMirrorTargetId {missing} was not found in account {MEMBER}, region eu-west-1."
     ) in answer["Reason"], answer["Reason"]
     assert len(answer["Reason"]) <= 256
+
+
+def test_the_migration_walkthrough_command_holds_every_promise() -> None:
+    """`make demo-migration`, as a newcomer runs it from the README."""
+    run = subprocess.run(
+        [sys.executable, "-m", "local.migration_demo"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "migration promises held" in run.stdout
+    assert run.stdout.count("ok ") == 6
+    assert "CreateTrafficMirrorSession calls after the native one: 0" in run.stdout
