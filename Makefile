@@ -10,13 +10,14 @@ SAM_VENV     := .venv-sam
 CHECKOV_VENV := .venv-checkov
 TEMPLATES    := template.yaml examples/consumer.yaml examples/member-role.yaml examples/member-session.yaml
 
-.PHONY: help venv lint format typecheck unit integration test demo invoke clean lint-cfn build \
-	package bench reliability
+.PHONY: help venv lint format typecheck unit integration test demo demo-migration invoke clean \
+	lint-cfn build package bench reliability
 
 # Every target in .PHONY appears here (tests/unit/test_makefile.py checks it).
 help:
 	@echo "Try it (no AWS account, no Docker):"
 	@echo "  make demo          the whole lifecycle against an embedded EC2"
+	@echo "  make demo-migration  adopt a native AWS::EC2::TrafficMirrorSession's session, no gap"
 	@echo "  make invoke EVENT=events/create.json"
 	@echo "                     deliver one event file to the handler, print CloudFormation's answer"
 	@echo "Check (make test is what CI runs):"
@@ -98,6 +99,9 @@ test: lint typecheck lint-cfn package
 
 demo: $(STAMP)
 	$(BIN)/python -m local.demo
+
+demo-migration: $(STAMP)
+	$(BIN)/python -m local.migration_demo
 
 # Exit status of local.invoke: 0 SUCCESS, 1 FAILED, 2 bad usage or event file (nothing sent).
 # make itself exits 2 whenever a recipe fails; its "Error 1" / "Error 2" line keeps the code.
