@@ -418,8 +418,10 @@ def test_every_allowed_finding_still_occurs() -> None:
 def full_provider_policies() -> list[dict[str, Any]]:
     """A copy of ProviderRole's policies with every option on, to break in the tests below."""
     for values, documents in renderings("template.yaml"):
-        if "" not in values.values() and values["Tracing"] == "Enabled" and (
-            values["AllowAdoption"] == "true"
+        if (
+            "" not in values.values()
+            and values["Tracing"] == "Enabled"
+            and (values["AllowAdoption"] == "true")
         ):
             return copy.deepcopy(documents)
     raise LookupError

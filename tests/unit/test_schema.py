@@ -157,6 +157,7 @@ def test_previous_properties_are_read_leniently() -> None:
 def test_schema_table_covers_the_native_properties() -> None:
     names = {f.name for f in FIELDS if f.sent_to_ec2}
     assert {f.name for f in FIELDS if not f.sent_to_ec2} == {
+        "AdoptSessionId",
         "OwnerId",
         "DryRun",
         "RoleArn",
