@@ -8,7 +8,8 @@ STAMP  := $(VENV)/.installed
 
 SAM_VENV     := .venv-sam
 CHECKOV_VENV := .venv-checkov
-TEMPLATES    := template.yaml examples/consumer.yaml examples/member-role.yaml examples/member-session.yaml
+TEMPLATES    := template.yaml examples/consumer.yaml examples/member-role.yaml examples/member-session.yaml \
+	examples/fleet.yaml
 
 .PHONY: help venv lint format typecheck unit integration test demo demo-migration invoke clean \
 	lint-cfn build package bench reliability
@@ -112,10 +113,11 @@ invoke: $(STAMP)
 # sam build (BuildMethod: makefile) calls this with ARTIFACTS_DIR set. It installs wheels for
 # the function's runtime and architecture, so it needs neither Docker nor python3.13 here.
 LAMBDA_PLATFORM := --platform manylinux2014_aarch64 --implementation cp --python-version 3.13
-build-ProviderFunction:
+build-ProviderFunction build-FleetFunction build-ReconcilerFunction:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
 		$(LAMBDA_PLATFORM) --target "$(ARTIFACTS_DIR)" -r $(ROOT)provider/requirements.txt
-	cp -R $(ROOT)provider/app.py $(ROOT)provider/mirror_session "$(ARTIFACTS_DIR)/"
+	cp -R $(ROOT)provider/app.py $(ROOT)provider/fleet_app.py $(ROOT)provider/reconciler_app.py \
+		$(ROOT)provider/mirror_session "$(ARTIFACTS_DIR)/"
 	find "$(ARTIFACTS_DIR)" -name __pycache__ -prune -exec rm -rf {} +
 
 # Speed, EC2 calls, memory and package size against the floor (bare boto3, same endpoint).

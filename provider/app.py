@@ -73,10 +73,15 @@ def _record(event: Mapping[str, Any], body: Mapping[str, Any]) -> None:
         metric.add_dimension(name="Status", value=status)
 
 
-def handle(request: Request) -> Outcome:
-    """Run the lifecycle function for the request; turn every failure into a readable Reason."""
+Actions = Mapping[str, Callable[[Request, Connector], Outcome]]
+
+
+def run(actions: Actions, request: Request) -> Outcome:
+    """Run the lifecycle function for the request; turn every failure into a readable Reason.
+
+    Shared by every entry of this package (fleet_app passes the fleet's lifecycle)."""
     try:
-        return ACTIONS[request.request_type](request, Connector(request))
+        return actions[request.request_type](request, Connector(request))
     except InvalidProperties as exc:
         logger.warning("invalid properties", extra={"problems": exc.problems})
         raise ProviderError(f"Invalid properties: {exc}") from exc
@@ -91,13 +96,16 @@ def handle(request: Request) -> Outcome:
         ) from exc
 
 
+def handle(request: Request) -> Outcome:
+    """The session lifecycle (Custom::TrafficMirrorSession) for the request."""
+    return run(ACTIONS, request)
+
+
 helper = Responder(handle=handle, on_sent=_record)
 
 
-@logger.inject_lambda_context(log_event=False, clear_state=True)
-@_traced
-def handler(event: dict[str, Any], context: Any) -> None:
-    """The Lambda handler CloudFormation invokes (asynchronously) for each event."""
+def serve(responder: Responder, event: dict[str, Any], context: Any) -> None:
+    """Parse the event once, then have ``responder`` answer it (or reject it, malformed)."""
     if not isinstance(event, Mapping) or not str(event.get("ResponseURL", "")).startswith(
         "https://"
     ):
@@ -111,6 +119,13 @@ def handler(event: dict[str, Any], context: Any) -> None:
         request = Request.parse(event)
     except MalformedEvent as exc:
         logger.error("malformed event", extra={"problem": str(exc)})
-        helper.reject(event, f"Malformed request: {exc}.")
+        responder.reject(event, f"Malformed request: {exc}.")
         return
-    helper.answer(request, event, context)
+    responder.answer(request, event, context)
+
+
+@logger.inject_lambda_context(log_event=False, clear_state=True)
+@_traced
+def handler(event: dict[str, Any], context: Any) -> None:
+    """The Lambda handler CloudFormation invokes (asynchronously) for each event."""
+    serve(helper, event, context)

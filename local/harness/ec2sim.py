@@ -73,6 +73,8 @@ SESSIONS_PER_INTERFACE: Final = 3
 ENV_KEYS: Final = (
     "AWS_ENDPOINT_URL_EC2",
     "AWS_ENDPOINT_URL_STS",
+    "AWS_ENDPOINT_URL_SSM",
+    "AWS_ENDPOINT_URL_AUTO_SCALING",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
@@ -541,6 +543,8 @@ class EmbeddedEc2:
         os.environ.update(
             AWS_ENDPOINT_URL_EC2=self.endpoint,
             AWS_ENDPOINT_URL_STS=self.endpoint,
+            AWS_ENDPOINT_URL_SSM=self.endpoint,  # the fleet store
+            AWS_ENDPOINT_URL_AUTO_SCALING=self.endpoint,  # fixtures' Auto Scaling groups
             AWS_ACCESS_KEY_ID="testing",
             AWS_SECRET_ACCESS_KEY="testing",
             AWS_SESSION_TOKEN="testing",

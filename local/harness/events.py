@@ -43,6 +43,7 @@ def event(
     request_id: str | None = None,
     physical_id: str | None = None,
     old_props: Props | None = None,
+    resource_type: str = "Custom::TrafficMirrorSession",
 ) -> dict[str, Any]:
     """One event as CloudFormation delivers it (ServiceToken included in the properties)."""
     body: dict[str, Any] = {
@@ -52,7 +53,7 @@ def event(
         "StackId": stack_id,
         "RequestId": request_id or str(uuid.uuid4()),
         "LogicalResourceId": logical_id,
-        "ResourceType": "Custom::TrafficMirrorSession",
+        "ResourceType": resource_type,
         "ResourceProperties": {"ServiceToken": SERVICE_TOKEN, **props},
     }
     if physical_id is not None:
@@ -82,6 +83,7 @@ class CustomResource:
     timeout_s: float = 30.0
     physical_id: str | None = None
     props: dict[str, Any] = field(default_factory=dict)
+    resource_type: str = "Custom::TrafficMirrorSession"
 
     def send(self, body: dict[str, Any]) -> dict[str, Any]:
         """Invoke the handler with one event; return the response CloudFormation received."""
@@ -98,6 +100,7 @@ class CustomResource:
             stack_id=self.stack_id,
             logical_id=self.logical_id,
             request_id=rid,
+            resource_type=self.resource_type,
             **kw,
         )
 

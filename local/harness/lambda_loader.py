@@ -49,15 +49,15 @@ def read_template(path: Path = TEMPLATE) -> dict[str, Any]:
     return data
 
 
-def handler_location(path: Path = TEMPLATE) -> tuple[Path, str]:
-    """(CodeUri directory, Handler string) of the provider function."""
-    props = read_template(path)["Resources"][FUNCTION]["Properties"]
+def handler_location(path: Path = TEMPLATE, function: str = FUNCTION) -> tuple[Path, str]:
+    """(CodeUri directory, Handler string) of the provider function (or another one)."""
+    props = read_template(path)["Resources"][function]["Properties"]
     return (path.parent / props["CodeUri"]).resolve(), str(props["Handler"])
 
 
-def load_handler(path: Path = TEMPLATE) -> Handler:
+def load_handler(path: Path = TEMPLATE, function: str = FUNCTION) -> Handler:
     """Import the handler from CodeUri, as the Lambda runtime's bootstrap would."""
-    code_dir, spec = handler_location(path)
+    code_dir, spec = handler_location(path, function)
     module_name, _, attr = spec.rpartition(".")
     if str(code_dir) not in sys.path:
         sys.path.insert(0, str(code_dir))

@@ -56,6 +56,7 @@ __all__ = [
     "place",
     "read",
     "settle",
+    "settle_wait",
 ]
 
 Session = TrafficMirrorSessionTypeDef
@@ -146,11 +147,14 @@ def place(
     params: Mapping[str, Value],
     tags: Mapping[str, str],
     token_for: TokenFor,
+    *,
+    settled: bool = True,
 ) -> Session:
     """Create a session on ``view.name`` with a number no other session there holds.
 
     ``params`` without SessionNumber: the lowest free number is allocated. ``tags`` carry
-    the owner's reserved tags (their ``session-number`` says which).
+    the owner's reserved tags (their ``session-number`` says which). ``settled=False``
+    returns the session as created: a batch settles it later (:func:`settle`, ``created_at``).
     """
     declared = "SessionNumber" in params
     for _ in range(MAX_ROUNDS):
@@ -170,7 +174,7 @@ def place(
             _log.info("number taken meanwhile", extra={"interface": view.name, "number": number})
             view = again
             continue
-        return settle(ec2, made, view)
+        return settle(ec2, made, view) if settled else made
     raise ProviderError(
         f"allocate a SessionNumber on {view.name}: other sessions kept taking the free numbers "
         f"({MAX_ROUNDS} tries). Retry the stack operation."
@@ -182,16 +186,27 @@ def _order(session: Session, earlier: set[str]) -> tuple[bool, bool, str]:
     return (_id(session) not in earlier, number_mode(session) != DECLARED, _id(session))
 
 
-def settle(ec2: Ec2Gateway, made: Session, before: Interface) -> Session:
+def settle_wait() -> float:
+    """:data:`SETTLE_SECONDS`, or the SETTLE_SECONDS environment variable."""
+    return float(os.environ.get("SETTLE_SECONDS", SETTLE_SECONDS))
+
+
+def settle(
+    ec2: Ec2Gateway, made: Session, before: Interface, *, created_at: float | None = None
+) -> Session:
     """Make sure no other session on the interface shares ``made``'s number; see module doc.
 
     ``before`` is the read that chose the number. Returns the session as EC2 holds it.
+    ``created_at`` (a batch): when the Create returned; the caller has already waited
+    :func:`settle_wait` since the batch's last Create, so the first round does not wait.
     """
     mine = _id(made)
-    wait = float(os.environ.get("SETTLE_SECONDS", SETTLE_SECONDS))
-    for _ in range(MAX_ROUNDS):
-        slow = time.monotonic() - before.read_at > wait
-        time.sleep(wait)
+    wait = settle_wait()
+    for round_ in range(MAX_ROUNDS):
+        at = created_at if round_ == 0 else None
+        slow = (time.monotonic() if at is None else at) - before.read_at > wait
+        if at is None:
+            time.sleep(wait)
         now = read(ec2, before.name)
         current = now.get(mine) or made
         rivals = [s for s in now.sessions if _number(s) == _number(current) and _id(s) != mine]

@@ -42,6 +42,8 @@ __all__ = [
     "client_token",
     "dry_run_id",
     "failed_create_id",
+    "fleet_id",
+    "fleet_token",
     "is_dry_run_id",
     "is_session_id",
     "managed_by",
@@ -143,3 +145,20 @@ def is_dry_run_id(physical_id: object) -> bool:
 def failed_create_id(request: Request) -> str:
     """The physical ID of a failed Create: stable, short, never a session ID."""
     return f"create-failed-{client_token(request)[:16]}"
+
+
+def fleet_id(owner: Owner, role_arn: str | None, region: str | None) -> str:
+    """A fleet's physical ID: fixed by its owner and placement, resembling no EC2 ID.
+
+    >>> fleet_id(Owner("arn:aws:cloudformation:us-east-1:1:stack/net/x", "Web"), None, None)
+    'fleet-9ce8adfec6fcd560a7ef'
+    """
+    parts = [owner.stack_id, owner.logical_id, role_arn or "", region or ""]
+    return "fleet-" + hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20]
+
+
+def fleet_token(fleet: str, interface: str, number: int, generation: str) -> str:
+    """A fleet session's ClientToken: per fleet, interface, number tried and generation (the
+    event, or the sweep: a vanished session is re-created under a fresh token)."""
+    text = "\n".join([fleet, interface, f"#{number}", generation])
+    return hashlib.sha256(text.encode()).hexdigest()

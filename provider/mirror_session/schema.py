@@ -23,10 +23,12 @@ __all__ = [
     "MANAGED_TAG_PREFIX",
     "MAX_USER_TAGS",
     "RESERVED_TAGS",
+    "SESSION",
     "SESSION_FIELDS",
     "UNKNOWN",
     "Field",
     "Kind",
+    "Schema",
     "SessionSpec",
     "Unknown",
     "Update",
@@ -41,6 +43,8 @@ class Kind(Enum):
     INT = "int"
     TEXT = "text"
     BOOL = "bool"
+    IDS = "list of IDs"  # in SessionSpec.lists
+    PAIRS = "list of {Key, Value}"  # in SessionSpec.pairs
 
 
 class Update(Enum):
@@ -138,6 +142,23 @@ FIELDS: Final[tuple[Field, ...]] = (
         shape="a region name like eu-west-1",
     ),
 )
+
+
+@dataclass(frozen=True)
+class Schema:
+    """A resource type's properties: its fields, and the names of which exactly one is given."""
+
+    fields: tuple[Field, ...]
+    one_of: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Every property name this schema accepts (Tags and CloudFormation's own aside)."""
+        return frozenset(f.name for f in self.fields)
+
+
+#: Custom::TrafficMirrorSession's schema (a fleet's is in :mod:`mirror_session.fleet_schema`).
+SESSION: Final = Schema(FIELDS)
 #: The session parameters EC2 takes and reports by these names.
 SESSION_FIELDS: Final[tuple[Field, ...]] = tuple(f for f in FIELDS if f.sent_to_ec2)
 FIELDS_BY_NAME: Final[Mapping[str, Field]] = {f.name: f for f in FIELDS}
@@ -188,6 +209,10 @@ class SessionSpec:
     values: Mapping[str, Value | Unknown]
     tags: Mapping[str, str] = field(default_factory=dict)
     tags_known: bool = True
+    #: Kind.IDS properties, given or not (a fleet's selectors).
+    lists: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Kind.PAIRS properties ({Key: Value}).
+    pairs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @property
     def dry_run(self) -> bool:

@@ -20,9 +20,9 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Final
 
+from mirror_session.fleet_schema import id_list, pair_list
 from mirror_session.schema import (
     FIELDS,
-    FIELDS_BY_NAME,
     ID_PATTERN,
     IGNORED,
     INT_PATTERN,
@@ -32,9 +32,11 @@ from mirror_session.schema import (
     MAX_TAG_VALUE,
     MAX_USER_TAGS,
     RESERVED_TAGS,
+    SESSION,
     UNKNOWN,
     Field,
     Kind,
+    Schema,
     SessionSpec,
     Unknown,
     Value,
@@ -146,8 +148,8 @@ def _tags(raw: object) -> dict[str, str]:
     return tags
 
 
-def _unknown_names(props: Mapping[str, object]) -> list[str]:
-    known = set(FIELDS_BY_NAME) | {"Tags"} | IGNORED
+def _unknown_names(props: Mapping[str, object], schema: Schema) -> list[str]:
+    known = set(schema.names) | {"Tags"} | IGNORED
     problems = []
     for name in props:
         if name in known:
@@ -178,19 +180,33 @@ def _cross_checks(props: Mapping[str, object], values: Mapping[str, object]) -> 
     return problems
 
 
-def parse(props: object) -> SessionSpec:
+def _one_of(props: Mapping[str, object], schema: Schema) -> list[str]:
+    given = [name for name in schema.one_of if name in props]
+    if not schema.one_of or len(given) == 1:
+        return []
+    return [f"exactly one of {', '.join(schema.one_of)} is required, got {given or 'none'}"]
+
+
+def parse(props: object, schema: Schema = SESSION) -> SessionSpec:
     """Validate ``ResourceProperties`` strictly; raise :class:`InvalidProperties` on any problem."""
     if not isinstance(props, Mapping):
         raise InvalidProperties([f"ResourceProperties must be a map, got {show(props)}"])
-    problems = _unknown_names(props)
+    problems = _unknown_names(props, schema) + _one_of(props, schema)
     values: dict[str, Value | Unknown] = {}
-    for f in FIELDS:
+    lists: dict[str, tuple[str, ...]] = {}
+    pairs: dict[str, dict[str, str]] = {}
+    for f in schema.fields:
         if f.name not in props:
             if f.required:
                 problems.append(f"{f.name} is required")
             continue
         try:
-            values[f.name] = _CONVERT[f.kind](f, props[f.name])
+            if f.kind is Kind.IDS:
+                lists[f.name] = id_list(f, props[f.name], _id)
+            elif f.kind is Kind.PAIRS:
+                pairs[f.name] = pair_list(f, props[f.name])
+            else:
+                values[f.name] = _CONVERT[f.kind](f, props[f.name])
         except ValueError as exc:
             problems.append(str(exc))
     tags: dict[str, str] = {}
@@ -201,7 +217,7 @@ def parse(props: object) -> SessionSpec:
     problems.extend(_cross_checks(props, values))
     if problems:
         raise InvalidProperties(problems)
-    return SessionSpec(values=values, tags=tags)
+    return SessionSpec(values=values, tags=tags, lists=lists, pairs=pairs)
 
 
 def parse_previous(props: object) -> SessionSpec:

@@ -11,24 +11,31 @@ import pytest
 from local.harness.lambda_loader import ROOT
 
 PACKAGE = ROOT / "provider" / "mirror_session"
-#: Lower layers never import higher ones: entry -> adapter -> lifecycle -> adoption ->
-#: converge -> placement, allocation and held -> EC2 gateway -> plan -> validation, identity
-#: and response -> schema, errors and request types.
+#: Lower layers never import higher ones: entry -> adapter -> lifecycles (session, fleet,
+#: reconciler) -> adoption and the fleet pass -> converge -> placement, allocation, held,
+#: inventory and store -> EC2 gateway -> plan and validation -> fleet schema, identity and
+#: response -> schema, errors and request types.
 LAYERS: dict[str, int] = {
     "schema": 0,
     "errors": 0,
     "request": 0,
-    "validation": 1,
+    "fleet_schema": 1,
     "identity": 1,
     "response": 1,
+    "validation": 2,
     "plan": 2,
     "ec2": 3,
     "held": 4,
     "allocation": 4,
     "placement": 4,
+    "inventory": 4,
+    "store": 4,
     "converge": 5,
     "adoption": 6,
+    "fleet": 6,
     "resource": 7,
+    "fleet_resource": 7,
+    "reconcile": 7,
     "crhelper_adapter": 8,
 }
 #: Modules that may read the raw event dict: the adapter hands it to crhelper and answers a

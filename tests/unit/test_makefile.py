@@ -9,7 +9,7 @@ from local.harness.lambda_loader import ROOT
 
 MAKEFILE = (ROOT / "Makefile").read_text()
 # Run by `sam build` (BuildMethod: makefile), not by people.
-INTERNAL = {"build-ProviderFunction"}
+INTERNAL = {"build-ProviderFunction", "build-FleetFunction", "build-ReconcilerFunction"}
 
 
 def phony() -> set[str]:

@@ -43,14 +43,33 @@ def resource_text(st: dict[str, Any]) -> str:
     return json.dumps(st["Resource"])
 
 
-def api_calls_in_code() -> set[str]:
+#: Modules only the fleet functions (FleetFunction, ReconcilerFunction) run; FleetRole's
+#: grants are checked against them in test_fleet_template.py.
+FLEET_ONLY = {
+    "fleet_app",
+    "reconciler_app",
+    "fleet",
+    "fleet_resource",
+    "fleet_schema",
+    "inventory",
+    "reconcile",
+    "store",
+}
+
+
+def api_calls_in_code(fleet: bool = False) -> set[str]:
     """Every AWS API the provider calls: EC2 through self.client (any method it names, or
-    a paginator), STS through sts_client()."""
-    code = "".join(p.read_text() for p in (ROOT / "provider").rglob("*.py"))
+    a paginator), STS through sts_client(), SSM through self.ssm. Without ``fleet``: the
+    session provider's modules only."""
+    paths = [p for p in (ROOT / "provider").rglob("*.py") if fleet or p.stem not in FLEET_ONLY]
+    code = "".join(p.read_text() for p in paths)
     ec2 = set(re.findall(r"self\.client\.(?!meta\b|get_paginator\b)([a-z_]+)\b", code))
     ec2 |= set(re.findall(r"self\.client\.get_paginator\(\"([a-z_]+)\"\)", code))
     sts = set(re.findall(r"sts_client\(\)\.([a-z_]+)\(", code))
-    return {f"ec2:{pascal(m)}" for m in ec2} | {f"sts:{pascal(m)}" for m in sts}
+    ssm = set(re.findall(r"self\.ssm\.(?!get_paginator\b)([a-z_]+)\b", code))
+    ssm |= set(re.findall(r"self\.ssm\.get_paginator\(\"([a-z_]+)\"\)", code))
+    calls = {f"ec2:{pascal(m)}" for m in ec2} | {f"sts:{pascal(m)}" for m in sts}
+    return calls | {f"ssm:{pascal(m)}" for m in ssm}
 
 
 def pascal(method: str) -> str:

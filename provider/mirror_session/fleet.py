@@ -1,0 +1,234 @@
+"""A fleet made true: a session on every selected interface, each as declared, none elsewhere.
+
+:func:`sync` serves Create, Update and the reconciler alike; everything is found in EC2 (the
+interfaces by the selector, the sessions by their ownership tags), so running it again, after
+a redelivery, a timeout or a crash, finishes what was left. Per interface it reuses the
+session machinery: :func:`~mirror_session.allocation.place` allocates numbers with the same
+guarantees (the batch settles once, after one wait), :func:`~mirror_session.converge.converge`
+puts each held session back to the declared settings with only the changed fields.
+
+An interface EC2 will not mirror is skipped, counted and logged with its reason; the fleet
+fails only when it cannot work at all (target or filter not found, not permitted).
+
+Example::
+
+    tally = sync(FleetGateway.of(ec2), Fleet.of(spec, owner), generation=request_id)
+    tally.mirrored, tally.skipped, tally.vni
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from typing import Final
+
+from mirror_session.allocation import Interface, place, read, settle, settle_wait
+from mirror_session.converge import converge
+from mirror_session.ec2 import TrafficMirrorSessionTypeDef
+from mirror_session.errors import PER_INTERFACE_LIMIT, ProviderError
+from mirror_session.held import held_as_spec
+from mirror_session.identity import Owner, fleet_id, fleet_token
+from mirror_session.inventory import FleetGateway
+from mirror_session.plan import create_params
+from mirror_session.schema import SESSION_FIELDS, SessionSpec, Value
+
+__all__ = ["Budget", "Fleet", "Tally", "remove_all", "sync"]
+
+Session = TrafficMirrorSessionTypeDef
+#: Seconds left, per the Lambda context; a fleet stops starting work below RESERVE_S.
+Budget = Callable[[], float]
+RESERVE_S: Final = 15.0
+#: EC2 refusals that concern one interface: it is skipped, the fleet goes on.
+SKIPPED_CODES: Final = frozenset(
+    {
+        "NetworkInterfaceNotSupported",
+        "InterfaceInUseByTrafficMirrorTarget",
+        "InvalidNetworkInterfaceID.NotFound",
+        "InvalidParameterValue",
+        "IdempotentParameterMismatch",
+        PER_INTERFACE_LIMIT,
+    }
+)
+_PARAMS: Final = frozenset(f.name for f in SESSION_FIELDS)
+_log = logging.getLogger(__name__)
+
+
+def _unlimited() -> float:
+    return float("inf")
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """A validated fleet definition, its owner and its physical ID."""
+
+    spec: SessionSpec
+    owner: Owner
+
+    @property
+    def id(self) -> str:
+        """The physical ID: fixed by owner and placement (RoleArn, Region)."""
+        return fleet_id(self.owner, self.spec.text("RoleArn"), self.spec.text("Region"))
+
+    def session_spec(self, interface: str, vni: int | None) -> SessionSpec:
+        """One member session's properties: the fleet's, on ``interface``, with the fleet's VNI."""
+        values: dict[str, Value] = {
+            k: v for k, v in self.spec.values.items() if k in _PARAMS and isinstance(v, int | str)
+        }
+        values["NetworkInterfaceId"] = interface
+        if vni is not None:
+            values["VirtualNetworkId"] = vni
+        return SessionSpec(values=values, tags=self.spec.tags)
+
+
+@dataclass
+class Tally:
+    """What a pass found and did."""
+
+    mirrored: int = 0
+    skipped: int = 0
+    removed: int = 0
+    vni: int | None = None
+    unfinished: bool = False
+    reasons: list[str] = field(default_factory=list)
+
+    def data(self, physical_id: str) -> dict[str, str]:
+        """The attributes: counts as strings, never a list (the 4 KB response limit)."""
+        return {
+            "Id": physical_id,
+            "VirtualNetworkId": "" if self.vni is None else str(self.vni),
+            "InterfacesMirrored": str(self.mirrored),
+            "InterfacesSkipped": str(self.skipped),
+        }
+
+
+def _skippable(exc: ProviderError) -> bool:
+    return exc.code in SKIPPED_CODES or (exc.code is None and exc.source == "provider")
+
+
+def _skip(tally: Tally, interface: str, exc: ProviderError) -> None:
+    tally.skipped += 1
+    tally.reasons.append(f"{interface}: {exc.reason}")
+    _log.warning("interface skipped", extra={"interface": interface, "reason": exc.reason})
+
+
+def _fleet_vni(fleet: Fleet, held: Collection[Session]) -> int | None:
+    """The declared VNI; else the one most of the fleet's sessions hold (the first's)."""
+    declared = fleet.spec.values.get("VirtualNetworkId")
+    if isinstance(declared, int):
+        return declared
+    found = Counter(int(s["VirtualNetworkId"]) for s in held if "VirtualNetworkId" in s)
+    return found.most_common(1)[0][0] if found else None
+
+
+def _keep(ec2: FleetGateway, fleet: Fleet, session: Session, vni: int | None) -> None:
+    """Put one held session back to the fleet's settings (no write when it already is)."""
+    eni = str(session["NetworkInterfaceId"])
+    new = fleet.session_spec(eni, vni)
+    number = new.values.get("SessionNumber")
+    view = Interface(eni, [session])
+    if number is not None and number != session.get("SessionNumber"):
+        view = read(ec2, eni)  # a declared number: check no other session holds it
+    converge(ec2, view, session, base=held_as_spec(session, new), new=new, owner=fleet.owner)
+
+
+def sync(
+    ec2: FleetGateway,
+    fleet: Fleet,
+    *,
+    generation: str,
+    only: Collection[str] | None = None,
+    budget: Budget = _unlimited,
+) -> Tally:
+    """Make the fleet true (``only``: just on these interfaces, removing nothing else)."""
+    wanted = ec2.interfaces(fleet.spec)
+    if only is not None:
+        wanted = [eni for eni in wanted if eni in only]
+    held = ec2.owned(fleet.owner)
+    tally = Tally(vni=_fleet_vni(fleet, held))
+    mine: dict[str, Session] = {}
+    for session in sorted(held, key=lambda s: str(s["TrafficMirrorSessionId"])):
+        eni = str(session["NetworkInterfaceId"])
+        extra = eni in mine or (eni not in wanted and only is None)
+        if extra and budget() > RESERVE_S:
+            ec2.delete(str(session["TrafficMirrorSessionId"]))  # no longer selected
+            tally.removed += 1
+        elif not extra:
+            mine[eni] = session
+    for eni, session in mine.items():
+        if eni not in wanted:
+            continue
+        try:
+            _keep(ec2, fleet, session, tally.vni)
+        except ProviderError as exc:
+            if not _skippable(exc):
+                raise
+            _skip(tally, eni, exc)
+            continue
+        tally.mirrored += 1
+    missing = [eni for eni in wanted if eni not in mine]
+    _create_missing(ec2, fleet, missing, generation=generation, tally=tally, budget=budget)
+    return tally
+
+
+def _create_missing(
+    ec2: FleetGateway,
+    fleet: Fleet,
+    missing: list[str],
+    *,
+    generation: str,
+    tally: Tally,
+    budget: Budget,
+) -> None:
+    """One Create per missing interface, then one wait, then each settles (no second wait)."""
+    placed: list[tuple[Session, Interface, float]] = []
+    declared = "SessionNumber" in fleet.spec.values
+    tags = {**fleet.spec.tags, **fleet.owner.tags(allocated=not declared)}
+    for eni in missing:
+        if budget() < RESERVE_S:
+            tally.unfinished = True  # the next pass (reconciler, redelivery) goes on
+            break
+        view = read(ec2, eni)
+        params = create_params(fleet.session_spec(eni, tally.vni))
+        try:
+            made = place(
+                ec2,
+                view,
+                params,
+                tags,
+                lambda n, eni=eni: fleet_token(fleet.id, eni, n, generation),  # type: ignore[misc]
+                settled=False,
+            )
+        except ProviderError as exc:
+            if not _skippable(exc):
+                raise
+            _skip(tally, eni, exc)
+            continue
+        placed.append((made, view, time.monotonic()))
+        if tally.vni is None and "VirtualNetworkId" in made:
+            tally.vni = int(made["VirtualNetworkId"])  # the fleet shares the first one's
+    if placed:
+        time.sleep(settle_wait())
+    for made, view, at in placed:
+        try:
+            settle(ec2, made, view, created_at=at)
+        except ProviderError as exc:
+            if not _skippable(exc):
+                raise
+            _skip(tally, view.name, exc)
+            continue
+        tally.mirrored += 1
+
+
+def remove_all(ec2: FleetGateway, owner: Owner, budget: Budget = _unlimited) -> Tally:
+    """Delete every session the owner has (vanished ones count as deleted)."""
+    tally = Tally()
+    for session in ec2.owned(owner):
+        if budget() < RESERVE_S:
+            tally.unfinished = True
+            break
+        ec2.delete(str(session["TrafficMirrorSessionId"]))
+        tally.removed += 1
+    return tally

@@ -1,0 +1,98 @@
+"""Custom::TrafficMirrorFleet's lifecycle: create, update and delete, each one pass of
+:func:`~mirror_session.fleet.sync` (or :func:`~mirror_session.fleet.remove_all`).
+
+Each takes the parsed request, a ``connect`` function (placement in, EC2 gateway out) and a
+budget (seconds left); the fleet is written to the store (:mod:`mirror_session.store`) first,
+so the reconciler keeps it true from then on, and finishes a pass the budget cut short.
+
+Example::
+
+    actions = fleet_actions(lambda: context.get_remaining_time_in_millis() / 1000)
+    outcome = actions["Create"](request, Connector(request))
+    outcome.physical_id   # 'fleet-…', stable for the stack, resource and placement
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+
+from mirror_session.ec2 import Ec2Gateway
+from mirror_session.fleet import Budget, Fleet, Tally, remove_all, sync
+from mirror_session.fleet_schema import FLEET
+from mirror_session.identity import Owner, dry_run_id
+from mirror_session.inventory import FleetGateway
+from mirror_session.placement import Placement
+from mirror_session.request import Outcome, Request
+from mirror_session.store import Record, Store
+from mirror_session.validation import InvalidProperties, parse
+
+__all__ = ["fleet_actions"]
+
+Connect = Callable[[Placement], Ec2Gateway]
+Action = Callable[[Request, Connect], Outcome]
+_log = logging.getLogger(__name__)
+
+
+def _report(fleet: Fleet, tally: Tally, physical: str) -> Outcome:
+    _log.info(
+        "fleet pass",
+        extra={
+            "fleet": physical,
+            "mirrored": tally.mirrored,
+            "skipped": tally.skipped,
+            "removed": tally.removed,
+            "unfinished": tally.unfinished,
+            "skipped_because": tally.reasons[:20],
+        },
+    )
+    return Outcome(physical, tally.data(physical))
+
+
+def _apply(request: Request, connect: Connect, budget: Budget, store: Store) -> Outcome:
+    spec = parse(request.resource_properties, schema=FLEET)
+    fleet = Fleet(spec, Owner.of(request))
+    ec2 = FleetGateway.of(connect(Placement.of(spec)))
+    if spec.dry_run:
+        wanted = ec2.interfaces(spec)
+        data = Tally(mirrored=len(wanted)).data(dry_run_id(request))
+        return Outcome(dry_run_id(request), {**data, "DryRun": "true"})
+    props = request.resource_properties
+    assert isinstance(props, Mapping)  # parse checked it
+    store.put(Record(fleet.id, fleet.owner, props))
+    tally = sync(ec2, fleet, generation=request.request_id, budget=budget)
+    return _report(fleet, tally, fleet.id)
+
+
+def _delete(request: Request, connect: Connect, budget: Budget, store: Store) -> Outcome:
+    """Every session of the fleet, found by its ownership tags where the fleet was placed."""
+    physical = request.physical_resource_id or ""
+    if not physical.startswith("fleet-"):
+        return Outcome(physical)  # a dry run, or a Create that failed: nothing was made
+    try:
+        spec = parse(request.resource_properties, schema=FLEET)
+    except InvalidProperties:
+        return Outcome(physical)  # never valid, so never made
+    fleet = Fleet(spec, Owner.of(request))
+    if fleet.id != physical:
+        # The cleanup of a replacement: the old fleet's placement is not in these properties.
+        _log.warning("fleet placement unknown", extra={"fleet": physical})
+        return Outcome(physical)
+    ec2 = FleetGateway.of(connect(Placement.of(spec)))
+    tally = remove_all(ec2, fleet.owner, budget)
+    if tally.unfinished:  # the reconciler deletes the rest, then the record
+        props = request.resource_properties
+        assert isinstance(props, Mapping)  # parse checked it
+        store.put(Record(fleet.id, fleet.owner, props, deleting=True))
+    else:
+        store.remove(fleet.id)
+    return Outcome(physical)
+
+
+def fleet_actions(budget: Budget, store: Callable[[], Store] = Store) -> Mapping[str, Action]:
+    """The lifecycle function for each request type, with the event's time budget."""
+    return {
+        "Create": lambda request, connect: _apply(request, connect, budget, store()),
+        "Update": lambda request, connect: _apply(request, connect, budget, store()),
+        "Delete": lambda request, connect: _delete(request, connect, budget, store()),
+    }

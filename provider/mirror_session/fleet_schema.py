@@ -1,0 +1,83 @@
+"""The properties of ``Custom::TrafficMirrorFleet``: the session's table, minus what names one
+session, plus the selectors (see docs/fleet.md).
+
+A fleet shares every rule and message of the session properties it reuses (the same
+:class:`~mirror_session.schema.Field` values); :func:`mirror_session.validation.parse` takes
+``schema=FLEET``.
+
+Example::
+
+    spec = parse({"AutoScalingGroupName": "web", "TrafficMirrorTargetId": "tmt-1",
+                  "TrafficMirrorFilterId": "tmf-1"}, schema=FLEET)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Final
+
+from mirror_session.schema import FIELDS, Field, Kind, Schema
+
+__all__ = ["FLEET", "INTERFACES", "SELECTORS", "id_list", "pair_list"]
+
+#: Exactly one of these says which interfaces the fleet mirrors.
+SELECTORS: Final = ("AutoScalingGroupName", "InstanceIds", "NetworkInterfaceIds", "InstanceTags")
+#: Which interfaces of a selected instance: its primary (device index 0), or all of them.
+INTERFACES: Final = ("primary", "all")
+#: The session properties a fleet takes as they are (NetworkInterfaceId names one session;
+#: OwnerId and AdoptSessionId are about one session too).
+SHARED: Final = frozenset(
+    {
+        "TrafficMirrorTargetId",
+        "TrafficMirrorFilterId",
+        "SessionNumber",
+        "PacketLength",
+        "VirtualNetworkId",
+        "Description",
+        "DryRun",
+        "RoleArn",
+        "ExternalId",
+        "Region",
+    }
+)
+
+FLEET: Final = Schema(
+    fields=(
+        Field("AutoScalingGroupName", Kind.TEXT, max_len=255, sent_to_ec2=False),
+        Field("InstanceIds", Kind.IDS, sent_to_ec2=False),
+        Field("NetworkInterfaceIds", Kind.IDS, sent_to_ec2=False),
+        Field("InstanceTags", Kind.PAIRS, sent_to_ec2=False),
+        Field(
+            "Interfaces",
+            Kind.TEXT,
+            max_len=16,
+            sent_to_ec2=False,
+            pattern=re.compile("primary|all"),
+            shape='"primary" or "all"',
+        ),
+        *(f for f in FIELDS if f.name in SHARED),
+    ),
+    one_of=SELECTORS,
+)
+
+
+def id_list(f: Field, raw: object, one: Callable[[Field, object], str]) -> tuple[str, ...]:
+    """A Kind.IDS value: a list of IDs, each checked by ``one``; repeats are dropped."""
+    if not isinstance(raw, list):
+        raise ValueError(f"{f.name} must be a list of IDs, got {str(raw)[:40]!r}")
+    return tuple(dict.fromkeys(one(f, item) for item in raw))
+
+
+def pair_list(f: Field, raw: object) -> dict[str, str]:
+    """A Kind.PAIRS value: a non-empty list of {Key, Value} maps of strings."""
+    items = raw if isinstance(raw, list) else []
+    for item in items:
+        if not isinstance(item, dict) or set(item) != {"Key", "Value"}:
+            break
+        if not all(isinstance(v, str) and v for v in item.values()):
+            break
+    else:
+        if items:
+            return {str(i["Key"]): str(i["Value"]) for i in items}
+    raise ValueError(f"{f.name} must be a non-empty list of {{Key, Value}} maps of strings")

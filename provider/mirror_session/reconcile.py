@@ -1,0 +1,105 @@
+"""The reconciler: keeps every stored fleet true as instances come and go.
+
+Two triggers (template.yaml's ReconcilerFunction; the entry, ``reconciler_app``, parses the
+EventBridge event):
+
+- :func:`launched`: an instance reached ``running``: its interfaces are mirrored for every
+  fleet whose selector names it (only those interfaces; nothing is removed);
+- :func:`sweep`: on a schedule, every fleet: missing sessions made (under a fresh token: the
+  sweep's time is the generation), sessions changed outside the stack put back, sessions of
+  interfaces no longer selected removed, fleets marked ``deleting`` finished. Otherwise it
+  only reads. Sessions of terminated instances vanish with their interfaces: only noticed.
+
+One fleet's failure is logged and does not stop the others.
+
+Example::
+
+    sweep(Store(), generation="2025-01-01T00:10:00Z")   # {'fleet-…': {'mirrored': 3, …}}
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from mirror_session.ec2 import Ec2Gateway
+from mirror_session.errors import ProviderError
+from mirror_session.fleet import Budget, Fleet, Tally, remove_all, sync
+from mirror_session.fleet_schema import FLEET
+from mirror_session.inventory import FleetGateway, interfaces_of, selects
+from mirror_session.placement import Connector, Placement
+from mirror_session.request import Request
+from mirror_session.store import Record, Store
+from mirror_session.validation import InvalidProperties, parse
+
+__all__ = ["launched", "sweep"]
+
+_log = logging.getLogger(__name__)
+Summary = dict[str, dict[str, Any]]
+Connect = Callable[[Placement], Ec2Gateway]
+
+
+def _unlimited() -> float:
+    return float("inf")
+
+
+def _connect(record: Record) -> Connect:
+    """A Connector as the fleet's own events would have (role session name: stack.logical)."""
+    owner = record.owner
+    return Connector(Request("Update", owner.stack_id, "reconciler", owner.logical_id))
+
+
+def _each(store: Store, work: Callable[[Record, Fleet, FleetGateway], Tally | None]) -> Summary:
+    summary: Summary = {}
+    for record in store.records():
+        try:
+            spec = parse(record.properties, schema=FLEET)
+            fleet = Fleet(spec, record.owner)
+            ec2 = FleetGateway.of(_connect(record)(Placement.of(spec)))
+            tally = work(record, fleet, ec2)
+        except (InvalidProperties, ProviderError) as exc:
+            _log.warning(
+                "fleet not reconciled", extra={"fleet": record.fleet_id, "reason": str(exc)}
+            )
+            summary[record.fleet_id] = {"error": str(exc)}
+            continue
+        if tally is not None:
+            summary[record.fleet_id] = {
+                "mirrored": tally.mirrored,
+                "skipped": tally.skipped,
+                "removed": tally.removed,
+                "unfinished": tally.unfinished,
+            }
+    _log.info("reconciled", extra={"fleets": summary})
+    return summary
+
+
+def sweep(store: Store, generation: str, budget: Budget = _unlimited) -> Summary:
+    """Every stored fleet made true; fleets being deleted finished and forgotten."""
+
+    def work(record: Record, fleet: Fleet, ec2: FleetGateway) -> Tally:
+        if record.deleting:
+            tally = remove_all(ec2, fleet.owner, budget)
+            if not tally.unfinished:
+                store.remove(record.fleet_id)
+            return tally
+        return sync(ec2, fleet, generation=generation, budget=budget)
+
+    return _each(store, work)
+
+
+def launched(store: Store, instance_id: str, generation: str) -> Summary:
+    """The instance's interfaces mirrored for every fleet that selects it."""
+
+    def work(record: Record, fleet: Fleet, ec2: FleetGateway) -> Tally | None:
+        if record.deleting:
+            return None
+        found = ec2.instances(fleet.spec, instance_ids=[instance_id])
+        instance = next((i for i in found if selects(fleet.spec, i)), None)
+        if instance is None:
+            return None
+        enis = interfaces_of(instance, "all")
+        return sync(ec2, fleet, generation=generation, only=enis)
+
+    return _each(store, work)

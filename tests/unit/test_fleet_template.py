@@ -1,0 +1,78 @@
+"""template.yaml's fleet functions: the session statements are ProviderRole's, unchanged; the
+rest reads instances and keeps fleet records under the provider's own path, nothing more."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from local.harness.lambda_loader import ROOT, handler_location, read_template
+from tests.unit.test_template import actions, api_calls_in_code
+
+TEMPLATE = read_template()
+RESOURCES = TEMPLATE["Resources"]
+STORE_PATH = "parameter/traffic-mirror-provider/${AWS::StackName}/fleets"
+
+
+def policies(role: str) -> dict[str, Any]:
+    return {p["PolicyName"]: p for p in RESOURCES[role]["Properties"]["Policies"]}
+
+
+def statements(role: str) -> list[dict[str, Any]]:
+    return [
+        st["If"][1] if "If" in st else st
+        for p in policies(role).values()
+        for st in p["PolicyDocument"]["Statement"]
+    ]
+
+
+def test_fleet_sessions_are_governed_by_the_same_statements_as_single_sessions() -> None:
+    fleet, provider = policies("FleetRole"), policies("ProviderRole")
+    assert fleet["traffic-mirror-sessions"] == provider["traffic-mirror-sessions"]
+    assert fleet["logs-and-traces"] == provider["logs-and-traces"]
+
+
+def test_fleet_role_grants_exactly_the_api_actions_the_fleet_code_calls() -> None:
+    granted = {
+        a
+        for st in statements("FleetRole")
+        if st["Effect"] == "Allow"
+        for a in actions(st)
+        if a.startswith(("ec2:", "sts:", "ssm:"))
+    }
+    assert granted == api_calls_in_code(fleet=True)
+    assert "lambda:InvokeFunction" not in str(statements("FleetRole"))  # no self-invocation
+
+
+def test_the_store_is_reachable_only_under_the_providers_own_path() -> None:
+    for st in statements("FleetRole"):
+        if any(a.startswith("ssm:") for a in actions(st)):
+            resource = st["Resource"]["Sub"]
+            assert resource.startswith("arn:${AWS::Partition}:ssm:${AWS::Region}:")
+            assert resource.split("${AWS::AccountId}:", 1)[1] in {STORE_PATH, STORE_PATH + "/*"}
+    env = RESOURCES["FleetFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["FLEET_STORE_PATH"] == {"Sub": "/" + STORE_PATH.split("/", 1)[1]}
+
+
+def test_both_fleet_functions_run_code_in_the_provider_package_with_the_fleet_role() -> None:
+    for name in ("FleetFunction", "ReconcilerFunction"):
+        code_dir, handler = handler_location(function=name)
+        assert code_dir == ROOT / "provider"
+        assert (code_dir / (handler.split(".")[0] + ".py")).is_file()
+        props = RESOURCES[name]["Properties"]
+        assert props["Role"] == {"GetAtt": "FleetRole.Arn"}
+        assert props["Environment"] == RESOURCES["FleetFunction"]["Properties"]["Environment"]
+
+
+def test_the_reconciler_hears_launches_and_sweeps_on_the_schedule_parameter() -> None:
+    events = RESOURCES["ReconcilerFunction"]["Properties"]["Events"]
+    pattern = events["InstanceRunning"]["Properties"]["Pattern"]
+    assert pattern["detail-type"] == ["EC2 Instance State-change Notification"]
+    assert pattern["detail"] == {"state": ["running"]}
+    assert events["Sweep"]["Properties"]["Schedule"] == {"Ref": "FleetSweepSchedule"}
+    assert TEMPLATE["Parameters"]["FleetSweepSchedule"]["Default"] == "rate(10 minutes)"
+
+
+def test_the_fleet_service_token_is_exported() -> None:
+    output = TEMPLATE["Outputs"]["FleetServiceToken"]
+    assert output["Value"] == {"GetAtt": "FleetFunction.Arn"}
+    assert output["Export"]["Name"] == {"Sub": "${AWS::StackName}-FleetServiceToken"}
