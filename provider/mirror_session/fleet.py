@@ -35,7 +35,7 @@ from mirror_session.inventory import FleetGateway
 from mirror_session.plan import create_params
 from mirror_session.schema import SESSION_FIELDS, SessionSpec, Value
 
-__all__ = ["Budget", "Fleet", "Tally", "remove_all", "sync"]
+__all__ = ["RESERVE_S", "Budget", "Fleet", "Tally", "sync"]
 
 Session = TrafficMirrorSessionTypeDef
 #: Seconds left, per the Lambda context; a fleet stops starting work below RESERVE_S.
@@ -220,15 +220,3 @@ def _create_missing(
             _skip(tally, view.name, exc)
             continue
         tally.mirrored += 1
-
-
-def remove_all(ec2: FleetGateway, owner: Owner, budget: Budget = _unlimited) -> Tally:
-    """Delete every session the owner has (vanished ones count as deleted)."""
-    tally = Tally()
-    for session in ec2.owned(owner):
-        if budget() < RESERVE_S:
-            tally.unfinished = True
-            break
-        ec2.delete(str(session["TrafficMirrorSessionId"]))
-        tally.removed += 1
-    return tally

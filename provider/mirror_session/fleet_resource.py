@@ -18,7 +18,8 @@ import logging
 from collections.abc import Callable, Mapping
 
 from mirror_session.ec2 import Ec2Gateway
-from mirror_session.fleet import Budget, Fleet, Tally, remove_all, sync
+from mirror_session.fleet import Budget, Fleet, Tally, sync
+from mirror_session.fleet_removal import held_by_successors, remove_all
 from mirror_session.fleet_schema import FLEET
 from mirror_session.identity import Owner, dry_run_id
 from mirror_session.inventory import FleetGateway
@@ -79,7 +80,10 @@ def _delete(request: Request, connect: Connect, budget: Budget, store: Store) ->
         _log.warning("fleet placement unknown", extra={"fleet": physical})
         return Outcome(physical)
     ec2 = FleetGateway.of(connect(Placement.of(spec)))
-    tally = remove_all(ec2, fleet.owner, budget)
+    keep = held_by_successors(
+        store.records(), fleet.owner, physical, lambda s: FleetGateway.of(connect(Placement.of(s)))
+    )
+    tally = remove_all(ec2, fleet.owner, budget, keep=keep)
     if tally.unfinished:  # the reconciler deletes the rest, then the record
         props = request.resource_properties
         assert isinstance(props, Mapping)  # parse checked it

@@ -25,7 +25,8 @@ from typing import Any
 
 from mirror_session.ec2 import Ec2Gateway
 from mirror_session.errors import ProviderError
-from mirror_session.fleet import Budget, Fleet, Tally, remove_all, sync
+from mirror_session.fleet import Budget, Fleet, Tally, sync
+from mirror_session.fleet_removal import held_by_successors, remove_all
 from mirror_session.fleet_schema import FLEET
 from mirror_session.inventory import FleetGateway, interfaces_of, selects
 from mirror_session.placement import Connector, Placement
@@ -80,7 +81,14 @@ def sweep(store: Store, generation: str, budget: Budget = _unlimited) -> Summary
 
     def work(record: Record, fleet: Fleet, ec2: FleetGateway) -> Tally:
         if record.deleting:
-            tally = remove_all(ec2, fleet.owner, budget)
+            connect = _connect(record)
+            keep = held_by_successors(
+                store.records(),
+                fleet.owner,
+                record.fleet_id,
+                lambda s: FleetGateway.of(connect(Placement.of(s))),
+            )
+            tally = remove_all(ec2, fleet.owner, budget, keep=keep)
             if not tally.unfinished:
                 store.remove(record.fleet_id)
             return tally

@@ -307,3 +307,24 @@ def test_a_single_session_on_a_fleet_interface_takes_another_number(
 def test_a_fleet_handler_is_what_the_template_names(handler: Handler) -> None:
     assert FLEET_HANDLER.__module__ == "fleet_app" and RECONCILER.__module__ == "reconciler_app"
     assert handler is not FLEET_HANDLER
+
+
+def test_the_cleanup_of_a_replaced_fleet_never_deletes_its_successors_sessions(
+    ec2: EmbeddedEc2, fx: Fixtures, fleet: CustomResource
+) -> None:
+    """RoleArn changed to another role of the same account and region: a replacement whose
+    sessions are the same ones (same owner, same place). CloudFormation's cleanup Delete of
+    the old fleet must not delete them."""
+    interfaces = group(ec2, fx, 2)
+    old = fleet_props(fx)
+    first = fleet.create(old)
+    role = f"arn:aws:iam::{ACCOUNT}:role/AnotherMirrorRole"
+    moved = fleet.update(fleet_props(fx, RoleArn=role))
+    assert moved["Status"] == "SUCCESS", moved["Reason"]
+    assert moved["PhysicalResourceId"] != first["PhysicalResourceId"]
+    held = {s["TrafficMirrorSessionId"] for s in ec2.sessions()}
+    assert set(by_interface(ec2)) == set(interfaces)
+    cleanup = fleet.send(fleet.make("Delete", old, physical_id=first["PhysicalResourceId"]))
+    assert cleanup["Status"] == "SUCCESS", cleanup["Reason"]
+    assert {s["TrafficMirrorSessionId"] for s in ec2.sessions()} == held
+    assert len(records(ec2)) == 1  # only the successor's definition is left

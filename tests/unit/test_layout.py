@@ -34,9 +34,10 @@ LAYERS: dict[str, int] = {
     "adoption": 6,
     "fleet": 6,
     "resource": 7,
-    "fleet_resource": 7,
-    "reconcile": 7,
-    "crhelper_adapter": 8,
+    "fleet_removal": 7,
+    "fleet_resource": 8,
+    "reconcile": 8,
+    "crhelper_adapter": 9,
 }
 #: Modules that may read the raw event dict: the adapter hands it to crhelper and answers a
 #: malformed one; request.py parses it. (app.py, the entry, is outside the package.)
