@@ -105,6 +105,7 @@ class Fault:
     after_s: float = 0.0
     drop: bool = False
     message: str = "injected by the embedded EC2"
+    skip: int = 0  # let this many matching calls through first
 
     @property
     def kind(self) -> str:
@@ -359,6 +360,9 @@ class _HttpLayer:
                 self.calls.append(action)
                 self.params.append(query)
             for f in self.faults:
+                if f.action in (action, "*") and f.times > 0 and f.skip > 0:
+                    f.skip -= 1
+                    break
                 if f.action in (action, "*") and f.times > 0:
                     f.times -= 1
                     fault = f
@@ -438,11 +442,13 @@ class EmbeddedEc2:
         after_s: float = 0.0,
         drop: bool = False,
         message: str = Fault.message,
+        skip: int = 0,
     ) -> None:
-        """Make the next ``times`` calls of ``action`` misbehave; see :class:`Fault`."""
+        """Make the next ``times`` calls of ``action`` misbehave (after letting ``skip`` of them
+        through); see :class:`Fault`."""
         with self.http.lock:
             self.http.faults.append(
-                Fault(action, code, status, delay_s, times, after_s, drop, message)
+                Fault(action, code, status, delay_s, times, after_s, drop, message, skip)
             )
 
     @property

@@ -28,6 +28,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -174,7 +175,15 @@ def place(
             _log.info("number taken meanwhile", extra={"interface": view.name, "number": number})
             view = again
             continue
-        return settle(ec2, made, view) if settled else made
+        if not settled:
+            return made
+        try:
+            return settle(ec2, made, view)
+        except ProviderError:
+            # Made by this event, which answers FAILED: the rollback Delete names no session.
+            with contextlib.suppress(ProviderError):
+                ec2.delete(str(made["TrafficMirrorSessionId"]))
+            raise
     raise ProviderError(
         f"allocate a SessionNumber on {view.name}: other sessions kept taking the free numbers "
         f"({MAX_ROUNDS} tries). Retry the stack operation."

@@ -89,6 +89,7 @@ class Responder(CfnResource):
         self._lock = threading.Lock()
         self._responded = False
         self._request: Request | None = None
+        self._undo: Callable[[], Any] | None = None
         self.timed_out = False
         for register in (self.create, self.update, self.delete):
             register(self._dispatch)
@@ -98,6 +99,7 @@ class Responder(CfnResource):
         with self._lock:
             self._responded = False
             self.timed_out = False
+            self._undo = None
         self._request = request
         self._event, self._response_url = event, ""  # never answer a previous event's URL
         super().__call__(event, context)
@@ -106,12 +108,8 @@ class Responder(CfnResource):
         """crhelper's registered function: run the handler on the parsed request."""
         assert self._request is not None
         outcome = self._handle(self._request)
-        if self.timed_out and outcome.undo is not None:
-            # FAILED was already sent for this event: what it made now would be an orphan.
-            _log.warning(
-                "undoing what was made after the timeout", extra={"id": outcome.physical_id}
-            )
-            outcome.undo()
+        with self._lock:  # decided in _send, under the same lock as the timer's answer
+            self._undo = outcome.undo
         self.Data.update(outcome.data)
         return outcome.physical_id
 
@@ -177,10 +175,15 @@ class Responder(CfnResource):
 
     def _send(self, status: str | None = None, reason: str = "", send_response: Any = None) -> None:
         with self._lock:
-            if self._responded:
-                _log.warning("late result dropped: this event was already answered")
-                return
-            self._responded = True
+            late, self._responded = self._responded, True
+            undo = self._undo if late and status is None else None  # the function's own answer
+        if late:
+            _log.warning("late result dropped: this event was already answered")
+            if undo is not None:
+                # FAILED was already sent for this event: what it made now would be an orphan.
+                _log.warning("undoing what was made after the timeout")
+                undo()
+            return
         body: Body = {
             "Status": status or self.Status,
             "Reason": fit(str(reason if status else self.Reason)),

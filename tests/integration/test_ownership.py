@@ -242,3 +242,24 @@ def test_tag_writes_between_any_two_valid_sets_never_exceed_the_limit(
         peak = max(peak, len(held))
     assert peak <= EC2_MAX_TAGS
     assert held == {**new, **reserved}
+
+
+def test_a_failure_after_the_create_leaves_no_session_behind(
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
+    """The Create landed, then the read for rivals failed (throttled past every retry): the
+    answer is FAILED with a placeholder ID, whose rollback Delete names no session, so the
+    provider removes the session it made before answering."""
+    ec2.inject("DescribeTrafficMirrorSessions", "RequestLimitExceeded", status=503, times=30, skip=1)
+    answer = stack.create(props(fx, SessionNumber=None))
+    ec2.clear_faults()
+    assert answer["Status"] == "FAILED" and "RequestLimitExceeded" in answer["Reason"]
+    assert ec2.requests("CreateTrafficMirrorSession"), "the Create did land"
+    assert ec2.sessions() == []
+    rollback = stack.send(
+        stack.make(
+            "Delete", props(fx, SessionNumber=None), physical_id=answer["PhysicalResourceId"]
+        )
+    )
+    assert rollback["Status"] == "SUCCESS"
+    assert ec2.sessions() == []
