@@ -61,20 +61,43 @@ def _apply(request: Request, connect: Connect, budget: Budget, store: Store) -> 
     props = request.resource_properties
     assert isinstance(props, Mapping)  # parse checked it
     store.put(Record(fleet.id, fleet.owner, props))
-    tally = sync(ec2, fleet, generation=request.request_id, budget=budget)
+    try:
+        tally = sync(ec2, fleet, generation=request.request_id, budget=budget)
+    except Exception:
+        if request.physical_resource_id != fleet.id:  # a new fleet (Create, replacement)
+            # It answers FAILED, so no later Delete names it: undo it now, record included,
+            # or the reconciler would keep a fleet CloudFormation rolled back.
+            _forget(fleet, ec2, connect, store)
+        raise
     return _report(fleet, tally, fleet.id)
+
+
+def _forget(fleet: Fleet, ec2: FleetGateway, connect: Connect, store: Store) -> Tally:
+    """Remove the fleet's sessions (not those a live sibling of the same owner holds) and,
+    once all are gone, its record."""
+    keep = held_by_successors(
+        store.records(), fleet.owner, fleet.id, lambda s: FleetGateway.of(connect(Placement.of(s)))
+    )
+    tally = remove_all(ec2, fleet.owner, keep=keep)
+    store.remove(fleet.id)
+    return tally
 
 
 def _delete(request: Request, connect: Connect, budget: Budget, store: Store) -> Outcome:
     """Every session of the fleet, found by its ownership tags where the fleet was placed."""
     physical = request.physical_resource_id or ""
-    if not physical.startswith("fleet-"):
-        return Outcome(physical)  # a dry run, or a Create that failed: nothing was made
+    if not physical.startswith(("fleet-", "create-failed-")):
+        return Outcome(physical)  # a dry run: nothing was made
     try:
         spec = parse(request.resource_properties, schema=FLEET)
     except InvalidProperties:
         return Outcome(physical)  # never valid, so never made
     fleet = Fleet(spec, Owner.of(request))
+    if physical.startswith("create-failed-"):
+        # The rollback of a failed Create: whatever a cut-short pass left (a timeout gives
+        # it no chance to clean up) goes now, and its record with it.
+        _forget(fleet, FleetGateway.of(connect(Placement.of(spec))), connect, store)
+        return Outcome(physical)
     if fleet.id != physical:
         # The cleanup of a replacement: the old fleet's placement is not in these properties.
         _log.warning("fleet placement unknown", extra={"fleet": physical})

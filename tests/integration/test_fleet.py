@@ -328,3 +328,38 @@ def test_the_cleanup_of_a_replaced_fleet_never_deletes_its_successors_sessions(
     assert cleanup["Status"] == "SUCCESS", cleanup["Reason"]
     assert {s["TrafficMirrorSessionId"] for s in ec2.sessions()} == held
     assert len(records(ec2)) == 1  # only the successor's definition is left
+
+
+def test_a_fleet_whose_create_fails_leaves_nothing_for_the_sweep_to_revive(
+    ec2: EmbeddedEc2, fx: Fixtures, fleet: CustomResource
+) -> None:
+    """Refused part-way (one session made, the next Create not permitted): FAILED, the
+    sessions made go, the record goes, and CloudFormation's rollback Delete and the next
+    sweep find nothing to do."""
+    group(ec2, fx, 3)
+    ec2.inject("CreateTrafficMirrorSession", "UnauthorizedOperation", status=403, skip=1)
+    answer = fleet.create(fleet_props(fx))
+    assert answer["Status"] == "FAILED" and "UnauthorizedOperation" in answer["Reason"]
+    assert len(ec2.requests("CreateTrafficMirrorSession")) == 2  # one made, one refused
+    assert ec2.sessions() == [] and records(ec2) == []
+    rollback = fleet.send(
+        fleet.make("Delete", fleet_props(fx), physical_id=answer["PhysicalResourceId"])
+    )
+    assert rollback["Status"] == "SUCCESS"
+    sweep()
+    assert ec2.sessions() == [] and records(ec2) == []
+
+
+def test_the_rollback_delete_of_a_cut_short_create_removes_what_it_left(
+    ec2: EmbeddedEc2, fx: Fixtures, fleet: CustomResource
+) -> None:
+    """A Create that never got to clean up (the function died after its first sessions): the
+    rollback Delete of its placeholder ID removes the sessions and the record."""
+    interfaces = group(ec2, fx, 2)
+    first = fleet.create(fleet_props(fx))  # stands in for the pass that was cut short
+    assert first["Status"] == "SUCCESS" and len(ec2.sessions()) == len(interfaces)
+    rollback = fleet.send(
+        fleet.make("Delete", fleet_props(fx), physical_id="create-failed-0123456789abcdef")
+    )
+    assert rollback["Status"] == "SUCCESS"
+    assert ec2.sessions() == [] and records(ec2) == []
