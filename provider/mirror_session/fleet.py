@@ -131,7 +131,16 @@ def _keep(ec2: FleetGateway, fleet: Fleet, session: Session, vni: int | None) ->
     view = Interface(eni, [session])
     if number is not None and number != session.get("SessionNumber"):
         view = read(ec2, eni)  # a declared number: check no other session holds it
-    converge(ec2, view, session, base=held_as_spec(session, new), new=new, owner=fleet.owner)
+    held = held_as_spec(session, new)
+    if "PacketLength" not in new.values:
+        # Omitted: whole packets. An NLB target reports its own default (8500) then, which
+        # is no drift: keep what EC2 says rather than remove it on every sweep.
+        held = SessionSpec(
+            {k: v for k, v in held.values.items() if k != "PacketLength"},
+            held.tags,
+            held.tags_known,
+        )
+    converge(ec2, view, session, base=held, new=new, owner=fleet.owner)
 
 
 def sync(

@@ -24,7 +24,6 @@ from collections.abc import Callable
 from typing import Any
 
 from mirror_session.ec2 import Ec2Gateway
-from mirror_session.errors import ProviderError
 from mirror_session.fleet import Budget, Fleet, Tally, sync
 from mirror_session.fleet_removal import held_by_successors, remove_all
 from mirror_session.fleet_schema import FLEET
@@ -32,7 +31,7 @@ from mirror_session.inventory import FleetGateway, interfaces_of, selects
 from mirror_session.placement import Connector, Placement
 from mirror_session.request import Request
 from mirror_session.store import Record, Store
-from mirror_session.validation import InvalidProperties, parse
+from mirror_session.validation import parse
 
 __all__ = ["launched", "sweep"]
 
@@ -59,7 +58,7 @@ def _each(store: Store, work: Callable[[Record, Fleet, FleetGateway], Tally | No
             fleet = Fleet(spec, record.owner)
             ec2 = FleetGateway.of(_connect(record)(Placement.of(spec)))
             tally = work(record, fleet, ec2)
-        except (InvalidProperties, ProviderError) as exc:
+        except Exception as exc:  # noqa: BLE001 - one fleet's failure must not stop the others
             _log.warning(
                 "fleet not reconciled", extra={"fleet": record.fleet_id, "reason": str(exc)}
             )

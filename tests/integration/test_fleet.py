@@ -363,3 +363,19 @@ def test_the_rollback_delete_of_a_cut_short_create_removes_what_it_left(
     )
     assert rollback["Status"] == "SUCCESS"
     assert ec2.sessions() == [] and records(ec2) == []
+
+
+def test_a_sweep_of_an_nlb_fleet_whose_target_reports_a_packet_length_writes_nothing(
+    ec2: EmbeddedEc2, fx: Fixtures, fleet: CustomResource
+) -> None:
+    """PacketLength omitted means whole packets; with an NLB target EC2 reports its default
+    (8500). That is no drift: a sweep of a true fleet only reads."""
+    group(ec2, fx, 2)
+    assert fleet.create(fleet_props(fx))["Status"] == "SUCCESS"
+    for session in ec2.sessions():  # as EC2 reports it for an NLB target
+        ec2.client().modify_traffic_mirror_session(
+            TrafficMirrorSessionId=session["TrafficMirrorSessionId"], PacketLength=8500
+        )
+    before = len(ec2.calls)
+    sweep()
+    assert ec2.writes(before) == []

@@ -25,9 +25,23 @@ def statements(role: str) -> list[dict[str, Any]]:
     ]
 
 
+def without_adoption(policy: dict[str, Any]) -> list[Any]:
+    return [
+        st
+        for st in policy["PolicyDocument"]["Statement"]
+        if not ("If" in st and st["If"][1].get("Sid") == "AdoptUnmarkedSessions")
+    ]
+
+
 def test_fleet_sessions_are_governed_by_the_same_statements_as_single_sessions() -> None:
+    """The same statements, except adoption: a fleet never takes over a session it did not
+    make, so its unattended reconciler cannot mark one either."""
     fleet, provider = policies("FleetRole"), policies("ProviderRole")
-    assert fleet["traffic-mirror-sessions"] == provider["traffic-mirror-sessions"]
+    fleet_sessions = fleet["traffic-mirror-sessions"]["PolicyDocument"]["Statement"]
+    assert fleet_sessions == without_adoption(provider["traffic-mirror-sessions"])
+    assert len(fleet_sessions) < len(
+        provider["traffic-mirror-sessions"]["PolicyDocument"]["Statement"]
+    )
     assert fleet["logs-and-traces"] == provider["logs-and-traces"]
 
 
