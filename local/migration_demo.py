@@ -35,6 +35,15 @@ def main() -> int:
             TrafficMirrorFilterId=fx.filter_ids[0],
             SessionNumber=1,
             Description="made by AWS::EC2::TrafficMirrorSession",
+            # Step 2 tags it as adoptable by this provider, with DeletionPolicy: Retain.
+            TagSpecifications=[
+                {
+                    "ResourceType": "traffic-mirror-session",
+                    "Tags": [
+                        {"Key": "traffic-mirror:adoptable", "Value": "traffic-mirror-provider"}
+                    ],
+                }
+            ],
         )["TrafficMirrorSession"]
         sid, vni = native["TrafficMirrorSessionId"], native["VirtualNetworkId"]
         print(f"the native resource's session: {sid}  #1  VNI={vni}\n")
@@ -56,7 +65,7 @@ def main() -> int:
             return None
 
         steps: list[tuple[str, Callable[[], dict[str, Any] | None], Check]] = [
-            ("2. DeletionPolicy: Retain on the native resource", lambda: None, unchanged),
+            ("2. Retain + adoptable tag on the native resource", lambda: None, unchanged),
             ("3. native resource removed from the template", lambda: None, unchanged),
             (
                 "4a. custom resource, DryRun: the preflight",

@@ -36,11 +36,14 @@ from mirror_session.plan import TagWrite
 from mirror_session.request import Outcome, Request
 from mirror_session.schema import SessionSpec
 
-__all__ = ["IDENTITY", "adopt"]
+__all__ = ["ADOPTABLE_KEY", "IDENTITY", "adopt"]
 
 Session = TrafficMirrorSessionTypeDef
 #: What makes a session the declared one; everything else is applied after adoption.
 IDENTITY: Final = ("NetworkInterfaceId", "TrafficMirrorTargetId", "TrafficMirrorFilterId")
+#: The session's present owner opts in, per session: this tag, valued with the provider's
+#: stack name (the IAM condition of AllowAdoption requires it too).
+ADOPTABLE_KEY: Final = "traffic-mirror:adoptable"
 
 
 def _belongs_elsewhere(found: Session, owner: Owner) -> str | None:
@@ -84,6 +87,11 @@ def adopt(request: Request, spec: SessionSpec, ec2: Ec2Gateway) -> Outcome:
             f"{verb}: {elsewhere}. Remove it from there first (DeletionPolicy: Retain, then "
             "delete the resource from that template); a session whose owner is gone is an "
             "orphan: delete it or ask its provider's operator."
+        )
+    if not owner.owns(found) and tags_of(found).get(ADOPTABLE_KEY) != managed_by():
+        raise ProviderError(
+            f"{verb}: it is not tagged {ADOPTABLE_KEY}={managed_by()}. Tag it so where it is "
+            "managed now (the native resource's Tags), to show it may be taken over."
         )
     marks = [] if owner.owns(found) else [TagWrite("put", owner.tags(allocated=False))]
     view = read(ec2, str(spec.values["NetworkInterfaceId"]))

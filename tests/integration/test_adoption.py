@@ -11,6 +11,7 @@ from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.events import CustomResource
 from local.harness.lambda_loader import ROOT, Handler
 from local.harness.receiver import ResponseReceiver
+from mirror_session.adoption import ADOPTABLE_KEY as ADOPTABLE
 from mirror_session.identity import LOGICAL_KEY, MANAGED_BY_KEY, NUMBER_KEY, STACK_KEY
 from tests.conftest import props
 
@@ -18,7 +19,9 @@ from tests.conftest import props
 def native_session(
     ec2: EmbeddedEc2, fx: Fixtures, tags: dict[str, str] | None = None, **extra: Any
 ) -> dict[str, Any]:
-    """A session as AWS::EC2::TrafficMirrorSession made it: number 2, VXLAN ID 4242."""
+    """A session as AWS::EC2::TrafficMirrorSession made it: number 2, VXLAN ID 4242, tagged
+    as adoptable by this provider (migration step 2) unless ``tags`` say otherwise."""
+    tags = {ADOPTABLE: "traffic-mirror-provider"} if tags is None else tags
     spec: dict[str, Any] = {
         "NetworkInterfaceId": fx.sources[0],
         "TrafficMirrorTargetId": fx.target_id,
@@ -78,6 +81,18 @@ def test_adoption_keeps_id_number_and_vxlan_id_and_marks_the_owner(
     assert "DeleteTrafficMirrorSession" not in writes
 
 
+def test_adoption_refuses_a_session_its_owner_did_not_mark_adoptable(
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
+    for tags in ({}, {ADOPTABLE: "another-provider"}):
+        native = native_session(ec2, fx, tags=tags)
+        before = len(ec2.calls)
+        answer = stack.create(declared(fx, native))
+        assert answer["Status"] == "FAILED"
+        assert f"is not tagged {ADOPTABLE}=traffic-mirror-provider" in answer["Reason"]
+        assert ec2.writes(before) == []
+
+
 def test_adoption_refuses_a_session_that_is_not_the_declared_one(
     stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
@@ -102,13 +117,13 @@ def test_adoption_refuses_a_session_that_is_not_the_declared_one(
         )
         assert difference in answer["Reason"], answer["Reason"]
         assert ec2.writes(before) == []
-    assert tags_of(ec2.sessions()[0]) == {}  # never marked
+    assert MANAGED_BY_KEY not in tags_of(ec2.sessions()[0])  # never marked
 
 
 def test_adoption_refuses_a_session_managed_by_another_provider_stack(
     stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
-    native = native_session(ec2, fx, tags={MANAGED_BY_KEY: "another-provider"})
+    native = native_session(ec2, fx, tags={MANAGED_BY_KEY: "another-provider", ADOPTABLE: "x"})
     before = len(ec2.calls)
     answer = stack.create(declared(fx, native))
     assert answer["Status"] == "FAILED"
@@ -179,9 +194,11 @@ def test_a_dry_run_adoption_checks_and_changes_nothing(
     assert checked["PhysicalResourceId"].startswith("dryrun-")  # its Delete touches nothing
     assert ec2.requests("CreateTags")[-1]["DryRun"] == "true"
     assert ec2.requests("ModifyTrafficMirrorSession")[-1]["DryRun"] == "true"
-    assert ec2.writes(before) == ["CreateTags", "ModifyTrafficMirrorSession"]  # both DryRun
+    # Mark, change, drop the now consumed adoptable tag: each only checked (DryRun).
+    assert ec2.writes(before) == ["CreateTags", "ModifyTrafficMirrorSession", "DeleteTags"]
+    assert ec2.requests("DeleteTags")[-1]["DryRun"] == "true"
     (session,) = ec2.sessions()
-    assert session["Description"] == "native" and tags_of(session) == {}
+    assert session["Description"] == "native" and MANAGED_BY_KEY not in tags_of(session)
 
 
 def test_an_adopted_session_is_kept_when_the_answer_comes_too_late(
@@ -212,7 +229,7 @@ def test_migration_from_the_native_resource_has_no_gap_and_no_second_session(
     4. Later updates change it in place; deleting the resource deletes the session.
     After every step: one session, same ID, number and VXLAN ID.
     """
-    native = native_session(ec2, fx, tags={"team": "netsec"})
+    native = native_session(ec2, fx, tags={"team": "netsec", ADOPTABLE: "traffic-mirror-provider"})
     sid, vni = native["TrafficMirrorSessionId"], native["VirtualNetworkId"]
 
     def still_the_same() -> dict[str, Any]:

@@ -247,7 +247,10 @@ def test_adoption_marks_only_unmarked_sessions_and_only_with_the_providers_own_t
     (adopt,) = [st for st in statements() if st["Sid"] == "AdoptUnmarkedSessions"]
     assert actions(adopt) == ["ec2:CreateTags"]
     cond = adopt["Condition"]
-    assert cond["StringEquals"] == {f"aws:RequestTag/{MANAGED_BY_KEY}": MARKER}
+    assert cond["StringEquals"] == {
+        f"aws:RequestTag/{MANAGED_BY_KEY}": MARKER,
+        "ec2:ResourceTag/traffic-mirror:adoptable": MARKER,  # opted in, per session
+    }
     assert cond["Null"] == {"aws:TagKeys": "false", f"ec2:ResourceTag/{MANAGED_BY_KEY}": "true"}
     reserved = {MANAGED_BY_KEY, *OWNERSHIP_KEYS}
     assert set(cond["ForAllValues:StringEquals"]["aws:TagKeys"]) == reserved
