@@ -36,16 +36,16 @@ copy_config_to_registered_loggers(source_logger=logger, include={"mirror_session
 LambdaHandler = Callable[[dict[str, Any], Any], None]
 
 
-def _traced(handler: LambdaHandler) -> LambdaHandler:
+def traced(handler: LambdaHandler) -> LambdaHandler:
     """Wrap the handler in an X-Ray segment when tracing is on; otherwise leave it alone."""
     if not TRACING:
         return handler
     from aws_lambda_powertools import Tracer  # noqa: PLC0415 - only when tracing is on
 
-    traced: LambdaHandler = Tracer(service=SERVICE).capture_lambda_handler(
+    wrapped: LambdaHandler = Tracer(service=SERVICE).capture_lambda_handler(
         handler, capture_response=False
     )
-    return traced
+    return wrapped
 
 
 def _request_type(event: Mapping[str, Any]) -> str | None:
@@ -54,7 +54,7 @@ def _request_type(event: Mapping[str, Any]) -> str | None:
     return value if isinstance(value, str) and value in REQUEST_TYPES else None
 
 
-def _record(event: Mapping[str, Any], body: Mapping[str, Any]) -> None:
+def record(event: Mapping[str, Any], body: Mapping[str, Any]) -> None:
     """Log the outcome (never the URL or the raw event) and emit its metric."""
     status = str(body.get("Status"))
     request_type = _request_type(event) or "Invalid"  # bounded metric dimensions
@@ -101,7 +101,7 @@ def handle(request: Request) -> Outcome:
     return run(ACTIONS, request)
 
 
-helper = Responder(handle=handle, on_sent=_record)
+helper = Responder(handle=handle, on_sent=record)
 
 
 def serve(responder: Responder, event: dict[str, Any], context: Any) -> None:
@@ -125,7 +125,7 @@ def serve(responder: Responder, event: dict[str, Any], context: Any) -> None:
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)
-@_traced
+@traced
 def handler(event: dict[str, Any], context: Any) -> None:
     """The Lambda handler CloudFormation invokes (asynchronously) for each event."""
     serve(helper, event, context)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app import _record, _traced, logger, run, serve
+from app import logger, record, run, serve, traced
 from mirror_session.crhelper_adapter import Responder
 from mirror_session.fleet_resource import fleet_actions
 from mirror_session.request import Outcome, Request
@@ -33,11 +33,11 @@ def handle(request: Request) -> Outcome:
     return run(ACTIONS, request)
 
 
-helper = Responder(handle=handle, on_sent=_record)
+helper = Responder(handle=handle, on_sent=record)
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)
-@_traced
+@traced
 def handler(event: dict[str, Any], context: Any) -> None:
     """The Lambda handler CloudFormation invokes (asynchronously) for each fleet event."""
     _contexts[:] = [context]
