@@ -250,7 +250,9 @@ def test_a_failure_after_the_create_leaves_no_session_behind(
     """The Create landed, then the read for rivals failed (throttled past every retry): the
     answer is FAILED with a placeholder ID, whose rollback Delete names no session, so the
     provider removes the session it made before answering."""
-    ec2.inject("DescribeTrafficMirrorSessions", "RequestLimitExceeded", status=503, times=30, skip=1)
+    ec2.inject(
+        "DescribeTrafficMirrorSessions", "RequestLimitExceeded", status=503, times=30, skip=1
+    )
     answer = stack.create(props(fx, SessionNumber=None))
     ec2.clear_faults()
     assert answer["Status"] == "FAILED" and "RequestLimitExceeded" in answer["Reason"]
