@@ -4,17 +4,12 @@ partition-neutral, and settings that match the code."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from local.harness.lambda_loader import ROOT, handler_location, read_template
+from local.harness.lambda_loader import ROOT, read_template
 from mirror_session.identity import LOGICAL_KEY, MANAGED_BY_KEY, NUMBER_KEY, STACK_KEY
 from mirror_session.schema import MANAGED_TAG_PREFIX
 
@@ -332,23 +327,4 @@ def test_consumer_example_imports_the_exported_service_token() -> None:
     assert 0 < int(session["Properties"]["ServiceTimeout"]) <= 3600
     assert consumer["Outputs"]["VirtualNetworkId"]["Value"] == {
         "GetAtt": "MirrorSession.VirtualNetworkId"
-    }
-
-
-@pytest.mark.parametrize(("disabled", "traced"), [("true", False), ("false", True)])
-def test_tracing_switch_imports_xray_only_when_on(disabled: str, traced: bool) -> None:
-    code_dir, spec = handler_location()
-    module = spec.rpartition(".")[0]
-    probe = (
-        f"import sys; sys.path.insert(0, {str(code_dir)!r}); import {module}; "
-        f"print({module}.TRACING, 'aws_xray_sdk' in sys.modules)"
-    )
-    env = {**os.environ, "POWERTOOLS_TRACE_DISABLED": disabled, "AWS_REGION": "us-east-1"}
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True
-    )
-    assert done.stdout.split() == [str(traced), str(traced)]
-    # The template's Tracing parameter drives exactly this variable.
-    assert FUNCTION["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == {
-        "If": ["TracingEnabled", "false", "true"]
     }
