@@ -24,9 +24,7 @@ from mirror_session.ec2 import Ec2Gateway, TrafficMirrorSessionTypeDef
 from mirror_session.errors import ProviderError
 from mirror_session.held import attributes, held_as_spec
 from mirror_session.identity import (
-    LOGICAL_KEY,
     MANAGED_BY_KEY,
-    STACK_KEY,
     Owner,
     dry_run_id,
     managed_by,
@@ -56,8 +54,7 @@ def _belongs_elsewhere(found: Session, owner: Owner) -> str | None:
         return None
     if marker != managed_by():
         return f"it is managed by the provider stack {marker}"
-    if STACK_KEY in tags:
-        other = Owner(tags[STACK_KEY], tags.get(LOGICAL_KEY, ""))
+    if (other := Owner.recorded_on(found)) is not None:
         return f"it belongs to {other.describe()}"
     return "it is managed by this provider for a resource made before ownership was recorded"
 

@@ -22,7 +22,7 @@ it did not see before creating).
 Example::
 
     view = read(ec2, "eni-1")
-    view.free()                 # 1 on an empty interface
+    view.number_for(params)     # the declared number, or the lowest free one
     session = place(ec2, view, params, tags, token_for)
 """
 
@@ -38,14 +38,7 @@ from typing import Final
 
 from mirror_session.ec2 import Ec2Gateway, TrafficMirrorSessionTypeDef
 from mirror_session.errors import PER_INTERFACE_LIMIT, ProviderError
-from mirror_session.identity import (
-    DECLARED,
-    LOGICAL_KEY,
-    STACK_KEY,
-    Owner,
-    number_mode,
-    tags_of,
-)
+from mirror_session.identity import DECLARED, Owner, number_mode
 from mirror_session.plan import Modify, free_numbers
 from mirror_session.schema import Value
 
@@ -53,7 +46,6 @@ __all__ = [
     "SESSIONS_PER_INTERFACE",
     "SETTLE_SECONDS",
     "Interface",
-    "describe",
     "place",
     "read",
     "settle",
@@ -73,21 +65,17 @@ _NOT_A_CLASH: Final = ("NotFound", "UnauthorizedOperation", "AccessDenied", "Req
 _log = logging.getLogger(__name__)
 
 
+def _may_be_a_clash(exc: ProviderError) -> bool:
+    """Whether reading the interface again could explain the failure (a number taken)."""
+    return exc.code is not None and not any(part in exc.code for part in _NOT_A_CLASH)
+
+
 def _number(session: Session) -> int:
     return int(session.get("SessionNumber", 0))
 
 
 def _id(session: Session) -> str:
     return str(session["TrafficMirrorSessionId"])
-
-
-def describe(session: Session) -> str:
-    """``tms-… (#2, stack/LogicalId)`` for Reasons: which session holds what, and whose."""
-    tags = tags_of(session)
-    owner = ""
-    if STACK_KEY in tags:
-        owner = ", " + Owner(tags[STACK_KEY], tags.get(LOGICAL_KEY, "")).describe()
-    return f"{_id(session)} (#{session.get('SessionNumber')}{owner})"
 
 
 @dataclass(frozen=True)
@@ -125,10 +113,25 @@ class Interface:
             PER_INTERFACE_LIMIT,
         )
 
+    def number_for(self, params: Mapping[str, Value]) -> int:
+        """The number a Create with ``params`` uses here: the declared one, or the lowest
+        free; fails as the Create must (a full interface, a declared number another holds)."""
+        declared = "SessionNumber" in params
+        free = self.free()
+        if free is None:
+            raise self.full("mirror" if declared else "allocate a SessionNumber on")
+        number = int(params["SessionNumber"]) if declared else free
+        if declared and (holder := self.holder(number)) is not None:
+            raise self.taken(number, holder)
+        return number
+
     def taken(self, number: int, holder: Session) -> ProviderError:
-        """The Reason for a declared number that another session holds."""
+        """The Reason for a declared number that another session holds, naming its owner."""
+        owner = Owner.recorded_on(holder)
+        whose = f", {owner.describe()}" if owner else ""
         return ProviderError(
-            f"use SessionNumber {number} on {self.name}: {describe(holder)} already uses it. "
+            f"use SessionNumber {number} on {self.name}: {_id(holder)} (#{number}{whose}) "
+            "already uses it. "
             "Give another SessionNumber, or omit it to have the lowest free one allocated."
         )
 
@@ -157,17 +160,12 @@ def place(
     the owner's reserved tags (their ``session-number`` says which). ``settled=False``
     returns the session as created: a batch settles it later (:func:`settle`, ``created_at``).
     """
-    declared = "SessionNumber" in params
     for _ in range(MAX_ROUNDS):
-        number = int(params["SessionNumber"]) if declared else view.free()
-        if number is None or len(view.sessions) >= SESSIONS_PER_INTERFACE:
-            raise view.full("allocate a SessionNumber on" if not declared else "mirror")
-        if declared and (holder := view.holder(number)) is not None:
-            raise view.taken(number, holder)
+        number = view.number_for(params)
         try:
             made = ec2.create({**params, "SessionNumber": number}, tags, token_for(number))
         except ProviderError as exc:
-            if exc.code is None or any(part in exc.code for part in _NOT_A_CLASH):
+            if not _may_be_a_clash(exc):
                 raise
             again = read(ec2, view.name)
             if again.holder(number) is None and len(again.sessions) < SESSIONS_PER_INTERFACE:
@@ -240,7 +238,7 @@ def settle(
         try:
             made = ec2.modify(mine, Modify({"SessionNumber": target}))
         except ProviderError as exc:
-            if exc.code is None or any(part in exc.code for part in _NOT_A_CLASH):
+            if not _may_be_a_clash(exc):
                 raise
         before = now
     raise ProviderError(

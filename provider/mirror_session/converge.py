@@ -10,11 +10,16 @@ Example::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from mirror_session.allocation import Interface
 from mirror_session.ec2 import Ec2Gateway, TrafficMirrorSessionTypeDef
 from mirror_session.identity import Owner, tags_of
 from mirror_session.plan import TagChanges, TagWrite, plan_update, tag_writes
 from mirror_session.schema import SessionSpec
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2.type_defs import TagTypeDef
 
 __all__ = ["converge", "tag_changes"]
 
@@ -54,23 +59,23 @@ def converge(
         number = int(plan.modify.changes["SessionNumber"])
         if (holder := view.holder(number, besides=sid)) is not None:
             raise view.taken(number, holder)
-    marked = {k for w in marks or [] for k in w.tags}
-    changes = [
-        TagWrite(w.action, {k: v for k, v in w.tags.items() if k not in marked})
-        for w in tag_changes(held, owner, plan.tags)
+    # The tag changes as seen once the marks are on (so neither repeats them, and the 50-tag
+    # ordering counts them); the marks go first: the role may only change marked sessions.
+    added: list[TagTypeDef] = [
+        {"Key": k, "Value": v} for w in marks or [] for k, v in w.tags.items()
     ]
-    # The marks first: the role may modify and retag only sessions carrying the marker.
+    writes = tag_changes({**held, "Tags": [*held.get("Tags", []), *added]}, owner, plan.tags)
     if dry_run:
         if marks:
             ec2.check_retag(sid, marks)
         if plan.modify:
             ec2.check_modify(sid, plan.modify)
-        if writes := [w for w in changes if w.tags]:
+        if writes:
             ec2.check_retag(sid, writes)
         return held
     if marks:
         ec2.retag(sid, marks)
     session = ec2.modify(sid, plan.modify) if plan.modify else held
-    if writes := [w for w in changes if w.tags]:
+    if writes:
         ec2.retag(sid, writes)
     return session

@@ -90,7 +90,6 @@ class Responder(CfnResource):
         self._responded = False
         self._request: Request | None = None
         self._undo: Callable[[], Any] | None = None
-        self.timed_out = False
         for register in (self.create, self.update, self.delete):
             register(self._dispatch)
 
@@ -98,7 +97,6 @@ class Responder(CfnResource):
         """Handle one event (parsed as ``request``); exactly one response is sent for it."""
         with self._lock:
             self._responded = False
-            self.timed_out = False
             self._undo = None
         self._request = request
         self._event, self._response_url = event, ""  # never answer a previous event's URL
@@ -126,7 +124,6 @@ class Responder(CfnResource):
         self._timer.start()
 
     def _timeout(self) -> None:
-        self.timed_out = True
         self._send(
             "FAILED",
             f"{self.RequestType} timed out: EC2 did not answer before the function's time limit. "

@@ -89,6 +89,12 @@ class Owner:
         """The resource a request is for (tag values cut to EC2's maximum)."""
         return cls(request.stack_id[:MAX_TAG_VALUE], request.logical_resource_id[:MAX_TAG_VALUE])
 
+    @classmethod
+    def recorded_on(cls, session: Session) -> Owner | None:
+        """The owner a session's tags name, or None when they name none."""
+        tags = tags_of(session)
+        return cls(tags[STACK_KEY], tags.get(LOGICAL_KEY, "")) if STACK_KEY in tags else None
+
     def ownership(self) -> dict[str, str]:
         """The ownership tags (the provider may add these to a session it manages)."""
         return {STACK_KEY: self.stack_id, LOGICAL_KEY: self.logical_id}

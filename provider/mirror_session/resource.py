@@ -33,7 +33,7 @@ from mirror_session.identity import (
 from mirror_session.placement import Placement
 from mirror_session.plan import create_params, plan_update
 from mirror_session.request import Outcome, Request
-from mirror_session.schema import SessionSpec, Value
+from mirror_session.schema import SessionSpec
 from mirror_session.validation import parse, parse_previous
 
 __all__ = ["ACTIONS", "create", "delete", "update"]
@@ -49,20 +49,6 @@ def _answer(session: Session, ec2: Ec2Gateway, created: bool = False) -> Outcome
     return Outcome(sid, data, undo=(lambda: ec2.delete(sid)) if created else None)
 
 
-def _number_for(view: Interface, params: Mapping[str, Value]) -> int:
-    """The number a Create would use, failing as it would (full, or a declared number taken)."""
-    declared = "SessionNumber" in params
-    free = view.free()
-    if free is None:
-        raise view.full("mirror" if declared else "allocate a SessionNumber on")
-    if not declared:
-        return free
-    number = int(params["SessionNumber"])
-    if (holder := view.holder(number)) is not None:
-        raise view.taken(number, holder)
-    return number
-
-
 def _create(
     request: Request, spec: SessionSpec, ec2: Ec2Gateway, view: Interface | None = None
 ) -> Outcome:
@@ -74,7 +60,7 @@ def _create(
     tags = {**spec.tags, **owner.tags(allocated=allocated)}
     view = view or read(ec2, interface)
     if spec.dry_run:
-        params["SessionNumber"] = _number_for(view, params)
+        params["SessionNumber"] = view.number_for(params)
         ec2.check_create(params, tags, client_token(request, params["SessionNumber"]))
         return Outcome(dry_run_id(request), preview(params, dry_run_id(request)))
     own = view.owned(owner)
