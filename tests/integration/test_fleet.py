@@ -281,11 +281,14 @@ def test_the_sweep_removes_sessions_of_interfaces_no_longer_selected(
     ec2: EmbeddedEc2, fx: Fixtures, fleet: CustomResource
 ) -> None:
     group(ec2, fx, 3)
-    fleet.create(fleet_props(fx))
+    assert fleet.create(fleet_props(fx))["Data"]["InterfacesMirrored"] == "3"
     autoscaling(ec2).set_desired_capacity(AutoScalingGroupName=GROUP, DesiredCapacity=2)
     remaining = primaries(ec2)
+    assert len(ec2.sessions()) == 3  # the instance left the group; its session is still there
+    deletes = len(ec2.requests("DeleteTrafficMirrorSession"))
     sweep()
     assert sorted(by_interface(ec2)) == remaining
+    assert len(ec2.requests("DeleteTrafficMirrorSession")) - deletes == 1  # the sweep did it
 
 
 def test_a_single_session_on_a_fleet_interface_takes_another_number(
