@@ -63,7 +63,10 @@ def adopt(request: Request, spec: SessionSpec, ec2: Ec2Gateway) -> Outcome:
     """Take over the session ``AdoptSessionId`` names; see the module doc."""
     session_id = str(spec.values["AdoptSessionId"])
     verb = f"adopt traffic mirror session ({session_id})"
-    found = ec2.find(session_id)
+    # One read of the declared interface serves both the session and the number checks; the
+    # session is looked up by ID only when it is not there, to say where it is instead.
+    view = read(ec2, str(spec.values["NetworkInterfaceId"]))
+    found = view.get(session_id) or ec2.find(session_id)
     if found is None:
         raise ProviderError(
             f"{verb}: not found {ec2.where}. Check AdoptSessionId, and RoleArn or Region if "
@@ -91,7 +94,6 @@ def adopt(request: Request, spec: SessionSpec, ec2: Ec2Gateway) -> Outcome:
             "managed now (the native resource's Tags), to show it may be taken over."
         )
     marks = [] if owner.owns(found) else [TagWrite("put", owner.tags(allocated=False))]
-    view = read(ec2, str(spec.values["NetworkInterfaceId"]))
     base = held_as_spec(found, spec)
     session = converge(
         ec2, view, found, base=base, new=spec, owner=owner, dry_run=spec.dry_run, marks=marks

@@ -289,3 +289,19 @@ def test_the_migration_walkthrough_command_holds_every_promise() -> None:
     assert "migration promises held" in run.stdout
     assert run.stdout.count("ok ") == 6
     assert "CreateTrafficMirrorSession calls after the native one: 0" in run.stdout
+
+
+def test_adoption_reads_ec2_once_before_its_writes(
+    stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
+    """The declared interface's sessions include the one to adopt: one Describe serves the
+    identity, ownership and number checks; the writes are the marks and the changes."""
+    native = native_session(ec2, fx)
+    before = len(ec2.calls)
+    assert stack.create(declared(fx, native, Description="adopted"))["Status"] == "SUCCESS"
+    assert ec2.calls[before:] == [
+        "DescribeTrafficMirrorSessions",
+        "CreateTags",
+        "ModifyTrafficMirrorSession",
+        "DeleteTags",  # the adoptable tag, its job done
+    ]
