@@ -1,7 +1,9 @@
 """Bring an existing session to declared properties, in place: the fewest writes, checked first.
 
 Used by an Update that keeps its session, by a Create that finds the resource's own session
-(a redelivery, the rollback of a replacement), and by adoption.
+(a redelivery, the rollback of a replacement), and by adoption; :func:`put_back` by the
+fleet pass and the drift sweep, which compare with what EC2 holds rather than with previous
+properties (:func:`as_held`).
 
 Example::
 
@@ -12,8 +14,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mirror_session.allocation import Interface
+from mirror_session.allocation import Interface, read
 from mirror_session.ec2 import Ec2Gateway, TrafficMirrorSessionTypeDef
+from mirror_session.held import held_as_spec
 from mirror_session.identity import Owner, tags_of
 from mirror_session.plan import TagChanges, TagWrite, plan_update, tag_writes
 from mirror_session.schema import SessionSpec
@@ -21,7 +24,7 @@ from mirror_session.schema import SessionSpec
 if TYPE_CHECKING:
     from mypy_boto3_ec2.type_defs import TagTypeDef
 
-__all__ = ["converge", "tag_changes"]
+__all__ = ["as_held", "converge", "put_back", "tag_changes"]
 
 Session = TrafficMirrorSessionTypeDef
 
@@ -79,3 +82,24 @@ def converge(
     if writes:
         ec2.retag(sid, writes)
     return session
+
+
+def as_held(session: Session, new: SessionSpec) -> SessionSpec:
+    """What EC2 holds, to diff ``new`` against. PacketLength omitted means whole packets; an
+    NLB target then reports its own default (8500), which is no drift: it is left out."""
+    held = held_as_spec(session, new)
+    if "PacketLength" in new.values:
+        return held
+    values = {k: v for k, v in held.values.items() if k != "PacketLength"}
+    return SessionSpec(values, held.tags, held.tags_known)
+
+
+def put_back(ec2: Ec2Gateway, session: Session, new: SessionSpec, owner: Owner) -> Session:
+    """Bring a held session back to ``new``, diffed against what EC2 holds (no write when
+    nothing differs). A number to restore is checked against the interface first."""
+    eni = str(session["NetworkInterfaceId"])
+    number = new.values.get("SessionNumber")
+    view = Interface(eni, [session])
+    if number is not None and number != session.get("SessionNumber"):
+        view = read(ec2, eni)  # another session may hold it now
+    return converge(ec2, view, session, base=as_held(session, new), new=new, owner=owner)

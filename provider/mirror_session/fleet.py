@@ -26,10 +26,9 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from mirror_session.allocation import Interface, place, read, settle, settle_wait
-from mirror_session.converge import converge
+from mirror_session.converge import put_back
 from mirror_session.ec2 import TrafficMirrorSessionTypeDef
 from mirror_session.errors import PER_INTERFACE_LIMIT, ProviderError
-from mirror_session.held import held_as_spec
 from mirror_session.identity import Owner, fleet_id, fleet_token
 from mirror_session.inventory import FleetGateway
 from mirror_session.plan import create_params
@@ -126,21 +125,7 @@ def _fleet_vni(fleet: Fleet, held: Collection[Session]) -> int | None:
 def _keep(ec2: FleetGateway, fleet: Fleet, session: Session, vni: int | None) -> None:
     """Put one held session back to the fleet's settings (no write when it already is)."""
     eni = str(session["NetworkInterfaceId"])
-    new = fleet.session_spec(eni, vni)
-    number = new.values.get("SessionNumber")
-    view = Interface(eni, [session])
-    if number is not None and number != session.get("SessionNumber"):
-        view = read(ec2, eni)  # a declared number: check no other session holds it
-    held = held_as_spec(session, new)
-    if "PacketLength" not in new.values:
-        # Omitted: whole packets. An NLB target reports its own default (8500) then, which
-        # is no drift: keep what EC2 says rather than remove it on every sweep.
-        held = SessionSpec(
-            {k: v for k, v in held.values.items() if k != "PacketLength"},
-            held.tags,
-            held.tags_known,
-        )
-    converge(ec2, view, session, base=held, new=new, owner=fleet.owner)
+    put_back(ec2, session, fleet.session_spec(eni, vni), fleet.owner)
 
 
 def sync(

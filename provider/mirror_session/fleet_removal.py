@@ -58,7 +58,7 @@ def held_by_successors(
     """
     kept: set[str] = set()
     for record in records:
-        if record.owner != owner or record.fleet_id == fleet_id or record.deleting:
+        if record.owner != owner or record.key == fleet_id or record.deleting:
             continue
         spec = parse(record.properties, schema=FLEET)
         kept |= {str(s["TrafficMirrorSessionId"]) for s in gateway_for(spec).owned(owner)}

@@ -15,6 +15,7 @@ Example::
     ec2 = FleetGateway.of(connect(placement))
     wanted = ec2.interfaces(spec)          # ['eni-1', 'eni-2']
     held = ec2.owned(owner)                # the fleet's sessions, all pages
+    every = ec2.managed()                  # every session this provider marked (the sweep)
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from mirror_session.ec2 import Ec2Gateway, TrafficMirrorSessionTypeDef
-from mirror_session.identity import LOGICAL_KEY, STACK_KEY, Owner
+from mirror_session.identity import LOGICAL_KEY, MANAGED_BY_KEY, STACK_KEY, Owner, managed_by
 from mirror_session.schema import SessionSpec
 
 if TYPE_CHECKING:
@@ -118,5 +119,19 @@ class FleetGateway(Ec2Gateway):
                 for page in pages.paginate(Filters=filters)
                 for session in page["TrafficMirrorSessions"]
                 if owner.owns(session)
+            ],
+        )
+
+    def managed(self) -> list[TrafficMirrorSessionTypeDef]:
+        """Every session carrying this provider's managed-by marker (all pages, 1,000 each)."""
+        pages = self.client.get_paginator("describe_traffic_mirror_sessions")
+        filters: list[FilterTypeDef] = [{"Name": f"tag:{MANAGED_BY_KEY}", "Values": [managed_by()]}]
+        return self._call(
+            "describe",
+            f"managed by {managed_by()}",
+            lambda: [
+                session
+                for page in pages.paginate(Filters=filters, PaginationConfig={"PageSize": 1000})
+                for session in page["TrafficMirrorSessions"]
             ],
         )

@@ -59,13 +59,11 @@ def _each(store: Store, work: Callable[[Record, Fleet, FleetGateway], Tally | No
             ec2 = FleetGateway.of(_connect(record)(Placement.of(spec)))
             tally = work(record, fleet, ec2)
         except Exception as exc:  # noqa: BLE001 - one fleet's failure must not stop the others
-            _log.warning(
-                "fleet not reconciled", extra={"fleet": record.fleet_id, "reason": str(exc)}
-            )
-            summary[record.fleet_id] = {"error": str(exc)}
+            _log.warning("fleet not reconciled", extra={"fleet": record.key, "reason": str(exc)})
+            summary[record.key] = {"error": str(exc)}
             continue
         if tally is not None:
-            summary[record.fleet_id] = {
+            summary[record.key] = {
                 "mirrored": tally.mirrored,
                 "skipped": tally.skipped,
                 "removed": tally.removed,
@@ -84,12 +82,12 @@ def sweep(store: Store, generation: str, budget: Budget = _unlimited) -> Summary
             keep = held_by_successors(
                 store.records(),
                 fleet.owner,
-                record.fleet_id,
+                record.key,
                 lambda s: FleetGateway.of(connect(Placement.of(s))),
             )
             tally = remove_all(ec2, fleet.owner, budget, keep=keep)
             if not tally.unfinished:
-                store.remove(record.fleet_id)
+                store.remove(record.key)
             return tally
         return sync(ec2, fleet, generation=generation, budget=budget)
 

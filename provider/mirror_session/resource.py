@@ -14,12 +14,14 @@ Example::
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import Final
 
 from mirror_session.adoption import adopt
 from mirror_session.allocation import Interface, place, read
 from mirror_session.converge import converge
+from mirror_session.desired import forget, remember
 from mirror_session.ec2 import Ec2Gateway, TrafficMirrorSessionTypeDef
 from mirror_session.errors import NOT_FOUND, ProviderError
 from mirror_session.held import attributes, held_as_spec, preview
@@ -34,12 +36,14 @@ from mirror_session.placement import Placement
 from mirror_session.plan import create_params, plan_update
 from mirror_session.request import Outcome, Request
 from mirror_session.schema import SessionSpec
+from mirror_session.store import Store
 from mirror_session.validation import parse, parse_previous
 
-__all__ = ["ACTIONS", "create", "delete", "update"]
+__all__ = ["ACTIONS", "create", "delete", "recorded", "update"]
 
 Session = TrafficMirrorSessionTypeDef
 Connect = Callable[[Placement], Ec2Gateway]
+_log = logging.getLogger(__name__)
 
 
 def _answer(session: Session, ec2: Ec2Gateway, created: bool = False) -> Outcome:
@@ -155,20 +159,47 @@ def update(request: Request, connect: Connect) -> Outcome:
 
 
 def delete(request: Request, connect: Connect) -> Outcome:
-    """One DeleteTrafficMirrorSession where the properties place it.
+    """One DeleteTrafficMirrorSession where the properties place it, then its record.
 
     Gone already, never created, or a dry run: counts as deleted, with no EC2 call. The
-    properties are read leniently: a Delete must not fail on them.
+    properties are read leniently: a Delete must not fail on them, nor on the record (one
+    left behind is dropped by the sweep once no stack claims its session).
     """
     physical = request.physical_resource_id or ""
     if is_session_id(physical):
         connect(Placement.of(parse_previous(request.resource_properties))).delete(physical)
+        try:
+            forget(Store("sessions"), physical)
+        except ProviderError as exc:
+            _log.warning("record not removed", extra={"session": physical, "reason": exc.reason})
     return Outcome(physical)
 
 
+Action = Callable[[Request, Connect], Outcome]
+
+
+def recorded(action: Action) -> Action:
+    """``action``, then the session's desired state recorded for the drift sweep (not for a
+    dry run). A record that cannot be written fails the event, and what it made is undone."""
+
+    def run(request: Request, connect: Connect) -> Outcome:
+        outcome = action(request, connect)
+        if outcome.data.get("DryRun") == "true":
+            return outcome
+        try:
+            remember(Store("sessions"), request, outcome)
+        except ProviderError:
+            if outcome.undo is not None:
+                outcome.undo()
+            raise
+        return outcome
+
+    return run
+
+
 #: The lifecycle function for each request type.
-ACTIONS: Final[Mapping[str, Callable[[Request, Connect], Outcome]]] = {
-    "Create": create,
-    "Update": update,
+ACTIONS: Final[Mapping[str, Action]] = {
+    "Create": recorded(create),
+    "Update": recorded(update),
     "Delete": delete,
 }

@@ -141,6 +141,17 @@ FIELDS: Final[tuple[Field, ...]] = (
         pattern=_REGION,
         shape="a region name like eu-west-1",
     ),
+    # What the scheduled sweep does when EC2 no longer holds what the stack declared
+    # (mirror_session.drift): Report (default) only logs and counts it; Restore puts it back.
+    Field(
+        "OnDrift",
+        Kind.TEXT,
+        update=Update.PER_EVENT,
+        max_len=16,
+        sent_to_ec2=False,
+        pattern=re.compile("Report|Restore"),
+        shape='"Report" or "Restore"',
+    ),
 )
 
 

@@ -1,15 +1,23 @@
-"""Fleet definitions in SSM Parameter Store, under the provider's own path.
+"""What the stacks asked for, in SSM Parameter Store under the provider's own path.
 
-One standard-tier parameter per fleet, ``<FLEET_STORE_PATH>/<fleet id>`` (template.yaml sets
-the path to ``/traffic-mirror-provider/<provider stack>/fleets``; the roles may read and
-write only there). The value is JSON: the fleet's owner and its validated properties, under
-4 KB. Create and Update write it, Delete removes it (or marks it ``deleting`` when it could
-not finish: the reconciler then finishes the deletes and removes it), the reconciler reads
-them all with GetParametersByPath.
+Two kinds of record, one parameter each, named by the resource's physical ID:
+
+- ``fleets``: ``<FLEET_STORE_PATH>/<fleet id>`` (template.yaml:
+  ``/traffic-mirror-provider/<provider stack>/fleets``), standard tier, under 4 KB (a larger
+  fleet is refused with a Reason). Create and Update write it, Delete removes it (or marks
+  it ``deleting`` when it could not finish: the reconciler then finishes and removes it).
+- ``sessions``: ``<SESSION_STORE_PATH>/<session id>`` (``…/sessions``), the desired state
+  of each single session (:mod:`mirror_session.desired`), which the sweep compares with EC2
+  (:mod:`mirror_session.drift`). Intelligent-Tiering: a session whose tags take more than
+  4 KB is kept in the advanced tier (up to 8 KB).
+
+The value is JSON: the owner, the properties as given (ServiceToken dropped), and for a
+session the values EC2 or the provider assigned. The roles may read and write only their
+own path; the reconciler reads a whole kind with GetParametersByPath.
 
 Example::
 
-    store = Store()
+    store = Store()                      # fleets; Store("sessions") for single sessions
     store.put(Record("fleet-…", owner, props))
     for record in store.records(): ...
 """
@@ -36,16 +44,19 @@ if TYPE_CHECKING:
 else:
     SSMClient = Any
 
-__all__ = ["MAX_VALUE", "Record", "Store", "store_path"]
+__all__ = ["KINDS", "MAX_VALUE", "Record", "Store", "store_path"]
 
-#: The standard tier's limit on a parameter's value.
+#: The standard tier's limit on a parameter's value; the advanced tier's.
 MAX_VALUE: Final = 4096
+MAX_ADVANCED: Final = 8192
+#: Each kind of record, and the variable template.yaml sets its path in.
+KINDS: Final = {"fleets": "FLEET_STORE_PATH", "sessions": "SESSION_STORE_PATH"}
 
 
-def store_path() -> str:
-    """The path fleets are kept under (FLEET_STORE_PATH, set by template.yaml)."""
-    default = f"/traffic-mirror-provider/{managed_by()}/fleets"
-    return os.environ.get("FLEET_STORE_PATH", default).rstrip("/")
+def store_path(kind: str = "fleets") -> str:
+    """The path records of ``kind`` are kept under (set by template.yaml)."""
+    default = f"/traffic-mirror-provider/{managed_by()}/{kind}"
+    return os.environ.get(KINDS[kind], default).rstrip("/")
 
 
 @functools.cache
@@ -56,26 +67,28 @@ def ssm_client() -> SSMClient:
 
 @dataclass(frozen=True)
 class Record:
-    """A fleet as stored: its ID, owner and properties (as the template gave them)."""
+    """A resource as stored: its physical ID (``key``), owner and properties (as the template
+    gave them); for a session, the values assigned when omitted (SessionNumber, VNI)."""
 
-    fleet_id: str
+    key: str
     owner: Owner
     properties: Mapping[str, Any] = field(default_factory=dict)
     deleting: bool = False
+    assigned: Mapping[str, int] = field(default_factory=dict)
 
-    def encode(self) -> str:
-        """The parameter's value; a fleet too large for the store is refused with a Reason."""
+    def encode(self, limit: int = MAX_VALUE) -> str:
+        """The parameter's value; a record over ``limit`` bytes is refused with a Reason."""
         props = {k: v for k, v in self.properties.items() if k not in IGNORED}
-        value = json.dumps(
-            {
-                "stack_id": self.owner.stack_id,
-                "logical_id": self.owner.logical_id,
-                "properties": props,
-                "deleting": self.deleting,
-            },
-            separators=(",", ":"),
-        )
-        if len(value.encode()) > MAX_VALUE:
+        data: dict[str, Any] = {
+            "stack_id": self.owner.stack_id,
+            "logical_id": self.owner.logical_id,
+            "properties": props,
+            "deleting": self.deleting,
+        }
+        if self.assigned:
+            data["assigned"] = dict(self.assigned)
+        value = json.dumps(data, separators=(",", ":"))
+        if len(value.encode()) > limit:
             raise ProviderError(
                 f"The fleet's properties take {len(value.encode())} bytes as JSON; the store "
                 f"keeps at most {MAX_VALUE}. Select by AutoScalingGroupName or InstanceTags "
@@ -84,49 +97,57 @@ class Record:
         return value
 
     @classmethod
-    def decode(cls, fleet_id: str, value: str) -> Record:
+    def decode(cls, key: str, value: str) -> Record:
         """A record from a parameter's value."""
         data = json.loads(value)
         owner = Owner(str(data["stack_id"]), str(data["logical_id"]))
-        return cls(fleet_id, owner, dict(data["properties"]), bool(data.get("deleting")))
+        assigned = {str(k): int(v) for k, v in dict(data.get("assigned", {})).items()}
+        return cls(key, owner, dict(data["properties"]), bool(data.get("deleting")), assigned)
 
 
 class Store:
-    """Put, remove and list fleet records."""
+    """Put, remove and list the records of one kind (``fleets`` or ``sessions``)."""
 
-    def __init__(self, ssm: SSMClient | None = None) -> None:
+    def __init__(self, kind: str = "fleets", ssm: SSMClient | None = None) -> None:
+        self.kind = kind
         self.ssm = ssm or ssm_client()
-        self.path = store_path()
+        self.path = store_path(kind)
 
     def _run(self, verb: str, name: str, call: Any) -> Any:
         try:
             return call()
         except (ClientError, *TRANSPORT_ERRORS) as exc:
-            raise explain(verb, name, exc, subject="fleet record", service="SSM") from exc
+            raise explain(
+                verb, name, exc, subject=f"{self.kind[:-1]} record", service="SSM"
+            ) from exc
 
     def put(self, record: Record) -> None:
-        """Write (or overwrite) the fleet's record."""
-        name = f"{self.path}/{record.fleet_id}"
-        value = record.encode()
+        """Write (or overwrite) the record."""
+        name = f"{self.path}/{record.key}"
+        fleets = self.kind == "fleets"
+        value = record.encode(MAX_VALUE if fleets else MAX_ADVANCED)
+        tier: Any = "Standard" if fleets else "Intelligent-Tiering"
         self._run(
             "store",
             name,
             lambda: self.ssm.put_parameter(
-                Name=name, Value=value, Type="String", Tier="Standard", Overwrite=True
+                Name=name, Value=value, Type="String", Tier=tier, Overwrite=True
             ),
         )
 
-    def remove(self, fleet_id: str) -> None:
-        """Remove the fleet's record; one already gone counts as removed."""
-        name = f"{self.path}/{fleet_id}"
+    def remove(self, key: str) -> None:
+        """Remove the record; one already gone counts as removed."""
+        name = f"{self.path}/{key}"
         try:
             self.ssm.delete_parameter(Name=name)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ParameterNotFound":
-                raise explain("remove", name, exc, subject="fleet record", service="SSM") from exc
+                raise explain(
+                    "remove", name, exc, subject=f"{self.kind[:-1]} record", service="SSM"
+                ) from exc
 
     def records(self) -> list[Record]:
-        """Every fleet record under the path (all pages); unreadable ones are skipped."""
+        """Every record under the path (all pages); unreadable ones are skipped."""
         pages = self.ssm.get_paginator("get_parameters_by_path")
         found = self._run(
             "read",

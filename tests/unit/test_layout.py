@@ -13,7 +13,7 @@ from local.harness.lambda_loader import ROOT
 PACKAGE = ROOT / "provider" / "mirror_session"
 #: Lower layers never import higher ones: entry -> adapter -> lifecycles (session, fleet,
 #: reconciler) -> adoption and the fleet pass -> converge -> placement, allocation, held,
-#: inventory and store -> EC2 gateway -> plan and validation -> fleet schema, identity and
+#: inventory, store and claims -> EC2 gateway -> plan and validation -> fleet schema, identity and
 #: response -> schema, errors and request types.
 LAYERS: dict[str, int] = {
     "schema": 0,
@@ -25,18 +25,22 @@ LAYERS: dict[str, int] = {
     "validation": 2,
     "plan": 2,
     "ec2": 3,
+    "claims": 4,
     "held": 4,
     "allocation": 4,
     "placement": 4,
     "inventory": 4,
     "store": 4,
     "converge": 5,
+    "desired": 5,
     "adoption": 6,
     "fleet": 6,
+    "drift": 6,
     "resource": 7,
     "fleet_removal": 7,
     "fleet_resource": 8,
     "reconcile": 8,
+    "audit": 8,
     "crhelper_adapter": 9,
 }
 #: Modules that may read the raw event dict: the adapter hands it to crhelper and answers a

@@ -163,6 +163,7 @@ def test_schema_table_covers_the_native_properties() -> None:
         "RoleArn",
         "ExternalId",
         "Region",
+        "OnDrift",
     }
     assert names == {
         "NetworkInterfaceId",

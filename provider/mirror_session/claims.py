@@ -1,0 +1,101 @@
+"""Does the stack resource a session names still claim it? CloudFormation, asked read-only.
+
+A session the provider made carries its owner (stack ID and logical ID, see
+:mod:`mirror_session.identity`). ``ListStackResources`` (all pages), once per stack and in the
+stack's own region, answers what each of its resources' physical ID is now:
+
+- the stack is gone (``ValidationError`` "does not exist"), the template no longer has the
+  resource, or it is ``DELETE_COMPLETE``: :data:`GONE`;
+- the resource is being created, updated or deleted (``*_IN_PROGRESS``), or CloudFormation
+  cannot be asked (another account's stack, no permission, throttled): :data:`UNSURE`;
+- otherwise its physical ID (a session ID, or a fleet's ``fleet-…``).
+
+Example::
+
+    claims = Claims()
+    claims.of(Owner(stack_arn, "WebMirror"))   # 'tms-0abc…', GONE or UNSURE
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any, Final
+
+import boto3
+from botocore.exceptions import ClientError
+
+from mirror_session.ec2 import CLIENT_CONFIG, TRANSPORT_ERRORS
+from mirror_session.errors import error_code
+from mirror_session.identity import Owner
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+else:
+    CloudFormationClient = Any
+
+__all__ = ["GONE", "UNSURE", "Claims", "stack_region"]
+
+GONE: Final = "gone"
+UNSURE: Final = "unsure"
+
+
+def stack_region(stack_id: str) -> str | None:
+    """The region in a stack ARN (``arn:aws:cloudformation:REGION:ACCOUNT:stack/…``).
+
+    >>> stack_region("arn:aws:cloudformation:eu-west-1:111111111111:stack/net/abc")
+    'eu-west-1'
+    >>> stack_region("net") is None
+    True
+    """
+    parts = stack_id.split(":")
+    return parts[3] if len(parts) > 5 and parts[2] == "cloudformation" and parts[3] else None
+
+
+@functools.cache
+def cloudformation_client(region: str | None) -> CloudFormationClient:
+    """A CloudFormation client for the stack's region, once per container."""
+    return boto3.client("cloudformation", region_name=region, config=CLIENT_CONFIG)
+
+
+class Claims:
+    """What each stack's resources hold now; every stack is asked once (:attr:`asked`)."""
+
+    def __init__(self, client_for: Any = cloudformation_client) -> None:
+        self._client_for = client_for
+        self._stacks: dict[str, dict[str, str] | str] = {}
+
+    @property
+    def asked(self) -> int:
+        """How many stacks CloudFormation was asked about."""
+        return len(self._stacks)
+
+    def of(self, owner: Owner) -> str:
+        """The owner's physical ID now, :data:`GONE` or :data:`UNSURE`."""
+        if owner.stack_id not in self._stacks:
+            self._stacks[owner.stack_id] = self._ask(owner.stack_id)
+        resources = self._stacks[owner.stack_id]
+        if isinstance(resources, str):
+            return resources
+        return resources.get(owner.logical_id, GONE)
+
+    def _ask(self, stack_id: str) -> dict[str, str] | str:
+        client: CloudFormationClient = self._client_for(stack_region(stack_id))
+        try:
+            pages = client.get_paginator("list_stack_resources").paginate(StackName=stack_id)
+            found = [r for page in pages for r in page["StackResourceSummaries"]]
+        except ClientError as exc:
+            gone = error_code(exc) == "ValidationError" and "does not exist" in str(exc)
+            return GONE if gone else UNSURE
+        except TRANSPORT_ERRORS:
+            return UNSURE
+        return {str(r["LogicalResourceId"]): _claim(r) for r in found}
+
+
+def _claim(resource: Any) -> str:
+    status = str(resource.get("ResourceStatus", ""))
+    if status == "DELETE_COMPLETE":
+        return GONE
+    physical = resource.get("PhysicalResourceId")
+    if status.endswith("_IN_PROGRESS") or not physical:
+        return UNSURE
+    return str(physical)

@@ -1,0 +1,115 @@
+"""Drift and orphans, as findings: what EC2 holds against what a stack declared or claims.
+
+Pure comparisons (no AWS call here): :func:`differences` diffs a recorded session's desired
+state with the session EC2 holds, by the same plan an Update makes (so a Restore is exactly
+the writes listed); :func:`orphaned` says whether a session the provider marked is still
+claimed by the stack resource its tags name (:mod:`mirror_session.claims` asks).
+
+Each finding is one structured log line and counts in a metric whose only dimension is its
+:attr:`Finding.kind` (bounded: ``field``, ``tag``, ``deleted``, ``orphaned``), never an ID.
+
+Example::
+
+    >>> from mirror_session.validation import parse
+    >>> desired = parse({"NetworkInterfaceId": "eni-1", "TrafficMirrorTargetId": "tmt-1",
+    ...                  "TrafficMirrorFilterId": "tmf-1", "SessionNumber": "1"})
+    >>> held = {"TrafficMirrorSessionId": "tms-1", "NetworkInterfaceId": "eni-1",
+    ...         "TrafficMirrorTargetId": "tmt-1", "TrafficMirrorFilterId": "tmf-9",
+    ...         "SessionNumber": 1}
+    >>> differences(desired, held)  # doctest: +NORMALIZE_WHITESPACE
+    [Difference(kind='field', name='TrafficMirrorFilterId', expected='tmf-1', actual='tmf-9')]
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Final
+
+from mirror_session.claims import GONE, UNSURE
+from mirror_session.converge import as_held
+from mirror_session.ec2 import TrafficMirrorSessionTypeDef
+from mirror_session.identity import Owner
+from mirror_session.plan import plan_update
+from mirror_session.schema import FIELDS, SessionSpec, Unknown
+
+__all__ = ["KINDS", "Difference", "Finding", "differences", "orphaned"]
+
+Session = TrafficMirrorSessionTypeDef
+#: The kinds of finding: the only dimension of the DriftedSessions and OrphanedSessions metrics.
+KINDS: Final = ("field", "tag", "deleted", "orphaned")
+_BY_REMOVE: Final = {f.remove_as: f.name for f in FIELDS if f.remove_as}
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One field or tag that differs: what the stack declared and what EC2 holds (None:
+    absent)."""
+
+    kind: str
+    name: str
+    expected: str | None
+    actual: str | None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One drifted field or tag, a deleted session, or an orphan, and what was done."""
+
+    kind: str
+    session_id: str
+    stack_id: str
+    logical_id: str
+    name: str = ""
+    expected: str | None = None
+    actual: str | None = None
+    detail: str = ""
+    action: str = "reported"
+
+    def line(self) -> dict[str, str | None]:
+        """The finding as one structured log line (and one JSON row of ``tms-audit``)."""
+        return asdict(self)
+
+
+def _show(value: object) -> str | None:
+    return None if value is None or isinstance(value, Unknown) else str(value)
+
+
+def differences(desired: SessionSpec, session: Session) -> list[Difference]:
+    """What differs between the declared session and the one EC2 holds; [] when nothing.
+
+    The diff is the plan an Update would make from what EC2 holds (PacketLength omitted is
+    not compared: an NLB target reports its own default then).
+    """
+    held = as_held(session, desired)
+    plan = plan_update(held, desired)
+    found: list[Difference] = []
+    if plan.modify:
+        for name, value in plan.modify.changes.items():
+            found.append(Difference("field", name, _show(value), _show(held.values.get(name))))
+        for removed in plan.modify.remove:
+            name = _BY_REMOVE[removed]
+            found.append(Difference("field", name, None, _show(held.values.get(name))))
+    if plan.tags:
+        for key, value in plan.tags.put.items():
+            found.append(Difference("tag", key, value, held.tags.get(key)))
+        for key in plan.tags.drop:
+            found.append(Difference("tag", key, None, held.tags.get(key)))
+    return found
+
+
+def orphaned(session: Session, claim: str) -> str | None:
+    """Why the session is an orphan, given what its owner's stack resource holds now
+    (``claim``, from :meth:`mirror_session.claims.Claims.of`); None when it is claimed or
+    CloudFormation cannot tell. A fleet's resource claims every session its tags give it."""
+    sid = str(session["TrafficMirrorSessionId"])
+    if claim in (UNSURE, sid) or claim.startswith("fleet-"):
+        return None
+    if claim == GONE:
+        return "its stack or resource no longer exists"
+    return f"its resource now has physical ID {claim}"
+
+
+def owner_of(session: Session) -> Owner | None:
+    """The owner the session's tags name (None: made by hand or by an old provider)."""
+    owner = Owner.recorded_on(session)
+    return owner if owner and owner.logical_id else None
