@@ -55,6 +55,8 @@ from moto.iam.models import get_account_id_from
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from local.harness.stacks import STACKS
+
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
 else:
@@ -75,6 +77,7 @@ ENV_KEYS: Final = (
     "AWS_ENDPOINT_URL_STS",
     "AWS_ENDPOINT_URL_SSM",
     "AWS_ENDPOINT_URL_AUTO_SCALING",
+    "AWS_ENDPOINT_URL_CLOUDFORMATION",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
@@ -389,6 +392,13 @@ class _HttpLayer:
                 [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))],
             )
             return [body]
+        if action == "ListStackResources":  # CloudFormation, as the harness played it
+            status, body = STACKS.list_stack_resources(query.get("StackName", ""))
+            start_response(
+                f"{status} {'OK' if status == 200 else 'Bad Request'}",
+                [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))],
+            )
+            return [body]
         return self.app(environ, start_response)
 
 
@@ -533,6 +543,7 @@ class EmbeddedEc2:
         with _REALISM.lock:
             _REALISM.tokens.clear()
             _REALISM.duplicate_numbers = "accept"
+        STACKS.clear()
         with self.http.lock:
             self.http.faults.clear()
             self.http.calls.clear()
@@ -551,6 +562,7 @@ class EmbeddedEc2:
             AWS_ENDPOINT_URL_STS=self.endpoint,
             AWS_ENDPOINT_URL_SSM=self.endpoint,  # the fleet store
             AWS_ENDPOINT_URL_AUTO_SCALING=self.endpoint,  # fixtures' Auto Scaling groups
+            AWS_ENDPOINT_URL_CLOUDFORMATION=self.endpoint,  # who claims a session (stacks.py)
             AWS_ACCESS_KEY_ID="testing",
             AWS_SECRET_ACCESS_KEY="testing",
             AWS_SESSION_TOKEN="testing",

@@ -21,6 +21,7 @@ from typing import Any
 
 from local.harness.lambda_loader import Handler, LambdaContext
 from local.harness.receiver import ResponseReceiver
+from local.harness.stacks import STACKS
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -86,9 +87,19 @@ class CustomResource:
     resource_type: str = "Custom::TrafficMirrorSession"
 
     def send(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Invoke the handler with one event; return the response CloudFormation received."""
+        """Invoke the handler with one event; return the response CloudFormation received
+        (and, on SUCCESS, hold its physical ID as CloudFormation would: local.harness.stacks)."""
         self.handler(copy.deepcopy(body), LambdaContext(timeout_s=self.timeout_s))
-        return self.receiver.wait_for(body["RequestId"], timeout=self.timeout_s + 10)
+        response = self.receiver.wait_for(body["RequestId"], timeout=self.timeout_s + 10)
+        if response.get("Status") == "SUCCESS":
+            STACKS.answered(
+                self.stack_id,
+                self.logical_id,
+                body["RequestType"],
+                str(response.get("PhysicalResourceId")),
+                self.resource_type,
+            )
+        return response
 
     def make(self, kind: str, props: Props, **kw: Any) -> dict[str, Any]:
         """Build (not send) an event for this resource, answered at its own URL."""

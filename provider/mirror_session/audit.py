@@ -72,7 +72,7 @@ def _check(
     found = differences(desired, held)
     act = restore and record.properties.get("OnDrift") == "Restore" and bool(found)
     if act:
-        put_back(ec2, held, desired, owner)
+        put_back(ec2, held, desired, owner, strict=True)
     return [
         Finding(
             d.kind,

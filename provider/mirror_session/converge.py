@@ -84,17 +84,20 @@ def converge(
     return session
 
 
-def as_held(session: Session, new: SessionSpec) -> SessionSpec:
+def as_held(session: Session, new: SessionSpec, *, strict: bool = False) -> SessionSpec:
     """What EC2 holds, to diff ``new`` against. PacketLength omitted means whole packets; an
-    NLB target then reports its own default (8500), which is no drift: it is left out."""
+    NLB target then reports its own default (8500), which is no drift: it is left out, unless
+    ``strict`` (``new`` holds what EC2 reported at Create: a recorded single session)."""
     held = held_as_spec(session, new)
-    if "PacketLength" in new.values:
+    if strict or "PacketLength" in new.values:
         return held
     values = {k: v for k, v in held.values.items() if k != "PacketLength"}
     return SessionSpec(values, held.tags, held.tags_known)
 
 
-def put_back(ec2: Ec2Gateway, session: Session, new: SessionSpec, owner: Owner) -> Session:
+def put_back(
+    ec2: Ec2Gateway, session: Session, new: SessionSpec, owner: Owner, *, strict: bool = False
+) -> Session:
     """Bring a held session back to ``new``, diffed against what EC2 holds (no write when
     nothing differs). A number to restore is checked against the interface first."""
     eni = str(session["NetworkInterfaceId"])
@@ -102,4 +105,5 @@ def put_back(ec2: Ec2Gateway, session: Session, new: SessionSpec, owner: Owner) 
     view = Interface(eni, [session])
     if number is not None and number != session.get("SessionNumber"):
         view = read(ec2, eni)  # another session may hold it now
-    return converge(ec2, view, session, base=as_held(session, new), new=new, owner=owner)
+    base = as_held(session, new, strict=strict)
+    return converge(ec2, view, session, base=base, new=new, owner=owner)

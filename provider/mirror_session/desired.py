@@ -27,8 +27,9 @@ from mirror_session.validation import parse
 
 __all__ = ["ASSIGNED", "desired_of", "forget", "remember"]
 
-#: Values EC2 or the provider picks when the property is omitted; recorded as assigned.
-ASSIGNED: Final = ("SessionNumber", "VirtualNetworkId")
+#: Values EC2 or the provider picks when the property is omitted; recorded as assigned
+#: (PacketLength: an NLB target reports its own default; others report none, whole packets).
+ASSIGNED: Final = ("SessionNumber", "VirtualNetworkId", "PacketLength")
 _log = logging.getLogger(__name__)
 
 

@@ -66,8 +66,20 @@ class Finding:
     action: str = "reported"
 
     def line(self) -> dict[str, str | None]:
-        """The finding as one structured log line (and one JSON row of ``tms-audit``)."""
-        return asdict(self)
+        """The finding as one structured log line (and one JSON row of ``tms-audit``): kind,
+        session, stack, logical_id, field, expected, actual, detail, action."""
+        row = asdict(self)
+        return {
+            "kind": self.kind,
+            "session": self.session_id,
+            "stack": row["stack_id"],
+            "logical_id": self.logical_id,
+            "field": self.name or None,
+            "expected": self.expected,
+            "actual": self.actual,
+            "detail": self.detail or None,
+            "action": self.action,
+        }
 
 
 def _show(value: object) -> str | None:
@@ -77,10 +89,11 @@ def _show(value: object) -> str | None:
 def differences(desired: SessionSpec, session: Session) -> list[Difference]:
     """What differs between the declared session and the one EC2 holds; [] when nothing.
 
-    The diff is the plan an Update would make from what EC2 holds (PacketLength omitted is
-    not compared: an NLB target reports its own default then).
+    The diff is the plan an Update would make from what EC2 holds. ``desired`` holds what
+    EC2 reported at Create for omitted values (:func:`mirror_session.desired.desired_of`),
+    so every field is compared, an omitted PacketLength too.
     """
-    held = as_held(session, desired)
+    held = as_held(session, desired, strict=True)
     plan = plan_update(held, desired)
     found: list[Difference] = []
     if plan.modify:

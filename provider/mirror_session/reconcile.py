@@ -9,6 +9,8 @@ EventBridge event):
   sweep's time is the generation), sessions changed outside the stack put back, sessions of
   interfaces no longer selected removed, fleets marked ``deleting`` finished. Otherwise it
   only reads. Sessions of terminated instances vanish with their interfaces: only noticed.
+- :func:`watch`: on the same schedule, drift of every recorded single session and orphans
+  (:mod:`mirror_session.audit`), with the same connections.
 
 One fleet's failure is logged and does not stop the others.
 
@@ -23,6 +25,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from mirror_session.audit import Audit, audit
+from mirror_session.claims import Claims
 from mirror_session.ec2 import Ec2Gateway
 from mirror_session.fleet import Budget, Fleet, Tally, sync
 from mirror_session.fleet_removal import held_by_successors, remove_all
@@ -33,7 +37,7 @@ from mirror_session.request import Request
 from mirror_session.store import Record, Store
 from mirror_session.validation import parse
 
-__all__ = ["launched", "sweep"]
+__all__ = ["launched", "sweep", "watch"]
 
 _log = logging.getLogger(__name__)
 Summary = dict[str, dict[str, Any]]
@@ -44,10 +48,24 @@ def _unlimited() -> float:
     return float("inf")
 
 
-def _connect(record: Record) -> Connect:
-    """A Connector as the fleet's own events would have (role session name: stack.logical)."""
+def _connect(record: Record | None) -> Connect:
+    """A Connector as the resource's own events would have (role session name:
+    stack.logical); without a record, the provider's own (no role is assumed there)."""
+    if record is None:
+        return Connector(Request("Update", "reconciler", "reconciler", "sweep"))
     owner = record.owner
     return Connector(Request("Update", owner.stack_id, "reconciler", owner.logical_id))
+
+
+def watch(store: Store, claims: Claims | None = None, *, restore: bool = True) -> Audit:
+    """Drift of every recorded single session, and orphans; with ``restore``, sessions whose
+    OnDrift is Restore are put back and records no stack claims are dropped."""
+
+    def gateways(placement: Placement, record: Record | None) -> FleetGateway:
+        return FleetGateway.of(_connect(record)(placement))
+
+    drop = store.remove if restore else None
+    return audit(store.records(), gateways, claims or Claims(), restore=restore, drop=drop)
 
 
 def _each(store: Store, work: Callable[[Record, Fleet, FleetGateway], Tally | None]) -> Summary:

@@ -1,0 +1,310 @@
+"""Drift and orphans of single sessions, end to end: sessions made through ProviderFunction's
+handler (real events, answers caught by the HTTPS receiver, EC2 and SSM answered by the embedded
+moto), changed or deleted by hand with plain boto3, then the scheduled sweep delivered to
+ReconcilerFunction's handler as EventBridge sends it. CloudFormation's side (who claims which
+session) is what the harness's CustomResource told it (local/harness/stacks.py)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import boto3
+import pytest
+
+from local.harness.ec2sim import EmbeddedEc2, Fixtures
+from local.harness.events import CustomResource
+from local.harness.lambda_loader import Handler
+from local.harness.receiver import ResponseReceiver
+from local.harness.stacks import STACKS
+from tests.conftest import props
+from tests.integration.test_fleet import FLEET_HANDLER, fleet_props, group, sweep
+
+SESSIONS_PATH = "/traffic-mirror-provider/traffic-mirror-provider/sessions"
+WRITES = {"ModifyTrafficMirrorSession", "CreateTags", "DeleteTags", "CreateTrafficMirrorSession"}
+
+
+def recorded(ec2: EmbeddedEc2) -> dict[str, dict[str, Any]]:
+    """The session records in the store, by session ID."""
+    ssm = boto3.client("ssm", region_name=ec2.region, endpoint_url=ec2.endpoint)
+    pages = ssm.get_paginator("get_parameters_by_path").paginate(Path=SESSIONS_PATH)
+    return {
+        p["Name"].rsplit("/", 1)[-1]: json.loads(p["Value"])
+        for page in pages
+        for p in page["Parameters"]
+    }
+
+
+def findings(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    """The finding lines the sweep logged (one per drifted field or tag, deletion, orphan)."""
+    keys = ("kind", "session", "stack", "logical_id", "field", "expected", "actual", "action")
+    return [
+        {k: getattr(r, k) for k in (*keys, "detail")}
+        for r in caplog.records
+        if r.name == "mirror_session.audit" and r.getMessage().startswith("session ")
+    ]
+
+
+def swept(caplog: pytest.LogCaptureFixture) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        summary = sweep()
+    return summary["sessions"], findings(caplog)
+
+
+@pytest.fixture
+def session(stack: CustomResource, fx: Fixtures) -> CustomResource:
+    answer = stack.create(props(fx, Tags=[{"Key": "team", "Value": "net"}]))
+    assert answer["Status"] == "SUCCESS", answer["Reason"]
+    return stack
+
+
+def test_create_records_what_the_stack_asked_for_and_delete_removes_it(
+    ec2: EmbeddedEc2, stack: CustomResource, fx: Fixtures
+) -> None:
+    answer = stack.create(props(fx, Description="web"))
+    sid = answer["PhysicalResourceId"]
+    record = recorded(ec2)[sid]
+    assert record["logical_id"] == stack.logical_id and record["stack_id"] == stack.stack_id
+    assert record["properties"]["Description"] == "web"
+    assert "ServiceToken" not in record["properties"]
+    assert record["assigned"]["VirtualNetworkId"] == int(answer["Data"]["VirtualNetworkId"])
+    assert stack.delete()["Status"] == "SUCCESS"
+    assert recorded(ec2) == {}
+
+
+def test_a_dry_run_records_nothing(ec2: EmbeddedEc2, stack: CustomResource, fx: Fixtures) -> None:
+    answer = stack.create(props(fx, DryRun="true"))
+    assert answer["Status"] == "SUCCESS", answer["Reason"]
+    assert recorded(ec2) == {}
+
+
+def test_a_healthy_account_has_no_findings_and_the_sweep_only_reads(
+    ec2: EmbeddedEc2,
+    session: CustomResource,
+    fx: Fixtures,
+    receiver: ResponseReceiver,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    other = CustomResource(session.handler, receiver, logical_id="Other")
+    assert other.create(props(fx, NetworkInterfaceId=fx.sources[1]))["Status"] == "SUCCESS"
+    fleet = CustomResource(
+        FLEET_HANDLER, receiver, logical_id="WebFleet", resource_type="Custom::TrafficMirrorFleet"
+    )
+    group(ec2, fx, 2)
+    assert fleet.create(fleet_props(fx))["Status"] == "SUCCESS"
+    before = len(ec2.calls)
+    summary, found = swept(caplog)
+    assert found == []
+    assert summary["checked"] == 2 and summary["seen"] == 4
+    assert ec2.writes(before) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "expected", "actual"),
+    [
+        ({"TrafficMirrorFilterId": "other"}, "TrafficMirrorFilterId", "filter0", "filter1"),
+        ({"PacketLength": 100}, "PacketLength", None, "100"),
+        ({"Description": "changed by hand"}, "Description", None, "changed by hand"),
+        ({"VirtualNetworkId": 77}, "VirtualNetworkId", "vni", "77"),
+        ({"SessionNumber": 9}, "SessionNumber", "1", "9"),
+    ],
+)
+def test_each_changed_field_is_reported_with_before_and_after_and_nothing_is_written(
+    ec2: EmbeddedEc2,
+    session: CustomResource,
+    fx: Fixtures,
+    caplog: pytest.LogCaptureFixture,
+    change: dict[str, Any],
+    field: str,
+    expected: str | None,
+    actual: str,
+) -> None:
+    sid = str(session.physical_id)
+    vni = recorded(ec2)[sid]["assigned"]["VirtualNetworkId"]
+    args: dict[str, Any] = dict(change)
+    if field == "TrafficMirrorFilterId":
+        args = {"TrafficMirrorFilterId": fx.filter_ids[1]}
+    ec2.client().modify_traffic_mirror_session(TrafficMirrorSessionId=sid, **args)
+    names = {"filter0": fx.filter_ids[0], "filter1": fx.filter_ids[1], "vni": str(vni)}
+    before = len(ec2.calls)
+    summary, found = swept(caplog)
+    assert found == [
+        {
+            "kind": "field",
+            "session": sid,
+            "stack": session.stack_id,
+            "logical_id": session.logical_id,
+            "field": field,
+            "expected": names.get(str(expected), expected),
+            "actual": names.get(actual, actual),
+            "action": "reported",
+            "detail": None,
+        }
+    ]
+    assert summary["findings"]["field"] == 1
+    assert ec2.writes(before) == []
+
+
+def test_changed_missing_and_added_user_tags_are_reported_one_line_each(
+    ec2: EmbeddedEc2, session: CustomResource, caplog: pytest.LogCaptureFixture
+) -> None:
+    sid = str(session.physical_id)
+    client = ec2.client()
+    client.create_tags(Resources=[sid], Tags=[{"Key": "added", "Value": "x"}])
+    client.delete_tags(Resources=[sid], Tags=[{"Key": "team"}])
+    _, found = swept(caplog)
+    assert sorted((f["field"], f["expected"], f["actual"]) for f in found) == [
+        ("added", None, "x"),
+        ("team", "net", None),
+    ]
+    assert {f["kind"] for f in found} == {"tag"}
+
+
+def test_restore_puts_fields_back_with_one_modify_and_tags_with_the_tag_calls(
+    ec2: EmbeddedEc2, stack: CustomResource, fx: Fixtures, caplog: pytest.LogCaptureFixture
+) -> None:
+    answer = stack.create(props(fx, OnDrift="Restore", Tags=[{"Key": "team", "Value": "net"}]))
+    sid = answer["PhysicalResourceId"]
+    client = ec2.client()
+    client.modify_traffic_mirror_session(
+        TrafficMirrorSessionId=sid,
+        TrafficMirrorFilterId=fx.filter_ids[1],
+        PacketLength=64,
+        Description="by hand",
+    )
+    client.create_tags(Resources=[sid], Tags=[{"Key": "team", "Value": "ops"}])
+    before = len(ec2.calls)
+    summary, found = swept(caplog)
+    assert {f["field"] for f in found} == {
+        "TrafficMirrorFilterId",
+        "PacketLength",
+        "Description",
+        "team",
+    }
+    assert {f["action"] for f in found} == {"restored"} and summary["restored"] == 4
+    assert ec2.writes(before) == ["ModifyTrafficMirrorSession", "CreateTags"]
+    held = ec2.sessions()[0]
+    assert held["TrafficMirrorFilterId"] == fx.filter_ids[0]
+    assert "PacketLength" not in held and "Description" not in held
+    assert {"Key": "team", "Value": "net"} in held["Tags"]
+    assert swept(caplog)[1] == []  # true again: the next sweep finds nothing
+
+
+def test_report_is_the_default_and_leaves_the_drift_in_place(
+    ec2: EmbeddedEc2, session: CustomResource, fx: Fixtures, caplog: pytest.LogCaptureFixture
+) -> None:
+    sid = str(session.physical_id)
+    ec2.client().modify_traffic_mirror_session(
+        TrafficMirrorSessionId=sid, TrafficMirrorFilterId=fx.filter_ids[1]
+    )
+    assert len(swept(caplog)[1]) == 1
+    assert len(swept(caplog)[1]) == 1  # still there: reported again, never fixed
+    assert ec2.sessions()[0]["TrafficMirrorFilterId"] == fx.filter_ids[1]
+
+
+def test_a_session_deleted_out_of_band_is_reported_never_recreated(
+    ec2: EmbeddedEc2, session: CustomResource, caplog: pytest.LogCaptureFixture
+) -> None:
+    sid = str(session.physical_id)
+    ec2.client().delete_traffic_mirror_session(TrafficMirrorSessionId=sid)
+    before = len(ec2.calls)
+    summary, found = swept(caplog)
+    assert [(f["kind"], f["session"]) for f in found] == [("deleted", sid)]
+    assert summary["findings"]["deleted"] == 1
+    assert ec2.writes(before) == [] and ec2.sessions() == []
+    assert sid in recorded(ec2)  # the stack still has it: its next update re-creates it
+
+
+def test_the_session_of_a_deleted_stack_is_an_orphan_reported_and_kept(
+    ec2: EmbeddedEc2, session: CustomResource, caplog: pytest.LogCaptureFixture
+) -> None:
+    STACKS.delete_stack(session.stack_id)  # e.g. deleted with DeletionPolicy: Retain
+    before = len(ec2.calls)
+    summary, found = swept(caplog)
+    orphans = [f for f in found if f["kind"] == "orphaned"]
+    assert [(f["session"], f["detail"]) for f in orphans] == [
+        (session.physical_id, "its stack or resource no longer exists")
+    ]
+    assert summary["findings"]["orphaned"] == 1
+    assert ec2.writes(before) == [] and len(ec2.sessions()) == 1
+
+
+def test_the_old_session_of_a_replaced_resource_whose_cleanup_never_came_is_an_orphan(
+    ec2: EmbeddedEc2, session: CustomResource, fx: Fixtures, caplog: pytest.LogCaptureFixture
+) -> None:
+    old = str(session.physical_id)
+    answer = session.update(props(fx, NetworkInterfaceId=fx.sources[1]))
+    assert answer["Status"] == "SUCCESS" and answer["PhysicalResourceId"] != old
+    # CloudFormation's cleanup Delete of the old session failed (or was lost): never sent.
+    _, found = swept(caplog)
+    orphans = [(f["session"], f["detail"]) for f in found if f["kind"] == "orphaned"]
+    assert orphans == [(old, f"its resource now has physical ID {answer['PhysicalResourceId']}")]
+    assert [f["kind"] for f in found if f["session"] == answer["PhysicalResourceId"]] == []
+
+
+def test_a_resource_being_updated_is_not_called_an_orphan(
+    ec2: EmbeddedEc2, session: CustomResource, fx: Fixtures, caplog: pytest.LogCaptureFixture
+) -> None:
+    STACKS.set_status(session.stack_id, session.logical_id, "UPDATE_IN_PROGRESS")
+    STACKS.answered(session.stack_id, session.logical_id, "Update", "tms-0000000000000000f", "")
+    STACKS.set_status(session.stack_id, session.logical_id, "UPDATE_IN_PROGRESS")
+    assert swept(caplog)[1] == []
+
+
+def test_the_record_of_a_deleted_unclaimed_session_is_dropped_not_reported(
+    ec2: EmbeddedEc2, session: CustomResource, caplog: pytest.LogCaptureFixture
+) -> None:
+    sid = str(session.physical_id)
+    STACKS.delete_stack(session.stack_id)
+    ec2.client().delete_traffic_mirror_session(TrafficMirrorSessionId=sid)
+    summary, found = swept(caplog)
+    assert found == [] and summary["dropped"] == 1
+    assert recorded(ec2) == {}
+
+
+def test_findings_become_emf_metrics_by_kind_with_no_id_in_any_dimension(
+    ec2: EmbeddedEc2,
+    session: CustomResource,
+    fx: Fixtures,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    sid = str(session.physical_id)
+    ec2.client().modify_traffic_mirror_session(
+        TrafficMirrorSessionId=sid, TrafficMirrorFilterId=fx.filter_ids[1], Description="x"
+    )
+    capfd.readouterr()
+    sweep()
+    out = capfd.readouterr().out
+    metrics = [json.loads(line) for line in out.splitlines() if '"_aws"' in line]
+    values = {
+        (m["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"], m["Kind"]): m[
+            m["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"]
+        ][0]
+        for m in metrics
+        if "Kind" in m
+    }
+    assert values == {
+        ("DriftedSessions", "field"): 1.0,  # one session, two fields
+        ("DriftedSessions", "tag"): 0.0,
+        ("DriftedSessions", "deleted"): 0.0,
+        ("OrphanedSessions", "orphaned"): 0.0,
+    }
+    for m in metrics:
+        for dims in m["_aws"]["CloudWatchMetrics"][0]["Dimensions"]:
+            assert set(dims) <= {"ProviderStack", "Kind", "service"}
+    assert sid not in out.split('"_aws"')[-1]
+
+
+def test_sessions_not_made_by_the_provider_are_never_reported(
+    ec2: EmbeddedEc2, fx: Fixtures, handler: Handler, caplog: pytest.LogCaptureFixture
+) -> None:
+    ec2.client().create_traffic_mirror_session(
+        NetworkInterfaceId=fx.sources[0],
+        TrafficMirrorTargetId=fx.target_id,
+        TrafficMirrorFilterId=fx.filter_ids[0],
+        SessionNumber=1,
+    )
+    summary, found = swept(caplog)
+    assert found == [] and summary["seen"] == 0
