@@ -58,13 +58,19 @@ def test_fleet_role_grants_exactly_the_api_actions_the_fleet_code_calls() -> Non
 
 
 def test_the_store_is_reachable_only_under_the_providers_own_path() -> None:
-    for st in statements("FleetRole"):
-        if any(a.startswith("ssm:") for a in actions(st)):
-            resource = st["Resource"]["Sub"]
-            assert resource.startswith("arn:${AWS::Partition}:ssm:${AWS::Region}:")
-            assert resource.split("${AWS::AccountId}:", 1)[1] in {STORE_PATH, STORE_PATH + "/*"}
+    sessions = STORE_PATH.rsplit("/", 1)[0] + "/sessions"
+    owned = {STORE_PATH, STORE_PATH + "/*", sessions, sessions + "/*"}
+    for role in ("FleetRole", "ProviderRole"):
+        for st in statements(role):
+            if any(a.startswith("ssm:") for a in actions(st)):
+                resource = st["Resource"]["Sub"]
+                assert resource.startswith("arn:${AWS::Partition}:ssm:${AWS::Region}:")
+                assert resource.split("${AWS::AccountId}:", 1)[1] in owned
     env = RESOURCES["FleetFunction"]["Properties"]["Environment"]["Variables"]
     assert env["FLEET_STORE_PATH"] == {"Sub": "/" + STORE_PATH.split("/", 1)[1]}
+    for name in ("ProviderFunction", "ReconcilerFunction"):
+        env = RESOURCES[name]["Properties"]["Environment"]["Variables"]
+        assert env["SESSION_STORE_PATH"] == {"Sub": "/" + sessions.split("/", 1)[1]}
 
 
 def test_both_fleet_functions_run_code_in_the_provider_package_with_the_fleet_role() -> None:

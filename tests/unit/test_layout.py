@@ -40,7 +40,7 @@ LAYERS: dict[str, int] = {
     "fleet_removal": 7,
     "fleet_resource": 8,
     "reconcile": 8,
-    "audit": 8,
+    "audit": 7,
     "crhelper_adapter": 9,
 }
 #: Modules that may read the raw event dict: the adapter hands it to crhelper and answers a
