@@ -40,10 +40,11 @@ help:
 	@echo "  make clean         remove the virtual environments, caches and build output"
 	@echo "  make help          this list"
 
-$(STAMP): requirements-dev.txt provider/requirements.txt
+$(STAMP): requirements-dev.txt provider/requirements.txt pyproject.toml
 	@echo "==> setting up $(VENV) (first run only)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .  # tms-audit
 	@touch $(STAMP)
 
 venv: $(STAMP)

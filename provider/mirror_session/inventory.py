@@ -24,7 +24,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from mirror_session.ec2 import Ec2Gateway, TrafficMirrorSessionTypeDef
-from mirror_session.identity import LOGICAL_KEY, MANAGED_BY_KEY, STACK_KEY, Owner, managed_by
+from mirror_session.identity import (
+    LOGICAL_KEY,
+    MANAGED_BY_KEY,
+    STACK_KEY,
+    Owner,
+    managed_by,
+    tags_of,
+)
 from mirror_session.schema import SessionSpec
 
 if TYPE_CHECKING:
@@ -133,5 +140,6 @@ class FleetGateway(Ec2Gateway):
                 session
                 for page in pages.paginate(Filters=filters, PaginationConfig={"PageSize": 1000})
                 for session in page["TrafficMirrorSessions"]
+                if tags_of(session).get(MANAGED_BY_KEY) == managed_by()
             ],
         )

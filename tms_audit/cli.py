@@ -1,0 +1,135 @@
+"""``tms-audit``: drifted and orphaned traffic mirror sessions of one provider, in one account
+and region, as a table or JSON; exits 1 when there is any finding (usable in a pipeline).
+
+It runs the reconciler's own audit (:func:`mirror_session.reconcile.watch`) read-only: it
+never restores and never drops a record. ``--delete-orphans`` deletes the orphans it lists
+(those in the account and region it runs in), after a confirmation (or ``--yes``); drifted
+sessions are never touched here.
+
+    tms-audit --provider-stack traffic-mirror-provider --region eu-west-1
+    tms-audit --json | jq '.findings[] | select(.kind == "orphaned")'
+    tms-audit --delete-orphans            # asks first; --yes for scripts
+
+Exit status: 0 nothing found, 1 findings, 2 the audit could not run (or was incomplete).
+Credentials and endpoints come from the usual AWS variables and profiles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import TextIO
+
+from mirror_session.audit import Audit
+from mirror_session.drift import Finding
+from mirror_session.ec2 import Ec2Gateway, ec2_client
+from mirror_session.errors import ProviderError
+from mirror_session.reconcile import watch
+from mirror_session.store import Store
+
+__all__ = ["main"]
+
+COLUMNS = ("kind", "session", "owner", "field", "expected", "actual", "detail")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tms-audit",
+        description="List drifted and orphaned traffic mirror sessions of one provider stack.",
+    )
+    parser.add_argument(
+        "--provider-stack",
+        default=os.environ.get("MANAGED_BY", "traffic-mirror-provider"),
+        help="the provider stack's name (its managed-by marker); default %(default)s",
+    )
+    parser.add_argument("--region", help="the region to audit (default: your AWS configuration)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--delete-orphans", action="store_true", help="delete the orphans listed (asks first)"
+    )
+    parser.add_argument("--yes", action="store_true", help="do not ask before deleting")
+    return parser
+
+
+def _row(finding: Finding) -> dict[str, str]:
+    line = finding.line()
+    stack = (line["stack"] or "").rsplit(":stack/", 1)[-1].split("/", 1)[0]
+    owner = f"{stack}/{line['logical_id']}"
+    return {k: owner if k == "owner" else str(line.get(k) or "-") for k in COLUMNS}
+
+
+def table(found: Audit) -> str:
+    """The findings as an aligned text table, with a summary line."""
+    rows = [dict(zip(COLUMNS, (c.upper() for c in COLUMNS), strict=True))]
+    rows += [_row(f) for f in found.findings]
+    widths = {c: max(len(r[c]) for r in rows) for c in COLUMNS}
+    lines = ["  ".join(r[c].ljust(widths[c]) for c in COLUMNS).rstrip() for r in rows]
+    summary = (
+        f"{len(found.findings)} finding(s): {found.checked} recorded session(s) compared, "
+        f"{found.seen} marked session(s) read"
+    )
+    return "\n".join([*(lines if found.findings else []), summary])
+
+
+def _delete_orphans(
+    found: Audit, ec2: Ec2Gateway, yes: bool, ask: Callable[[str], str], out: TextIO
+) -> int:
+    orphans = sorted({f.session_id for f in found.findings if f.kind == "orphaned"})
+    if not orphans:
+        print("No orphans to delete.", file=out)
+        return 0
+    prompt = f"Delete {len(orphans)} orphaned session(s) in {ec2.region}? [y/N] "
+    if not yes and ask(prompt).strip().lower() not in {"y", "yes"}:
+        print("Nothing deleted.", file=out)
+        return 0
+    deleted = 0
+    for sid in orphans:
+        gone_before = not ec2.delete(sid)
+        print(f"{sid}: {'already gone' if gone_before else 'deleted'}", file=out)
+        deleted += not gone_before
+    return deleted
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    out: TextIO | None = None,
+    ask: Callable[[str], str] = input,
+) -> int:
+    """Run the audit; print it; return the exit status."""
+    args = _parser().parse_args(argv)
+    out = out or sys.stdout
+    os.environ["MANAGED_BY"] = args.provider_stack  # the marker and the store path follow it
+    if args.region:
+        os.environ["AWS_DEFAULT_REGION"] = args.region
+    logging.getLogger("mirror_session").setLevel(logging.ERROR)  # findings go to the table
+    try:
+        found = watch(Store("sessions"), restore=False)
+    except ProviderError as exc:
+        print(f"tms-audit: {exc.reason}", file=sys.stderr)
+        return 2
+    if args.json:
+        body = {
+            "findings": [f.line() for f in found.findings],
+            "checked": found.checked,
+            "seen": found.seen,
+            "errors": found.errors,
+        }
+        print(json.dumps(body, indent=2), file=out)
+    else:
+        print(table(found), file=out)
+        for error in found.errors:
+            print(f"not audited: {error}", file=sys.stderr)
+    if args.delete_orphans:
+        _delete_orphans(found, Ec2Gateway(ec2_client(args.region)), args.yes, ask, out)
+    if found.errors:
+        return 2
+    return 1 if found.findings else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
