@@ -15,7 +15,7 @@ import pytest
 from local import demo, fleet_demo
 from local import invoke as invoke_module
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
-from local.harness.lambda_loader import ROOT, Handler, LambdaContext
+from local.harness.lambda_loader import ROOT, Handler, LambdaContext, load_handler
 from local.harness.receiver import ResponseReceiver, put_json
 from local.invoke import invoke, main
 
@@ -314,13 +314,12 @@ def test_fleet_demo_fails_when_a_step_leaves_ec2_and_the_stack_apart(
     bad_row: str,
     says: str,
 ) -> None:
-    real = fleet_demo.load_handler
+    wanted = function
 
     def load(function: str = "ProviderFunction") -> Handler:
-        handler = real(function=function)
+        handler = load_handler(function=function)
         return broken(handler) if function == wanted else handler
 
-    wanted = function
     monkeypatch.setattr(fleet_demo, "load_handler", load)
     assert fleet_demo.run(tmp_path / "log.jsonl", ec2, receiver) == 1
     out = capsys.readouterr().out
