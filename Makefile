@@ -11,13 +11,14 @@ CHECKOV_VENV := .venv-checkov
 TEMPLATES    := template.yaml examples/consumer.yaml examples/member-role.yaml examples/member-session.yaml \
 	examples/fleet.yaml
 
-.PHONY: help venv lint format typecheck unit integration test demo demo-migration invoke clean \
-	lint-cfn build package bench reliability
+.PHONY: help venv lint format typecheck unit integration test demo demo-fleet demo-migration invoke \
+	clean lint-cfn build package bench reliability
 
 # Every target in .PHONY appears here (tests/unit/test_makefile.py checks it).
 help:
 	@echo "Try it (no AWS account, no Docker):"
 	@echo "  make demo          the whole lifecycle against an embedded EC2"
+	@echo "  make demo-fleet    a fleet kept true as its Auto Scaling group scales out and in"
 	@echo "  make demo-migration  adopt a native AWS::EC2::TrafficMirrorSession's session, no gap"
 	@echo "  make invoke EVENT=events/create.json"
 	@echo "                     deliver one event file to the handler, print CloudFormation's answer"
@@ -101,6 +102,9 @@ test: lint typecheck lint-cfn package
 
 demo: $(STAMP)
 	$(BIN)/python -m local.demo
+
+demo-fleet: $(STAMP)
+	$(BIN)/python -m local.fleet_demo
 
 demo-migration: $(STAMP)
 	$(BIN)/python -m local.migration_demo

@@ -5,20 +5,26 @@ handler with real EventBridge events."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import boto3
 import pytest
 
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
-from local.harness.events import ACCOUNT, REGION, CustomResource
+from local.harness.events import ACCOUNT, CustomResource
+from local.harness.fleets import (
+    GROUP,
+    create_group,
+    primaries,
+    resize,
+    running_event,
+    scheduled_event,
+)
 from local.harness.lambda_loader import Handler, LambdaContext, load_handler
 from local.harness.receiver import ResponseReceiver
 
 FLEET_HANDLER = load_handler(function="FleetFunction")
 RECONCILER = load_handler(function="ReconcilerFunction")
-GROUP = "web"
 
 
 @pytest.fixture
@@ -28,41 +34,9 @@ def fleet(receiver: ResponseReceiver, ec2: EmbeddedEc2) -> CustomResource:
     )
 
 
-def autoscaling(ec2: EmbeddedEc2) -> Any:
-    return boto3.client("autoscaling", region_name=ec2.region, endpoint_url=ec2.endpoint)
-
-
-def group(ec2: EmbeddedEc2, fx: Fixtures, size: int, name: str = GROUP) -> list[str]:
+def group(ec2: EmbeddedEc2, fx: Fixtures, size: int) -> list[str]:
     """An Auto Scaling group of ``size``; its instances' primary interfaces, sorted."""
-    asg = autoscaling(ec2)
-    asg.create_launch_configuration(
-        LaunchConfigurationName=f"lc-{name}", ImageId="ami-12c6146b", InstanceType="m6i.large"
-    )
-    asg.create_auto_scaling_group(
-        AutoScalingGroupName=name,
-        LaunchConfigurationName=f"lc-{name}",
-        MinSize=0,
-        MaxSize=10,
-        DesiredCapacity=size,
-        VPCZoneIdentifier=fx.subnet_id,
-    )
-    return primaries(ec2, name)
-
-
-def primaries(ec2: EmbeddedEc2, name: str = GROUP) -> list[str]:
-    found = ec2.client().describe_instances(
-        Filters=[
-            {"Name": "tag:aws:autoscaling:groupName", "Values": [name]},
-            {"Name": "instance-state-name", "Values": ["pending", "running"]},
-        ]
-    )
-    return sorted(
-        n["NetworkInterfaceId"]
-        for r in found["Reservations"]
-        for i in r["Instances"]
-        for n in i["NetworkInterfaces"]
-        if n["Attachment"]["DeviceIndex"] == 0
-    )
+    return create_group(ec2, fx.subnet_id, size)
 
 
 def fleet_props(fx: Fixtures, **overrides: Any) -> dict[str, Any]:
@@ -87,26 +61,8 @@ def records(ec2: EmbeddedEc2) -> list[str]:
     return [p["Name"] for page in pages for p in page["Parameters"]]
 
 
-def bridge(detail_type: str, detail: dict[str, Any], source: str) -> dict[str, Any]:
-    """An EventBridge event as Lambda receives it."""
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": detail_type,
-        "source": source,
-        "account": ACCOUNT,
-        "time": "2025-06-01T12:00:00Z",
-        "region": REGION,
-        "resources": [],
-        "detail": detail,
-    }
-
-
 def sweep() -> Any:
-    event = bridge("Scheduled Event", {}, "aws.events")
-    event["time"] = f"2025-06-01T12:{uuid.uuid4().int % 60:02d}:00Z"
-    event["resources"] = [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/provider-Sweep"]
-    return RECONCILER(event, LambdaContext(timeout_s=60))
+    return RECONCILER(scheduled_event(), LambdaContext(timeout_s=60))
 
 
 def test_a_fleet_mirrors_every_instance_of_the_group_with_one_shared_vni(
@@ -229,18 +185,13 @@ def test_a_launched_instance_is_mirrored_on_its_running_event(
 ) -> None:
     enis = group(ec2, fx, 2)
     fleet.create(fleet_props(fx))
-    autoscaling(ec2).set_desired_capacity(AutoScalingGroupName=GROUP, DesiredCapacity=3)
+    resize(ec2, 3)
     (new,) = set(primaries(ec2)) - set(enis)
     instance = ec2.client().describe_network_interfaces(NetworkInterfaceIds=[new])[
         "NetworkInterfaces"
     ][0]["Attachment"]["InstanceId"]
     mark = len(ec2.calls)
-    event = bridge(
-        "EC2 Instance State-change Notification",
-        {"instance-id": instance, "state": "running"},
-        "aws.ec2",
-    )
-    summary = RECONCILER(event, LambdaContext(timeout_s=60))
+    summary = RECONCILER(running_event(instance), LambdaContext(timeout_s=60))
     assert summary["fleets"][fleet.physical_id]["mirrored"] == 1
     assert ec2.writes(mark) == ["CreateTrafficMirrorSession"]
     held = by_interface(ec2)
@@ -282,7 +233,7 @@ def test_the_sweep_removes_sessions_of_interfaces_no_longer_selected(
 ) -> None:
     group(ec2, fx, 3)
     assert fleet.create(fleet_props(fx))["Data"]["InterfacesMirrored"] == "3"
-    autoscaling(ec2).set_desired_capacity(AutoScalingGroupName=GROUP, DesiredCapacity=2)
+    resize(ec2, 2)
     remaining = primaries(ec2)
     assert len(ec2.sessions()) == 3  # the instance left the group; its session is still there
     deletes = len(ec2.requests("DeleteTrafficMirrorSession"))

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from local import demo
+from local import demo, fleet_demo
 from local import invoke as invoke_module
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
-from local.harness.lambda_loader import ROOT, Handler, LambdaContext
+from local.harness.lambda_loader import ROOT, Handler, LambdaContext, load_handler
 from local.harness.receiver import ResponseReceiver, put_json
 from local.invoke import invoke, main
 
@@ -236,3 +236,94 @@ def test_invoke_cli_refuses_invalid_json_without_a_traceback(tmp_path: Path) -> 
         f"invoke: {bad}: invalid JSON at line 1, column 26: "
         "Expecting property name enclosed in double quotes; fix the JSON there\n"
     )
+
+
+def demo_rows(out: str) -> list[str]:
+    """The step rows of a demo's output (their details are indented)."""
+    return [line for line in out.splitlines() if line[:4] in ("ok  ", "BAD ")]
+
+
+def test_fleet_demo_keeps_ec2_and_the_stack_in_agreement_through_scaling() -> None:
+    result = run_module("local.fleet_demo")
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = demo_rows(result.stdout)
+    assert len(rows) == 9 and all(r.startswith("ok  ") for r in rows), rows
+    lines = result.stdout.splitlines()
+
+    def details(step: str) -> str:
+        at = next(i for i, line in enumerate(lines) if f". {step}" in line)
+        return "\n".join(lines[at : at + 5])
+
+    assert "writes: 3 Create" in details("Create the fleet") and "3 session(s)" in details(
+        "Create the fleet"
+    )
+    assert "reconciler: mirrored 1" in details("scale out to 4")
+    assert "writes: 4 Modify" in details("filter changed in the template")
+    assert "removed 2" in result.stdout and "EC2 holds 0 session(s) at the end" in result.stdout
+    assert "X-Amz-Signature" not in result.stdout + result.stderr
+
+
+def _reconciler_that_ignores_events(real: Handler) -> Handler:
+    def ignored(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return {"ignored": event.get("detail-type")}
+
+    return ignored
+
+
+def _fleet_that_skips_updates(real: Handler) -> Handler:
+    """Answers every Update SUCCESS without touching EC2; Create and Delete are real."""
+
+    def handler(event: dict[str, Any], context: Any) -> None:
+        if event["RequestType"] != "Update":
+            real(event, context)
+            return
+        body = {key: event[key] for key in ("StackId", "RequestId", "LogicalResourceId")} | {
+            "Status": "SUCCESS",
+            "PhysicalResourceId": event["PhysicalResourceId"],
+        }
+        put_json(event["ResponseURL"], body)
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("function", "broken", "bad_row", "says"),
+    [
+        (
+            "ReconcilerFunction",
+            _reconciler_that_ignores_events,
+            "BAD  3. scale out to 4, the launch event",
+            "PROBLEM: EC2 writes {}, expected {'CreateTrafficMirrorSession': 1}",
+        ),
+        (
+            "FleetFunction",
+            _fleet_that_skips_updates,
+            "BAD  6. filter changed in the template (Update)",
+            "PROBLEM: EC2 holds filters",
+        ),
+    ],
+)
+def test_fleet_demo_fails_when_a_step_leaves_ec2_and_the_stack_apart(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    ec2: EmbeddedEc2,
+    receiver: ResponseReceiver,
+    function: str,
+    broken: Callable[[Handler], Handler],
+    bad_row: str,
+    says: str,
+) -> None:
+    wanted = function
+
+    def load(function: str = "ProviderFunction") -> Handler:
+        handler = load_handler(function=function)
+        return broken(handler) if function == wanted else handler
+
+    monkeypatch.setattr(fleet_demo, "load_handler", load)
+    assert fleet_demo.run(tmp_path / "log.jsonl", ec2, receiver) == 1
+    out = capsys.readouterr().out
+    rows = demo_rows(out)
+    bad = next(i for i, r in enumerate(rows) if r.startswith(bad_row))
+    assert all(r.startswith("ok  ") for r in rows[:bad]), rows  # the break, not before it
+    assert says in out and "DEMO FAILED" in out, out
