@@ -19,6 +19,7 @@ from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.events import CustomResource
 from local.harness.lambda_loader import ROOT, handler_location, load_handler
 from local.harness.receiver import ResponseReceiver
+from local.watch_demo import watch
 
 
 @dataclass
@@ -30,6 +31,7 @@ class Step:
     send: Callable[[], dict[str, Any]]
     live: Callable[[], set[str]]  # the session IDs CloudFormation believes exist afterwards
     outputs: bool = False  # the stack's outputs are shown as they stand after this step
+    watch: bool = False  # then the reconciler's sweep and tms-audit (local/watch_demo.py)
 
 
 def _row(n: int, step: Step, body: dict[str, Any], ms: float, ok: bool) -> str:
@@ -90,6 +92,7 @@ def build_steps(
 
     def preflight() -> dict[str, Any]:
         second = {k: v for k, v in props.items() if k != "SessionNumber"}  # allocated
+        second["OnDrift"] = "Restore"  # the sweep puts it back if changed by hand
         body = extra.create({**second, "NetworkInterfaceId": fx.sources[1], "DryRun": "true"})
         state["dry"] = body["PhysicalResourceId"]
         return body
@@ -128,7 +131,7 @@ def build_steps(
         Step("Rollback Delete of the failed Create", "SUCCESS", rollback_delete, current),
         Step("Second session: DryRun preflight", "SUCCESS", preflight, current),
         Step("Real deploy, SessionNumber omitted", "SUCCESS", deploy_for_real, with_extra),
-        Step("Cleanup Delete of the dry run", "SUCCESS", cleanup_dry_run, with_extra),
+        Step("Cleanup Delete of the dry run", "SUCCESS", cleanup_dry_run, with_extra, watch=True),
         Step("Delete MirrorSession (stack deleted)", "SUCCESS", final_delete, only_extra),
         Step("Delete SecondSession (stack deleted)", "SUCCESS", final_delete_extra, set),
     ]
@@ -186,6 +189,11 @@ def run(log_path: Path = LOG) -> int:
             if step.outputs:
                 outputs = {"Ref": main.physical_id, **main_data(main, rx)}
                 outputs_after = n
+            if step.watch:
+                failures += watch(
+                    ec2, rx=rx, reported=main, restored=extra, fx=fx, log=log, log_path=log_path
+                )
+                print("\nThe stack is deleted:")
         print(f"\nStack outputs (after step {outputs_after}, the update complete):")
         print(f"  Ref MirrorSession                         = {outputs.get('Ref')}")
         print(f"  Fn::GetAtt MirrorSession.Id               = {outputs.get('Id')}")

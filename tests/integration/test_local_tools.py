@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -34,8 +35,18 @@ def run_module(*args: str) -> subprocess.CompletedProcess[str]:
 def test_demo_plays_the_whole_lifecycle() -> None:
     result = run_module("local.demo")
     assert result.returncode == 0, result.stdout + result.stderr
-    rows = [line for line in result.stdout.splitlines() if line[:4] in ("ok  ", "BAD ")]
+    rows = [r for r in result.stdout.splitlines() if re.match(r"(ok |BAD)\s*\d+\. ", r)]
     assert len(rows) == 11 and all(r.startswith("ok  ") for r in rows), rows
+    checks = [r for r in result.stdout.splitlines() if re.match(r"(ok |BAD)  [a-zA-Z]", r)]
+    assert len(checks) == 4 and all(r.startswith("ok  ") for r in checks), checks
+    assert re.search(
+        r"sweep: field drift on tms-\w+ \(SecondSession\).* -> restored", result.stdout
+    )
+    assert re.search(
+        r"sweep: field drift on tms-\w+ \(MirrorSession\).* -> reported", result.stdout
+    )
+    assert re.search(r"orphaned +tms-\w+ +retired/RetainedSession", result.stdout)
+    assert "(exit status 1)" in result.stdout
 
     def row(title: str) -> str:
         return next(r for r in rows if f". {title} " in r)
