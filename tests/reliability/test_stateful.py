@@ -4,7 +4,9 @@ properties it believes they have. No orphan, no duplicate, no loss, no SessionNu
 on an interface. Sessions may omit SessionNumber (allocated, then kept), declare one another
 session holds (refused, then rolled back), be created in parallel (separate Lambda
 environments), be replaced and rolled back, and carry the maximum of tags; any step may be a
-DryRun (nothing changes in EC2).
+DryRun (nothing changes in EC2). After every step the drift and orphan sweep runs too, and
+must find nothing: nothing here changes a session behind the stack's back for longer than the
+step that does it, so any finding is a false positive (or a record left behind).
 
 STATEFUL_SEQUENCES and STATEFUL_STEPS size the run (defaults 30 x 20; `make reliability`
 runs more).
@@ -36,6 +38,7 @@ from local.harness.environments import LambdaEnvironments
 from local.harness.events import event, new_stack_id
 from local.harness.lambda_loader import Handler, LambdaContext
 from local.harness.receiver import ResponseReceiver
+from local.harness.stacks import STACKS
 from mirror_session.identity import (
     ALLOCATED,
     DECLARED,
@@ -44,7 +47,9 @@ from mirror_session.identity import (
     NUMBER_KEY,
     STACK_KEY,
 )
+from mirror_session.reconcile import watch
 from mirror_session.schema import MAX_USER_TAGS
+from mirror_session.store import Store
 from tests.figures import FIGURES
 
 SEQUENCES = int(os.environ.get("STATEFUL_SEQUENCES", "30"))
@@ -438,6 +443,20 @@ class CloudFormationStack(RuleBasedStateMachine):
         shared = sum(n - 1 for n in numbers.values())
         FIGURES["stateful: SessionNumbers shared on an interface"] += shared
         assert shared == 0, numbers
+
+    @invariant()
+    def the_drift_sweep_finds_nothing_and_every_record_is_a_live_session(self) -> None:
+        # CloudFormation holds each live resource's physical ID (local/harness/stacks.py).
+        STACKS.delete_stack(self.stack_id)
+        for logical, r in self.live.items():
+            STACKS.answered(self.stack_id, logical, "Create", r.physical, "Custom::Mirror")
+        found = watch(Store("sessions"))
+        sessions = {r.physical for r in self.live.values() if r.held is not None}
+        FIGURES["stateful: drift sweeps"] += 1
+        FIGURES["stateful: drift findings (false positives)"] += len(found.findings)
+        assert [f.line() for f in found.findings] == []
+        assert (found.checked, found.dropped, found.errors) == (len(sessions), 0, [])
+        assert found.seen == len(sessions)
 
 
 @pytest.fixture(scope="module")
