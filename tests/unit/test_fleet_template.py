@@ -3,6 +3,8 @@ rest reads instances and keeps fleet records under the provider's own path, noth
 
 from __future__ import annotations
 
+import ast
+import re
 from typing import Any
 
 from local.harness.lambda_loader import ROOT, handler_location, read_template
@@ -51,9 +53,10 @@ def test_fleet_role_grants_exactly_the_api_actions_the_fleet_code_calls() -> Non
         for st in statements("FleetRole")
         if st["Effect"] == "Allow"
         for a in actions(st)
-        if a.startswith(("ec2:", "sts:", "ssm:"))
+        if a.startswith(("ec2:", "sts:", "ssm:", "cloudformation:"))
     }
     assert granted == api_calls_in_code(fleet=True)
+    assert "cloudformation:ListStackResources" in granted  # read-only: who claims a session
     assert "lambda:InvokeFunction" not in str(statements("FleetRole"))  # no self-invocation
 
 
@@ -96,3 +99,55 @@ def test_the_fleet_service_token_is_exported() -> None:
     output = TEMPLATE["Outputs"]["FleetServiceToken"]
     assert output["Value"] == {"GetAtt": "FleetFunction.Arn"}
     assert output["Export"]["Name"] == {"Sub": "${AWS::StackName}-FleetServiceToken"}
+
+
+def test_the_session_role_writes_exactly_the_records_its_code_keeps() -> None:
+    """ProviderRole's SSM actions are the calls of the Store methods the session code uses."""
+    package = ROOT / "provider" / "mirror_session"
+    used = set()
+    for module in ("desired", "resource"):
+        used |= set(
+            re.findall(r"store\.(put|remove|records)\(", (package / f"{module}.py").read_text())
+        )
+    tree = ast.parse((package / "store.py").read_text())
+    calls = {
+        f"ssm:{''.join(w.capitalize() for w in node.attr.split('_'))}"
+        for fn in ast.walk(tree)
+        if isinstance(fn, ast.FunctionDef) and fn.name in used
+        for node in ast.walk(fn)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Attribute)
+        and node.value.attr == "ssm"
+    }
+    granted = {a for st in statements("ProviderRole") for a in actions(st) if a.startswith("ssm:")}
+    assert used == {"put", "remove"}
+    assert granted == calls == {"ssm:PutParameter", "ssm:DeleteParameter"}
+
+
+def test_the_alarms_watch_exactly_the_metrics_the_reconciler_emits() -> None:
+    """Names, namespace and dimensions as reconciler_app emits them (a typo would leave an
+    alarm forever without data)."""
+    code = (ROOT / "provider" / "reconciler_app.py").read_text()
+    from mirror_session.drift import KINDS  # noqa: PLC0415
+
+    assert '"DriftedSessions"' in code and '"OrphanedSessions"' in code
+    assert set(re.findall(r'add_dimension\(name="(\w+)"', code)) == {"ProviderStack", "Kind"}
+    drift = RESOURCES["DriftAlarm"]["Properties"]
+    stats = [m["MetricStat"]["Metric"] for m in drift["Metrics"] if "MetricStat" in m]
+    assert {m["MetricName"] for m in stats} == {"DriftedSessions"}
+    assert {m["Namespace"] for m in stats} == {"TrafficMirrorProvider"}
+    kinds = {d["Value"] for m in stats for d in m["Dimensions"] if d["Name"] == "Kind"}
+    assert kinds == set(KINDS) - {"orphaned"}
+    orphan = RESOURCES["OrphanAlarm"]["Properties"]
+    assert (orphan["MetricName"], orphan["Namespace"]) == (
+        "OrphanedSessions",
+        "TrafficMirrorProvider",
+    )
+    assert {d["Name"]: d["Value"] for d in orphan["Dimensions"]} == {
+        "ProviderStack": {"Ref": "AWS::StackName"},
+        "Kind": "orphaned",
+    }
+    for alarm in (drift, orphan):
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopicArn"}]
+    assert RESOURCES["DriftAlarm"]["Condition"] == RESOURCES["OrphanAlarm"]["Condition"]
+    assert TEMPLATE["Parameters"]["AlarmTopicArn"]["Default"] == ""
