@@ -392,8 +392,13 @@ class _HttpLayer:
                 [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))],
             )
             return [body]
-        if action == "ListStackResources":  # CloudFormation, as the harness played it
-            status, body = STACKS.list_stack_resources(query.get("StackName", ""))
+        if action in ("ListStackResources", "DescribeStacks"):  # CloudFormation, as played
+            respond = (
+                STACKS.list_stack_resources
+                if action == "ListStackResources"
+                else STACKS.describe_stacks
+            )
+            status, body = respond(query.get("StackName", ""))
             start_response(
                 f"{status} {'OK' if status == 200 else 'Bad Request'}",
                 [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))],

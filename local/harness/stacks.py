@@ -1,5 +1,6 @@
 """CloudFormation's side of the custom resources the harness plays: which physical ID each
-stack resource holds, answered as ``ListStackResources`` on the embedded endpoint.
+stack resource holds, answered as ``DescribeStacks`` and ``ListStackResources`` on the
+embedded endpoint.
 
 moto cannot run our custom resources through its CloudFormation, so this stand-in is fed by
 the harness's :class:`~local.harness.events.CustomResource` exactly as CloudFormation learns
@@ -39,6 +40,7 @@ class Stacks:
 
     def __init__(self) -> None:
         self._stacks: dict[str, dict[str, _Resource]] = {}
+        self._status: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def answered(
@@ -63,15 +65,40 @@ class Stacks:
                 held.physical_id, held.resource_type, status
             )
 
+    def set_stack_status(self, stack_id: str, status: str) -> None:
+        """Put the stack in ``status`` (e.g. UPDATE_COMPLETE_CLEANUP_IN_PROGRESS)."""
+        with self._lock:
+            self._status[stack_id] = status
+
     def delete_stack(self, stack_id: str) -> None:
         """The whole stack is gone."""
         with self._lock:
             self._stacks.pop(stack_id, None)
+            self._status.pop(stack_id, None)
 
     def clear(self) -> None:
         """Forget every stack."""
         with self._lock:
             self._stacks.clear()
+            self._status.clear()
+
+    def describe_stacks(self, stack_name: str) -> tuple[int, bytes]:
+        """The HTTP status and body of ``DescribeStacks`` for one stack."""
+        with self._lock:
+            if stack_name not in self._stacks:
+                return 400, _error(f"Stack with id {stack_name} does not exist")
+            status = self._status.get(stack_name, "UPDATE_COMPLETE")
+        name = stack_name.split(":stack/", 1)[-1].split("/", 1)[0]
+        body = (
+            f'<DescribeStacksResponse xmlns="{_NS}"><DescribeStacksResult><Stacks><member>'
+            f"<StackId>{escape(stack_name)}</StackId><StackName>{escape(name)}</StackName>"
+            "<CreationTime>2026-01-01T00:00:00Z</CreationTime>"
+            f"<StackStatus>{status}</StackStatus>"
+            "</member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>"
+            "00000000-0000-0000-0000-000000000000</RequestId></ResponseMetadata>"
+            "</DescribeStacksResponse>"
+        )
+        return 200, body.encode()
 
     def list_stack_resources(self, stack_name: str) -> tuple[int, bytes]:
         """The HTTP status and body of ``ListStackResources`` (one page)."""

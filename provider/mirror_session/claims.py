@@ -1,13 +1,15 @@
 """Does the stack resource a session names still claim it? CloudFormation, asked read-only.
 
 A session the provider made carries its owner (stack ID and logical ID, see
-:mod:`mirror_session.identity`). ``ListStackResources`` (all pages), once per stack and in the
-stack's own region, answers what each of its resources' physical ID is now:
+:mod:`mirror_session.identity`). Once per stack, in the stack's own region,
+``DescribeStacks`` and then ``ListStackResources`` (all pages) answer what each of its
+resources' physical ID is now:
 
-- the stack is gone (``ValidationError`` "does not exist"), the template no longer has the
-  resource, or it is ``DELETE_COMPLETE``: :data:`GONE`;
-- the resource is being created, updated or deleted (``*_IN_PROGRESS``), or CloudFormation
-  cannot be asked (another account's stack, no permission, throttled): :data:`UNSURE`;
+- the stack is gone (``ValidationError`` "does not exist", or ``DELETE_COMPLETE``), the
+  template no longer has the resource, or it is ``DELETE_COMPLETE``: :data:`GONE`;
+- the stack or the resource is in an operation (``*_IN_PROGRESS``, which includes the cleanup
+  after an update, when a replaced session is about to be deleted), or CloudFormation cannot be
+  asked (another account's stack, no permission, throttled): :data:`UNSURE`;
 - otherwise its physical ID (a session ID, or a fleet's ``fleet-…``).
 
 Example::
@@ -81,6 +83,12 @@ class Claims:
     def _ask(self, stack_id: str) -> dict[str, str] | str:
         client: CloudFormationClient = self._client_for(stack_region(stack_id))
         try:
+            stacks = client.describe_stacks(StackName=stack_id)["Stacks"]
+            status = str(stacks[0].get("StackStatus", "")) if stacks else "DELETE_COMPLETE"
+            if status == "DELETE_COMPLETE":
+                return GONE
+            if status.endswith("_IN_PROGRESS"):
+                return UNSURE
             pages = client.get_paginator("list_stack_resources").paginate(StackName=stack_id)
             found = [r for page in pages for r in page["StackResourceSummaries"]]
         except ClientError as exc:

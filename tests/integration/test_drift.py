@@ -253,6 +253,17 @@ def test_a_resource_being_updated_is_not_called_an_orphan(
     assert swept(caplog)[1] == []
 
 
+def test_the_replaced_session_awaiting_cleanup_is_not_an_orphan_while_the_stack_cleans_up(
+    ec2: EmbeddedEc2, session: CustomResource, fx: Fixtures, caplog: pytest.LogCaptureFixture
+) -> None:
+    answer = session.update(props(fx, NetworkInterfaceId=fx.sources[1]))
+    assert answer["Status"] == "SUCCESS"
+    STACKS.set_stack_status(session.stack_id, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
+    assert swept(caplog)[1] == []
+    STACKS.set_stack_status(session.stack_id, "UPDATE_COMPLETE")  # the cleanup Delete failed
+    assert [f["kind"] for f in swept(caplog)[1]] == ["orphaned"]
+
+
 def test_the_record_of_a_deleted_unclaimed_session_is_dropped_not_reported(
     ec2: EmbeddedEc2, session: CustomResource, caplog: pytest.LogCaptureFixture
 ) -> None:
