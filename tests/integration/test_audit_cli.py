@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,11 +24,15 @@ from tms_audit.cli import main
 
 
 @pytest.fixture(autouse=True)
-def provider_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """main() sets MANAGED_BY (and AWS_DEFAULT_REGION) as the command's process would;
-    monkeypatch puts them back after each test."""
+def provider_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """main() sets MANAGED_BY (and AWS_DEFAULT_REGION) and quiets the package's logger, as the
+    command's own process may; all three are put back after each test."""
     monkeypatch.setenv("MANAGED_BY", "traffic-mirror-provider")
     monkeypatch.setenv("AWS_DEFAULT_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    package = logging.getLogger("mirror_session")
+    level = package.level
+    yield
+    package.setLevel(level)
 
 
 def run(*argv: str, answer: str = "") -> tuple[int, str]:
