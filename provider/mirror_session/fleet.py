@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import Counter
@@ -33,6 +34,7 @@ from mirror_session.held import held_as_spec
 from mirror_session.identity import Owner, fleet_id, fleet_token
 from mirror_session.inventory import FleetGateway
 from mirror_session.plan import create_params
+from mirror_session.preflight import check_place
 from mirror_session.schema import SESSION_FIELDS, SessionSpec, Value
 
 __all__ = ["RESERVE_S", "Budget", "Fleet", "Tally", "sync"]
@@ -140,7 +142,7 @@ def _keep(ec2: FleetGateway, fleet: Fleet, session: Session, vni: int | None) ->
             held.tags,
             held.tags_known,
         )
-    converge(ec2, view, session, base=held, new=new, owner=fleet.owner)
+    converge(ec2, view, session, base=held, new=new, owner=fleet.owner, dry_run=fleet.spec.dry_run)
 
 
 def sync(
@@ -151,7 +153,11 @@ def sync(
     only: Collection[str] | None = None,
     budget: Budget = _unlimited,
 ) -> Tally:
-    """Make the fleet true (``only``: just on these interfaces, removing nothing else)."""
+    """Make the fleet true (``only``: just on these interfaces, removing nothing else).
+
+    With DryRun, every write the pass would make is checked with EC2 instead (the Creates by
+    :func:`~mirror_session.preflight.check_place`, the Modifies and tag calls by
+    :func:`~mirror_session.converge.converge`); the counts say what would happen."""
     wanted = ec2.interfaces(fleet.spec)
     if only is not None:
         wanted = [eni for eni in wanted if eni in only]
@@ -162,13 +168,17 @@ def sync(
         eni = str(session["NetworkInterfaceId"])
         extra = eni in mine or (eni not in wanted and only is None)
         if extra and budget() > RESERVE_S:
-            ec2.delete(str(session["TrafficMirrorSessionId"]))  # no longer selected
+            if not fleet.spec.dry_run:  # a dry run only counts it (Delete has no check here)
+                ec2.delete(str(session["TrafficMirrorSessionId"]))  # no longer selected
             tally.removed += 1
         elif not extra:
             mine[eni] = session
     for eni, session in mine.items():
         if eni not in wanted:
             continue
+        if budget() < RESERVE_S:
+            tally.unfinished = True
+            break
         try:
             _keep(ec2, fleet, session, tally.vni)
         except ProviderError as exc:
@@ -201,15 +211,13 @@ def _create_missing(
             break
         view = read(ec2, eni)
         params = create_params(fleet.session_spec(eni, tally.vni))
+        token_for = functools.partial(fleet_token, fleet.id, eni, generation=generation)
         try:
-            made = place(
-                ec2,
-                view,
-                params,
-                tags,
-                lambda n, eni=eni: fleet_token(fleet.id, eni, n, generation),  # type: ignore[misc]
-                settled=False,
-            )
+            if fleet.spec.dry_run:
+                check_place(ec2, view, params, tags, token_for)
+                tally.mirrored += 1
+                continue
+            made = place(ec2, view, params, tags, token_for, settled=False)
         except ProviderError as exc:
             if not _skippable(exc):
                 raise

@@ -12,9 +12,9 @@ from local.harness.lambda_loader import ROOT
 
 PACKAGE = ROOT / "provider" / "mirror_session"
 #: Lower layers never import higher ones: entry -> adapter -> lifecycles (session, fleet,
-#: reconciler) -> adoption and the fleet pass -> converge -> placement, allocation, held,
-#: inventory and store -> EC2 gateway -> plan and validation -> fleet schema, identity and
-#: response -> schema, errors and request types.
+#: reconciler) -> adoption and the fleet pass -> converge and preflight (dry-run Creates) ->
+#: placement, allocation, held, inventory and store -> EC2 gateway -> plan and validation ->
+#: fleet schema, identity and response -> schema, errors and request types.
 LAYERS: dict[str, int] = {
     "schema": 0,
     "errors": 0,
@@ -31,6 +31,7 @@ LAYERS: dict[str, int] = {
     "inventory": 4,
     "store": 4,
     "converge": 5,
+    "preflight": 5,
     "adoption": 6,
     "fleet": 6,
     "resource": 7,
