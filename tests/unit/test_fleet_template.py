@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from local.harness.lambda_loader import ROOT, handler_location, read_template
-from tests.unit.test_template import actions, api_calls_in_code
+from tests.unit.test_template import actions, api_calls_in_code, member_policy
 
 TEMPLATE = read_template()
 RESOURCES = TEMPLATE["Resources"]
@@ -55,6 +55,18 @@ def test_fleet_role_grants_exactly_the_api_actions_the_fleet_code_calls() -> Non
     }
     assert granted == api_calls_in_code(fleet=True)
     assert "lambda:InvokeFunction" not in str(statements("FleetRole"))  # no self-invocation
+
+
+def test_the_member_role_grants_every_ec2_action_the_fleet_code_calls() -> None:
+    """A fleet with RoleArn makes all its EC2 calls as the member role (the store stays with
+    FleetRole): that role must grant each one, reads of instances included."""
+    member = {a for st in member_policy() if st["Effect"] == "Allow" for a in actions(st)}
+    fleet_ec2 = {a for a in api_calls_in_code(fleet=True) if a.startswith("ec2:")}
+    assert "ec2:DescribeInstances" in fleet_ec2  # what the inventory reads
+    assert sorted(fleet_ec2 - member) == []
+    (reads,) = member_policy("fleet-instances")
+    (own,) = [st for st in statements("FleetRole") if st.get("Sid") == "ReadInstances"]
+    assert reads == own  # the same read-only statement as the provider's fleet role
 
 
 def test_the_store_is_reachable_only_under_the_providers_own_path() -> None:
