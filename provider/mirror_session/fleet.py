@@ -210,6 +210,11 @@ def _create_missing(
             tally.unfinished = True  # the next pass (reconciler, redelivery) goes on
             break
         view = read(ec2, eni)
+        if view.owned(fleet.owner) is not None:
+            # Made since the fleet's sessions were read, by another pass (the instance's other
+            # launch event, a sweep): the interface is mirrored, a second session would not be.
+            tally.mirrored += 1
+            continue
         params = create_params(fleet.session_spec(eni, tally.vni))
         token_for = functools.partial(fleet_token, fleet.id, eni, generation=generation)
         try:

@@ -3,12 +3,14 @@ rest reads instances and keeps fleet records under the provider's own path, noth
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
-from local.harness.lambda_loader import ROOT, handler_location, read_template
+from local.harness.lambda_loader import ROOT, handler_location, load_handler, read_template
 from tests.unit.test_template import actions, api_calls_in_code, member_policy
 
 TEMPLATE = read_template()
+reconciler_app = sys.modules[load_handler(function="ReconcilerFunction").__module__]
 RESOURCES = TEMPLATE["Resources"]
 STORE_PATH = "parameter/traffic-mirror-provider/${AWS::StackName}/fleets"
 
@@ -91,9 +93,20 @@ def test_both_fleet_functions_run_code_in_the_provider_package_with_the_fleet_ro
 
 def test_the_reconciler_hears_launches_and_sweeps_on_the_schedule_parameter() -> None:
     events = RESOURCES["ReconcilerFunction"]["Properties"]["Events"]
+    assert {e["Type"] for e in events.values()} == {"EventBridgeRule", "Schedule"}
     pattern = events["InstanceRunning"]["Properties"]["Pattern"]
-    assert pattern["detail-type"] == ["EC2 Instance State-change Notification"]
+    assert pattern["source"] == [reconciler_app.STATE_CHANGE[0]]
+    assert pattern["detail-type"] == [reconciler_app.STATE_CHANGE[1]]
     assert pattern["detail"] == {"state": ["running"]}
+    launched = events["InstanceLaunched"]["Properties"]["Pattern"]
+    assert launched == {
+        "source": [reconciler_app.LAUNCH_SUCCESSFUL[0]],
+        "detail-type": [reconciler_app.LAUNCH_SUCCESSFUL[1]],
+    }
+    assert launched == {
+        "source": ["aws.autoscaling"],
+        "detail-type": ["EC2 Instance Launch Successful"],
+    }
     assert events["Sweep"]["Properties"]["Schedule"] == {"Ref": "FleetSweepSchedule"}
     assert TEMPLATE["Parameters"]["FleetSweepSchedule"]["Default"] == "rate(10 minutes)"
 
