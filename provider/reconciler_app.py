@@ -1,11 +1,12 @@
 """Lambda entry of the fleet reconciler (template.yaml: ReconcilerFunction).
 
-EventBridge events in: ``EC2 Instance State-change Notification`` with state ``running``
-mirrors the instance for the fleets that select it; ``Scheduled Event`` sweeps every fleet,
-then audits every single session for drift and every marked session for orphans, and emits
-the findings as EMF metrics (``DriftedSessions`` by kind, ``OrphanedSessions``; dimensions
-``ProviderStack`` and ``Kind`` only, never an ID). The event is read here, once; anything
-else is logged and ignored. Returns the summary.
+EventBridge events in: ``EC2 Instance State-change Notification`` (source ``aws.ec2``) with
+state ``running``, or Auto Scaling's ``EC2 Instance Launch Successful`` (source
+``aws.autoscaling``), mirrors the instance for the fleets that select it; ``Scheduled Event``
+sweeps every fleet, then audits every single session for drift and every marked session for
+orphans, and emits the findings as EMF metrics (``DriftedSessions`` by kind,
+``OrphanedSessions``; dimensions ``ProviderStack`` and ``Kind`` only, never an ID). The event
+is read here, once; anything else is logged and ignored. Returns the summary.
 """
 
 from __future__ import annotations
@@ -23,21 +24,39 @@ from mirror_session.identity import managed_by
 from mirror_session.reconcile import launched, sweep, watch
 from mirror_session.store import Store
 
-STATE_CHANGE = "EC2 Instance State-change Notification"
+STATE_CHANGE = ("aws.ec2", "EC2 Instance State-change Notification")
+LAUNCH_SUCCESSFUL = ("aws.autoscaling", "EC2 Instance Launch Successful")
 SCHEDULED = "Scheduled Event"
+
+
+def _launched_instance(event: Mapping[str, Any]) -> tuple[str, dict[str, str]] | None:
+    """(instance ID, what else the event says) of a launch event, else None."""
+    kind = (event.get("source"), event.get("detail-type"))
+    detail = event.get("detail")
+    if not isinstance(detail, Mapping):
+        return None
+    if kind == STATE_CHANGE and detail.get("state") == "running":
+        return str(detail.get("instance-id", "")), {}
+    if kind == LAUNCH_SUCCESSFUL:
+        group = str(detail.get("AutoScalingGroupName", ""))[:255]
+        return str(detail.get("EC2InstanceId", "")), {"group": group}
+    return None
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Reconcile after an instance launch, or sweep on the schedule."""
-    kind = event.get("detail-type") if isinstance(event, Mapping) else None
-    detail = event.get("detail") if isinstance(event, Mapping) else None
-    # The generation of any session made now: the event's time (a redelivery reuses it).
-    generation = str(event.get("time") or time.time()) if isinstance(event, Mapping) else ""
-    if kind == STATE_CHANGE and isinstance(detail, Mapping) and detail.get("state") == "running":
-        instance = str(detail.get("instance-id", ""))
-        return {"launched": instance, "fleets": launched(Store(), instance, generation)}
+    if not isinstance(event, Mapping):
+        logger.info("event ignored", extra={"detail_type": type(event).__name__})
+        return {"ignored": type(event).__name__}
+    kind = event.get("detail-type")
+    if (launch := _launched_instance(event)) is not None:
+        instance, about = launch
+        logger.info("instance launched", extra={"instance": instance[:32], **about})
+        return {"launched": instance, **about, "fleets": launched(Store(), instance)}
     if kind == SCHEDULED:
+        # The generation of any session made now: the sweep's time (a redelivery reuses it).
+        generation = str(event.get("time") or time.time())
 
         def remaining() -> float:
             return float(context.get_remaining_time_in_millis()) / 1000.0

@@ -442,6 +442,12 @@ class EmbeddedEc2:
         with self.http.lock:
             return [p for p in self.http.params if p.get("Action") == action]
 
+    def requests_since(self, since: int = 0) -> list[dict[str, str]]:
+        """The query parameters of every call from ``calls[since]`` on, with ``@account`` and
+        ``@region`` as in :meth:`requests`."""
+        with self.http.lock:
+            return list(self.http.params[since:])
+
     def writes(self, since: int = 0) -> list[str]:
         """The write actions among ``calls[since:]``."""
         return [c for c in self.calls[since:] if c in WRITE_ACTIONS]

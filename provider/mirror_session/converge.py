@@ -96,14 +96,21 @@ def as_held(session: Session, new: SessionSpec, *, strict: bool = False) -> Sess
 
 
 def put_back(
-    ec2: Ec2Gateway, session: Session, new: SessionSpec, owner: Owner, *, strict: bool = False
+    ec2: Ec2Gateway,
+    session: Session,
+    new: SessionSpec,
+    owner: Owner,
+    *,
+    strict: bool = False,
+    dry_run: bool = False,
 ) -> Session:
     """Bring a held session back to ``new``, diffed against what EC2 holds (no write when
-    nothing differs). A number to restore is checked against the interface first."""
+    nothing differs; with ``dry_run`` the writes are only checked). A number to restore is
+    checked against the interface first."""
     eni = str(session["NetworkInterfaceId"])
     number = new.values.get("SessionNumber")
     view = Interface(eni, [session])
     if number is not None and number != session.get("SessionNumber"):
         view = read(ec2, eni)  # another session may hold it now
     base = as_held(session, new, strict=strict)
-    return converge(ec2, view, session, base=base, new=new, owner=owner)
+    return converge(ec2, view, session, base=base, new=new, owner=owner, dry_run=dry_run)

@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import Counter
@@ -32,6 +33,7 @@ from mirror_session.errors import PER_INTERFACE_LIMIT, ProviderError
 from mirror_session.identity import Owner, fleet_id, fleet_token
 from mirror_session.inventory import FleetGateway
 from mirror_session.plan import create_params
+from mirror_session.preflight import check_place
 from mirror_session.schema import SESSION_FIELDS, SessionSpec, Value
 
 __all__ = ["RESERVE_S", "Budget", "Fleet", "Tally", "sync"]
@@ -125,7 +127,7 @@ def _fleet_vni(fleet: Fleet, held: Collection[Session]) -> int | None:
 def _keep(ec2: FleetGateway, fleet: Fleet, session: Session, vni: int | None) -> None:
     """Put one held session back to the fleet's settings (no write when it already is)."""
     eni = str(session["NetworkInterfaceId"])
-    put_back(ec2, session, fleet.session_spec(eni, vni), fleet.owner)
+    put_back(ec2, session, fleet.session_spec(eni, vni), fleet.owner, dry_run=fleet.spec.dry_run)
 
 
 def sync(
@@ -136,7 +138,11 @@ def sync(
     only: Collection[str] | None = None,
     budget: Budget = _unlimited,
 ) -> Tally:
-    """Make the fleet true (``only``: just on these interfaces, removing nothing else)."""
+    """Make the fleet true (``only``: just on these interfaces, removing nothing else).
+
+    With DryRun, every write the pass would make is checked with EC2 instead (the Creates by
+    :func:`~mirror_session.preflight.check_place`, the Modifies and tag calls by
+    :func:`~mirror_session.converge.converge`); the counts say what would happen."""
     wanted = ec2.interfaces(fleet.spec)
     if only is not None:
         wanted = [eni for eni in wanted if eni in only]
@@ -147,13 +153,17 @@ def sync(
         eni = str(session["NetworkInterfaceId"])
         extra = eni in mine or (eni not in wanted and only is None)
         if extra and budget() > RESERVE_S:
-            ec2.delete(str(session["TrafficMirrorSessionId"]))  # no longer selected
+            if not fleet.spec.dry_run:  # a dry run only counts it (Delete has no check here)
+                ec2.delete(str(session["TrafficMirrorSessionId"]))  # no longer selected
             tally.removed += 1
         elif not extra:
             mine[eni] = session
     for eni, session in mine.items():
         if eni not in wanted:
             continue
+        if budget() < RESERVE_S:
+            tally.unfinished = True
+            break
         try:
             _keep(ec2, fleet, session, tally.vni)
         except ProviderError as exc:
@@ -185,16 +195,19 @@ def _create_missing(
             tally.unfinished = True  # the next pass (reconciler, redelivery) goes on
             break
         view = read(ec2, eni)
+        if view.owned(fleet.owner) is not None:
+            # Made since the fleet's sessions were read, by another pass (the instance's other
+            # launch event, a sweep): the interface is mirrored, a second session would not be.
+            tally.mirrored += 1
+            continue
         params = create_params(fleet.session_spec(eni, tally.vni))
+        token_for = functools.partial(fleet_token, fleet.id, eni, generation=generation)
         try:
-            made = place(
-                ec2,
-                view,
-                params,
-                tags,
-                lambda n, eni=eni: fleet_token(fleet.id, eni, n, generation),  # type: ignore[misc]
-                settled=False,
-            )
+            if fleet.spec.dry_run:
+                check_place(ec2, view, params, tags, token_for)
+                tally.mirrored += 1
+                continue
+            made = place(ec2, view, params, tags, token_for, settled=False)
         except ProviderError as exc:
             if not _skippable(exc):
                 raise

@@ -3,7 +3,8 @@
 
 Each takes the parsed request, a ``connect`` function (placement in, EC2 gateway out) and a
 budget (seconds left); the fleet is written to the store (:mod:`mirror_session.store`) first,
-so the reconciler keeps it true from then on, and finishes a pass the budget cut short.
+so the reconciler keeps it true from then on, and finishes a pass the budget cut short. A dry
+run (``DryRun``) writes nothing, to EC2 or the store: the same pass checks each write instead.
 
 Example::
 
@@ -21,7 +22,7 @@ from mirror_session.ec2 import Ec2Gateway
 from mirror_session.fleet import Budget, Fleet, Tally, sync
 from mirror_session.fleet_removal import held_by_successors, remove_all
 from mirror_session.fleet_schema import FLEET
-from mirror_session.identity import Owner, dry_run_id
+from mirror_session.identity import Owner, dry_run_id, is_dry_run_id
 from mirror_session.inventory import FleetGateway
 from mirror_session.placement import Placement
 from mirror_session.request import Outcome, Request
@@ -40,6 +41,7 @@ def _report(fleet: Fleet, tally: Tally, physical: str) -> Outcome:
         "fleet pass",
         extra={
             "fleet": physical,
+            "dry_run": fleet.spec.dry_run,
             "mirrored": tally.mirrored,
             "skipped": tally.skipped,
             "removed": tally.removed,
@@ -50,14 +52,24 @@ def _report(fleet: Fleet, tally: Tally, physical: str) -> Outcome:
     return Outcome(physical, tally.data(physical))
 
 
+def _check(request: Request, fleet: Fleet, ec2: FleetGateway, budget: Budget) -> Outcome:
+    """A dry run: the pass with every write checked with EC2 (DryRun) instead; nothing is
+    written to EC2 or the store. A real fleet keeps its physical ID (a new one would make
+    CloudFormation's cleanup delete it), a dry run's stays a dry run's."""
+    physical = request.physical_resource_id or ""
+    if not (physical.startswith("fleet-") or is_dry_run_id(physical)):
+        physical = dry_run_id(request)
+    tally = sync(ec2, fleet, generation=request.request_id, budget=budget)
+    outcome = _report(fleet, tally, physical)
+    return Outcome(physical, {**outcome.data, "DryRun": "true"})
+
+
 def _apply(request: Request, connect: Connect, budget: Budget, store: Store) -> Outcome:
     spec = parse(request.resource_properties, schema=FLEET)
     fleet = Fleet(spec, Owner.of(request))
     ec2 = FleetGateway.of(connect(Placement.of(spec)))
     if spec.dry_run:
-        wanted = ec2.interfaces(spec)
-        data = Tally(mirrored=len(wanted)).data(dry_run_id(request))
-        return Outcome(dry_run_id(request), {**data, "DryRun": "true"})
+        return _check(request, fleet, ec2, budget)
     props = request.resource_properties
     assert isinstance(props, Mapping)  # parse checked it
     store.put(Record(fleet.id, fleet.owner, props))

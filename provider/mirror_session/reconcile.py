@@ -3,8 +3,9 @@
 Two triggers (template.yaml's ReconcilerFunction; the entry, ``reconciler_app``, parses the
 EventBridge event):
 
-- :func:`launched`: an instance reached ``running``: its interfaces are mirrored for every
-  fleet whose selector names it (only those interfaces; nothing is removed);
+- :func:`launched`: an instance reached ``running`` (EC2), or Auto Scaling launched it: its
+  interfaces are mirrored for every fleet whose selector names it (only those interfaces;
+  nothing is removed);
 - :func:`sweep`: on a schedule, every fleet: missing sessions made (under a fresh token: the
   sweep's time is the generation), sessions changed outside the stack put back, sessions of
   interfaces no longer selected removed, fleets marked ``deleting`` finished. Otherwise it
@@ -112,8 +113,14 @@ def sweep(store: Store, generation: str, budget: Budget = _unlimited) -> Summary
     return _each(store, work)
 
 
-def launched(store: Store, instance_id: str, generation: str) -> Summary:
-    """The instance's interfaces mirrored for every fleet that selects it."""
+def launched(store: Store, instance_id: str) -> Summary:
+    """The instance's interfaces mirrored for every fleet that selects it.
+
+    One launch brings two events (EC2's ``running``, Auto Scaling's ``EC2 Instance Launch
+    Successful``), often handled at once. The generation is therefore the launch itself (the
+    instance and its LaunchTime), not the event: both send the same ClientTokens, so EC2 makes
+    one session where both create; a later launch (a stop and start) gets fresh tokens.
+    """
 
     def work(record: Record, fleet: Fleet, ec2: FleetGateway) -> Tally | None:
         if record.deleting:
@@ -123,6 +130,7 @@ def launched(store: Store, instance_id: str, generation: str) -> Summary:
         if instance is None:
             return None
         enis = interfaces_of(instance, "all")
+        generation = f"launch {instance_id} {instance.get('LaunchTime', '')}"
         return sync(ec2, fleet, generation=generation, only=enis)
 
     return _each(store, work)

@@ -34,6 +34,7 @@ from mirror_session.identity import (
 )
 from mirror_session.placement import Placement
 from mirror_session.plan import create_params, plan_update
+from mirror_session.preflight import check_place
 from mirror_session.request import Outcome, Request
 from mirror_session.schema import SessionSpec
 from mirror_session.store import Store
@@ -64,8 +65,8 @@ def _create(
     tags = {**spec.tags, **owner.tags(allocated=allocated)}
     view = view or read(ec2, interface)
     if spec.dry_run:
-        params["SessionNumber"] = view.number_for(params)
-        ec2.check_create(params, tags, client_token(request, params["SessionNumber"]))
+        number = check_place(ec2, view, params, tags, lambda n: client_token(request, n))
+        params["SessionNumber"] = number
         return Outcome(dry_run_id(request), preview(params, dry_run_id(request)))
     own = view.owned(owner)
     if own is not None:

@@ -5,15 +5,20 @@ handler with real EventBridge events."""
 
 from __future__ import annotations
 
+import threading
+import time
+import uuid
 from typing import Any
 
 import boto3
 import pytest
 
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
-from local.harness.events import ACCOUNT, CustomResource
+from local.harness.events import ACCOUNT, REGION, CustomResource
 from local.harness.fleets import (
     GROUP,
+    autoscaling,
+    bridge,
     create_group,
     primaries,
     resize,
@@ -34,9 +39,9 @@ def fleet(receiver: ResponseReceiver, ec2: EmbeddedEc2) -> CustomResource:
     )
 
 
-def group(ec2: EmbeddedEc2, fx: Fixtures, size: int) -> list[str]:
+def group(ec2: EmbeddedEc2, fx: Fixtures, size: int, name: str = GROUP) -> list[str]:
     """An Auto Scaling group of ``size``; its instances' primary interfaces, sorted."""
-    return create_group(ec2, fx.subnet_id, size)
+    return create_group(ec2, fx.subnet_id, size, name)
 
 
 def fleet_props(fx: Fixtures, **overrides: Any) -> dict[str, Any]:
@@ -333,3 +338,174 @@ def test_a_sweep_of_an_nlb_fleet_whose_target_reports_a_packet_length_writes_not
     before = len(ec2.calls)
     sweep()
     assert ec2.writes(before) == []
+
+
+def scale_out(ec2: EmbeddedEc2, size: int) -> tuple[str, str]:
+    """Grow the group to ``size`` by one; (the new instance, its primary interface)."""
+    before = set(primaries(ec2))
+    autoscaling(ec2).set_desired_capacity(AutoScalingGroupName=GROUP, DesiredCapacity=size)
+    (eni,) = set(primaries(ec2)) - before
+    found = ec2.client().describe_network_interfaces(NetworkInterfaceIds=[eni])
+    return found["NetworkInterfaces"][0]["Attachment"]["InstanceId"], eni
+
+
+def running(instance: str, at: str) -> dict[str, Any]:
+    """EC2's state change to ``running``, as EventBridge delivers it."""
+    event = bridge(
+        "EC2 Instance State-change Notification",
+        {"instance-id": instance, "state": "running"},
+        "aws.ec2",
+    )
+    event["time"] = at
+    event["resources"] = [f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/{instance}"]
+    return event
+
+
+def launch_successful(instance: str, at: str, name: str = GROUP) -> dict[str, Any]:
+    """Auto Scaling's ``EC2 Instance Launch Successful``, in the shape of the Amazon EC2 Auto
+    Scaling event reference (docs.aws.amazon.com/autoscaling/ec2/userguide/
+    ec2-auto-scaling-event-reference.html, successful scale-out event)."""
+    event = bridge(
+        "EC2 Instance Launch Successful",
+        {
+            "StatusCode": "InProgress",
+            "Description": f"Launching a new EC2 instance: {instance}",
+            "AutoScalingGroupName": name,
+            "ActivityId": str(uuid.uuid4()),
+            "Details": {"Availability Zone": f"{REGION}a", "Subnet ID": "subnet-0123456789abcdef0"},
+            "RequestId": str(uuid.uuid4()),
+            "StatusMessage": "",
+            "EndTime": at,
+            "EC2InstanceId": instance,
+            "StartTime": "2025-06-01T12:00:02.000Z",
+            "Cause": (
+                "At 2025-06-01T12:00:01Z a user request update of AutoScalingGroup constraints "
+                "changed the desired capacity, increasing the capacity from 2 to 3."
+            ),
+            "Origin": "EC2",
+            "Destination": "AutoScalingGroup",
+        },
+        "aws.autoscaling",
+    )
+    event["time"] = at
+    event["resources"] = [
+        f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:{uuid.uuid4()}:"
+        f"autoScalingGroupName/{name}",
+        f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/{instance}",
+    ]
+    return event
+
+
+def reconcile_at_once(*events: dict[str, Any], stagger: Any = None) -> list[Any]:
+    """Each event through ReconcilerFunction's handler in its own thread (as EventBridge may
+    invoke two environments at once); ``stagger`` runs between starting one and the next."""
+    results: list[Any] = [None] * len(events)
+
+    def invoke(i: int) -> None:
+        results[i] = RECONCILER(events[i], LambdaContext(timeout_s=60))
+
+    threads = [threading.Thread(target=invoke, args=(i,)) for i in range(len(events))]
+    for thread in threads:
+        thread.start()
+        if stagger is not None:
+            stagger()
+    for thread in threads:
+        thread.join(timeout=30)
+    return results
+
+
+def test_an_auto_scaling_launch_event_mirrors_the_new_instance(
+    ec2: EmbeddedEc2, fx: Fixtures, fleet: CustomResource
+) -> None:
+    enis = group(ec2, fx, 2)
+    fleet.create(fleet_props(fx))
+    instance, new = scale_out(ec2, 3)
+    mark = len(ec2.calls)
+    summary = RECONCILER(
+        launch_successful(instance, "2025-06-01T12:00:41Z"), LambdaContext(timeout_s=60)
+    )
+    assert (summary["launched"], summary["group"]) == (instance, GROUP)
+    assert summary["fleets"][fleet.physical_id]["mirrored"] == 1
+    assert ec2.writes(mark) == ["CreateTrafficMirrorSession"]
+    held = by_interface(ec2)
+    assert sorted(held) == sorted([*enis, new])
+    assert len({s["VirtualNetworkId"] for s in held.values()}) == 1  # the fleet's VNI
+
+    # EC2's running event for the same launch, handled later: it finds the session, only reads.
+    mark = len(ec2.calls)
+    again = RECONCILER(running(instance, "2025-06-01T12:00:30Z"), LambdaContext(timeout_s=60))
+    assert again["fleets"][fleet.physical_id]["mirrored"] == 1
+    assert ec2.writes(mark) == []
+
+
+def test_an_auto_scaling_launch_no_fleet_selects_changes_nothing(
+    ec2: EmbeddedEc2, fx: Fixtures, fleet: CustomResource
+) -> None:
+    group(ec2, fx, 1)
+    fleet.create(fleet_props(fx))
+    (other,) = group(ec2, fx, 1, name="batch")
+    found = ec2.client().describe_network_interfaces(NetworkInterfaceIds=[other])
+    instance = found["NetworkInterfaces"][0]["Attachment"]["InstanceId"]
+    mark = len(ec2.calls)
+    summary = RECONCILER(
+        launch_successful(instance, "2025-06-01T12:00:41Z", name="batch"),
+        LambdaContext(timeout_s=60),
+    )
+    assert summary["fleets"] == {} and summary["group"] == "batch"
+    assert ec2.writes(mark) == []
+    assert other not in by_interface(ec2)
+
+
+def test_both_launch_events_of_one_instance_handled_at_once_make_one_session(
+    ec2: EmbeddedEc2, fx: Fixtures, fleet: CustomResource
+) -> None:
+    """EC2's running and Auto Scaling's Launch Successful, at different times, handled at the
+    same moment: both read the interface before either Create lands (each Create is held a
+    second), so both create. They send the same ClientToken (the generation is the launch,
+    not the event), and EC2 answers both with one session."""
+    group(ec2, fx, 2)
+    fleet.create(fleet_props(fx))
+    instance, new = scale_out(ec2, 3)
+    creates = len(ec2.requests("CreateTrafficMirrorSession"))
+    ec2.inject("CreateTrafficMirrorSession", delay_s=1.0, times=2)
+    results = reconcile_at_once(
+        running(instance, "2025-06-01T12:00:30Z"),
+        launch_successful(instance, "2025-06-01T12:00:41Z"),
+    )
+    assert [r["fleets"][fleet.physical_id]["mirrored"] for r in results] == [1, 1]
+    both = ec2.requests("CreateTrafficMirrorSession")[creates:]
+    assert [c["NetworkInterfaceId"] for c in both] == [new, new]  # both did create
+    assert both[0]["ClientToken"] == both[1]["ClientToken"]
+    assert [s["NetworkInterfaceId"] for s in ec2.sessions()].count(new) == 1
+
+
+def test_a_launch_pass_that_finds_the_interface_mirrored_meanwhile_makes_no_second_session(
+    ec2: EmbeddedEc2, fx: Fixtures, fleet: CustomResource
+) -> None:
+    """The second event's pass reads the fleet's sessions while the first pass's Create is
+    still under way (held a second), then reads the interface after it landed (held 1.5 s):
+    it counts the interface as mirrored instead of creating a second session with the next
+    number (and so another token)."""
+    group(ec2, fx, 2)
+    fleet.create(fleet_props(fx))
+    instance, new = scale_out(ec2, 3)
+    creates = len(ec2.requests("CreateTrafficMirrorSession"))
+    ec2.inject("CreateTrafficMirrorSession", delay_s=1.0)
+
+    def after_the_first_create_is_sent() -> None:
+        deadline = time.monotonic() + 10
+        while len(ec2.requests("CreateTrafficMirrorSession")) == creates:
+            assert time.monotonic() < deadline, "the first pass never created"
+            time.sleep(0.01)
+        # The next pass: its read of the fleet's sessions goes through, its read of the
+        # interface is held until the first Create has landed.
+        ec2.inject("DescribeTrafficMirrorSessions", delay_s=1.5, skip=1)
+
+    results = reconcile_at_once(
+        running(instance, "2025-06-01T12:00:30Z"),
+        launch_successful(instance, "2025-06-01T12:00:41Z"),
+        stagger=after_the_first_create_is_sent,
+    )
+    assert [r["fleets"][fleet.physical_id]["mirrored"] for r in results] == [1, 1]
+    assert len(ec2.requests("CreateTrafficMirrorSession")) == creates + 1
+    assert [s["NetworkInterfaceId"] for s in ec2.sessions()].count(new) == 1

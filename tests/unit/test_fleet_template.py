@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from typing import Any
 
-from local.harness.lambda_loader import ROOT, handler_location, read_template
-from tests.unit.test_template import actions, api_calls_in_code
+from local.harness.lambda_loader import ROOT, handler_location, load_handler, read_template
+from tests.unit.test_template import actions, api_calls_in_code, member_policy
 
 TEMPLATE = read_template()
+reconciler_app = sys.modules[load_handler(function="ReconcilerFunction").__module__]
 RESOURCES = TEMPLATE["Resources"]
 STORE_PATH = "parameter/traffic-mirror-provider/${AWS::StackName}/fleets"
 
@@ -60,6 +62,18 @@ def test_fleet_role_grants_exactly_the_api_actions_the_fleet_code_calls() -> Non
     assert "lambda:InvokeFunction" not in str(statements("FleetRole"))  # no self-invocation
 
 
+def test_the_member_role_grants_every_ec2_action_the_fleet_code_calls() -> None:
+    """A fleet with RoleArn makes all its EC2 calls as the member role (the store stays with
+    FleetRole): that role must grant each one, reads of instances included."""
+    member = {a for st in member_policy() if st["Effect"] == "Allow" for a in actions(st)}
+    fleet_ec2 = {a for a in api_calls_in_code(fleet=True) if a.startswith("ec2:")}
+    assert "ec2:DescribeInstances" in fleet_ec2  # what the inventory reads
+    assert sorted(fleet_ec2 - member) == []
+    (reads,) = member_policy("fleet-instances")
+    (own,) = [st for st in statements("FleetRole") if st.get("Sid") == "ReadInstances"]
+    assert reads == own  # the same read-only statement as the provider's fleet role
+
+
 def test_the_store_is_reachable_only_under_the_providers_own_path() -> None:
     sessions = STORE_PATH.rsplit("/", 1)[0] + "/sessions"
     owned = {STORE_PATH, STORE_PATH + "/*", sessions, sessions + "/*"}
@@ -88,9 +102,20 @@ def test_both_fleet_functions_run_code_in_the_provider_package_with_the_fleet_ro
 
 def test_the_reconciler_hears_launches_and_sweeps_on_the_schedule_parameter() -> None:
     events = RESOURCES["ReconcilerFunction"]["Properties"]["Events"]
+    assert {e["Type"] for e in events.values()} == {"EventBridgeRule", "Schedule"}
     pattern = events["InstanceRunning"]["Properties"]["Pattern"]
-    assert pattern["detail-type"] == ["EC2 Instance State-change Notification"]
+    assert pattern["source"] == [reconciler_app.STATE_CHANGE[0]]
+    assert pattern["detail-type"] == [reconciler_app.STATE_CHANGE[1]]
     assert pattern["detail"] == {"state": ["running"]}
+    launched = events["InstanceLaunched"]["Properties"]["Pattern"]
+    assert launched == {
+        "source": [reconciler_app.LAUNCH_SUCCESSFUL[0]],
+        "detail-type": [reconciler_app.LAUNCH_SUCCESSFUL[1]],
+    }
+    assert launched == {
+        "source": ["aws.autoscaling"],
+        "detail-type": ["EC2 Instance Launch Successful"],
+    }
     assert events["Sweep"]["Properties"]["Schedule"] == {"Ref": "FleetSweepSchedule"}
     assert TEMPLATE["Parameters"]["FleetSweepSchedule"]["Default"] == "rate(10 minutes)"
 

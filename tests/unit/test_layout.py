@@ -12,9 +12,10 @@ from local.harness.lambda_loader import ROOT
 
 PACKAGE = ROOT / "provider" / "mirror_session"
 #: Lower layers never import higher ones: entry -> adapter -> lifecycles (session, fleet,
-#: reconciler) -> adoption and the fleet pass -> converge -> placement, allocation, held,
-#: inventory, store and claims -> EC2 gateway -> plan and validation -> fleet schema, identity and
-#: response -> schema, errors and request types.
+#: reconciler, audit) -> adoption, the fleet pass and drift -> converge, preflight (dry-run
+#: Creates) and desired -> placement, allocation, held, inventory, store and claims -> EC2
+#: gateway -> plan and validation -> fleet schema, identity and response -> schema, errors
+#: and request types.
 LAYERS: dict[str, int] = {
     "schema": 0,
     "errors": 0,
@@ -33,6 +34,7 @@ LAYERS: dict[str, int] = {
     "store": 4,
     "converge": 5,
     "desired": 5,
+    "preflight": 5,
     "adoption": 6,
     "fleet": 6,
     "drift": 6,

@@ -89,12 +89,14 @@ def test_role_grants_exactly_the_api_actions_the_code_calls() -> None:
     assert not any("*" in a for st in statements() for a in actions(st))
 
 
-def member_policy() -> list[dict[str, Any]]:
+def member_policy(name: str | None = None) -> list[dict[str, Any]]:
+    """MemberRole's statements: of the policy ``name``, or of all its policies."""
     member = read_template(ROOT / "examples" / "member-role.yaml")
     role = member["Resources"]["MemberRole"]["Properties"]
     return [
         st["If"][1] if "If" in st else st
         for p in role["Policies"]
+        if name in (None, p["PolicyName"])
         for st in p["PolicyDocument"]["Statement"]
     ]
 
@@ -132,16 +134,24 @@ def test_member_role_grants_what_the_provider_role_grants_for_sessions() -> None
     own = [st for st in statements() if not any(a.startswith("sts:") for a in actions(st))]
     own = [st for st in own if any(a.startswith("ec2:") for a in actions(st))]
     theirs = json.loads(
-        json.dumps(member_policy()).replace('"ProviderStackName"', '"AWS::StackName"')
+        json.dumps(member_policy("traffic-mirror-sessions")).replace(
+            '"ProviderStackName"', '"AWS::StackName"'
+        )
     )
     assert theirs == own  # same actions, resources, managed-tag and narrowing conditions
 
 
-def test_member_role_trusts_only_the_provider_role() -> None:
+def test_member_role_trusts_only_the_provider_role_and_its_fleet_role_when_given() -> None:
     member = read_template(ROOT / "examples" / "member-role.yaml")
     trust = member["Resources"]["MemberRole"]["Properties"]["AssumeRolePolicyDocument"]
     (only,) = trust["Statement"]
-    assert only["Principal"] == {"AWS": {"Ref": "ProviderRoleArn"}}
+    provider, fleet = {"Ref": "ProviderRoleArn"}, {"Ref": "FleetRoleArn"}
+    assert only["Principal"] == {"AWS": {"If": ["TrustFleetRole", [provider, fleet], provider]}}
+    assert member["Conditions"]["TrustFleetRole"] == {
+        "Not": [{"Equals": [{"Ref": "FleetRoleArn"}, ""]}]
+    }
+    assert TEMPLATE["Outputs"]["RoleArn"]["Value"] == {"GetAtt": "ProviderRole.Arn"}
+    assert TEMPLATE["Outputs"]["FleetRoleArn"]["Value"] == {"GetAtt": "FleetRole.Arn"}
     assert only["Action"] == "sts:AssumeRole"
     assert only["Condition"]["If"][1] == {"StringEquals": {"sts:ExternalId": {"Ref": "ExternalId"}}}
     assert member["Parameters"]["RoleName"]["Default"].startswith("TrafficMirror")
