@@ -345,6 +345,7 @@ class _HttpLayer:
     def __init__(self, app: WsgiApp) -> None:
         self.app = app
         self.calls: list[str] = []
+        self.targets: list[str] = []  # JSON-protocol calls (SSM): X-Amz-Target, e.g. AmazonSSM.…
         self.params: list[dict[str, str]] = []
         self.faults: list[Fault] = []
         self.injected: dict[str, int] = {}
@@ -357,8 +358,11 @@ class _HttpLayer:
         query = {k: v[0] for k, v in parse_qs(raw.decode(errors="replace")).items()}
         query.update(_signed_for(environ.get("HTTP_AUTHORIZATION", "")))
         action = query.get("Action", "")
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
         fault = None
         with self.lock:
+            if target:
+                self.targets.append(target)
             if action:
                 self.calls.append(action)
                 self.params.append(query)
@@ -435,6 +439,12 @@ class EmbeddedEc2:
         """Every EC2 action received so far, in order."""
         with self.http.lock:
             return list(self.http.calls)
+
+    @property
+    def json_calls(self) -> list[str]:
+        """Every JSON-protocol call received so far (SSM's), as ``Service.Operation``."""
+        with self.http.lock:
+            return list(self.http.targets)
 
     def requests(self, action: str) -> list[dict[str, str]]:
         """The query parameters of every ``action`` call received so far, plus where it
@@ -558,6 +568,7 @@ class EmbeddedEc2:
         with self.http.lock:
             self.http.faults.clear()
             self.http.calls.clear()
+            self.http.targets.clear()
             self.http.params.clear()
 
     def start(self) -> EmbeddedEc2:
