@@ -8,8 +8,8 @@ Two kinds of record, one parameter each, named by the resource's physical ID:
   it ``deleting`` when it could not finish: the reconciler then finishes and removes it).
 - ``sessions``: ``<SESSION_STORE_PATH>/<session id>`` (``…/sessions``), the desired state
   of each single session (:mod:`mirror_session.desired`), which the sweep compares with EC2
-  (:mod:`mirror_session.drift`). Intelligent-Tiering: a session whose tags take more than
-  4 KB is kept in the advanced tier (up to 8 KB).
+  (:mod:`mirror_session.drift`). A session whose tags take more than 4 KB is kept in the
+  advanced tier (up to 8 KB; AWS charges for advanced parameters).
 
 The value is JSON: the owner, the properties as given (ServiceToken dropped), and for a
 session the values EC2 or the provider assigned. The roles may read and write only their
@@ -126,7 +126,7 @@ class Store:
         name = f"{self.path}/{record.key}"
         fleets = self.kind == "fleets"
         value = record.encode(MAX_VALUE if fleets else MAX_ADVANCED)
-        tier: Any = "Standard" if fleets else "Intelligent-Tiering"
+        tier: Any = "Standard" if len(value.encode()) <= MAX_VALUE else "Advanced"
         self._run(
             "store",
             name,

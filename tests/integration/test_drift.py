@@ -319,3 +319,29 @@ def test_sessions_not_made_by_the_provider_are_never_reported(
     )
     summary, found = swept(caplog)
     assert found == [] and summary["seen"] == 0
+
+
+def test_a_session_whose_record_outgrows_the_store_works_and_is_logged_as_not_watched(
+    ec2: EmbeddedEc2, stack: CustomResource, fx: Fixtures, caplog: pytest.LogCaptureFixture
+) -> None:
+    tags = [{"Key": f"k{n:03d}" + "x" * 124, "Value": "v" * 256} for n in range(46)]  # ~18 KB
+    with caplog.at_level(logging.WARNING):
+        answer = stack.create(props(fx, Tags=tags))
+    assert answer["Status"] == "SUCCESS", answer["Reason"]
+    assert recorded(ec2) == {}
+    assert [r.getMessage() for r in caplog.records if r.name == "mirror_session.desired"] == [
+        "session not watched for drift"
+    ]
+
+
+def test_a_record_over_the_standard_tiers_4_kb_is_kept_in_the_advanced_tier(
+    ec2: EmbeddedEc2, stack: CustomResource, fx: Fixtures
+) -> None:
+    tags = [{"Key": f"k{n:02d}", "Value": "v" * 250} for n in range(20)]  # ~5.5 KB of JSON
+    sid = stack.create(props(fx, Tags=tags))["PhysicalResourceId"]
+    assert len(recorded(ec2)[sid]["properties"]["Tags"]) == 20
+    ssm = boto3.client("ssm", region_name=ec2.region, endpoint_url=ec2.endpoint)
+    found = ssm.describe_parameters(
+        ParameterFilters=[{"Key": "Name", "Values": [f"{SESSIONS_PATH}/{sid}"]}]
+    )["Parameters"]
+    assert [p["Tier"] for p in found] == ["Advanced"]
