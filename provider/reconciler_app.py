@@ -62,7 +62,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             return float(context.get_remaining_time_in_millis()) / 1000.0
 
         fleets = sweep(Store(), generation, remaining)
-        found = watch(Store("sessions"))
+        try:
+            found = watch(Store("sessions"))
+        except Exception as exc:  # noqa: BLE001 - counted and alarmed, never a crash
+            logger.exception("sessions not audited")
+            found = Audit(errors=[str(exc)])
         count(found)
         return {"swept": generation, "fleets": fleets, "sessions": summary(found)}
     logger.info("event ignored", extra={"detail_type": str(kind)[:64]})
@@ -70,10 +74,16 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def count(found: Audit) -> None:
-    """One metric value per kind of finding, zeros included (an alarm then sees data)."""
-    for kind in KINDS:
-        name = "OrphanedSessions" if kind == "orphaned" else "DriftedSessions"
-        value = len({f.session_id for f in found.findings if f.kind == kind})
+    """One metric value per kind of finding, zeros included (an alarm then sees data), and
+    the audit's errors (what went unaudited)."""
+    names = {"orphaned": "OrphanedSessions", "error": "AuditErrors"}
+    for kind in (*KINDS, "error"):
+        value = (
+            len(found.errors)
+            if kind == "error"
+            else len({f.session_id for f in found.findings if f.kind == kind})
+        )
+        name = names.get(kind, "DriftedSessions")
         with single_metric(
             name=name, unit=MetricUnit.Count, value=value, namespace=NAMESPACE
         ) as metric:
@@ -88,6 +98,7 @@ def summary(found: Audit) -> dict[str, Any]:
         "seen": found.seen,
         "restored": found.restored,
         "dropped": found.dropped,
+        "deferred": found.deferred,
         "errors": len(found.errors),
         "findings": {k: sum(f.kind == k for f in found.findings) for k in KINDS},
     }

@@ -24,10 +24,13 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
+import boto3
+
 from mirror_session.audit import Audit
 from mirror_session.drift import Finding
 from mirror_session.ec2 import Ec2Gateway, ec2_client
 from mirror_session.errors import ProviderError
+from mirror_session.placement import Placement
 from mirror_session.reconcile import watch
 from mirror_session.store import Store
 
@@ -78,11 +81,17 @@ def table(found: Audit) -> str:
 def _delete_orphans(
     found: Audit, ec2: Ec2Gateway, yes: bool, ask: Callable[[str], str], out: TextIO
 ) -> int:
-    orphans = sorted({f.session_id for f in found.findings if f.kind == "orphaned"})
-    if not orphans:
-        print("No orphans to delete.", file=out)
+    if found.errors:
+        print("Nothing deleted: the audit was incomplete (see above).", file=out)
         return 0
-    prompt = f"Delete {len(orphans)} orphaned session(s) in {ec2.region}? [y/N] "
+    every = [f for f in found.findings if f.kind == "orphaned"]
+    orphans = sorted({f.session_id for f in every if f.where == ec2.where})
+    for elsewhere in sorted({f.where for f in every if f.where != ec2.where}):
+        print(f"Not deleted here: orphans {elsewhere} (run with credentials there).", file=out)
+    if not orphans:
+        print("No orphans to delete here.", file=out)
+        return 0
+    prompt = f"Delete {len(orphans)} orphaned session(s) {ec2.where}? [y/N] "
     if not yes and ask(prompt).strip().lower() not in {"y", "yes"}:
         print("Nothing deleted.", file=out)
         return 0
@@ -102,16 +111,29 @@ def main(
 ) -> int:
     """Run the audit; print it; return the exit status."""
     args = _parser().parse_args(argv)
-    out = out or sys.stdout
+    saved = os.environ.get("MANAGED_BY")
     os.environ["MANAGED_BY"] = args.provider_stack  # the marker and the store path follow it
-    if args.region:
-        os.environ["AWS_DEFAULT_REGION"] = args.region
-    logging.getLogger("mirror_session").setLevel(logging.ERROR)  # findings go to the table
     try:
-        found = watch(Store("sessions"), restore=False)
+        return _run(args, out or sys.stdout, ask)
+    finally:
+        if saved is None:
+            os.environ.pop("MANAGED_BY", None)
+        else:
+            os.environ["MANAGED_BY"] = saved
+
+
+def _run(args: argparse.Namespace, out: TextIO, ask: Callable[[str], str]) -> int:
+    package = logging.getLogger("mirror_session")
+    level = package.level
+    package.setLevel(logging.ERROR)  # the findings go to the table, not to a log
+    store = Store("sessions", ssm=boto3.client("ssm", region_name=args.region))
+    try:
+        found = watch(store, restore=False, home=Placement(region=args.region))
     except ProviderError as exc:
         print(f"tms-audit: {exc.reason}", file=sys.stderr)
         return 2
+    finally:
+        package.setLevel(level)
     if args.json:
         body = {
             "findings": [f.line() for f in found.findings],

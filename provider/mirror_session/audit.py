@@ -2,23 +2,27 @@
 
 Per placement (the provider's own account and region, plus every RoleArn/Region a record
 names), one paginated ``DescribeTrafficMirrorSessions`` on the managed-by marker reads every
-session the provider marked. Then:
+session the provider marked; CloudFormation is asked after that read. Then:
 
 - **drift**: each recorded session (:mod:`mirror_session.desired`) is compared with what EC2
-  holds (:func:`~mirror_session.drift.differences`). With ``OnDrift: Restore`` (and
-  ``restore``) it is put back with the same writes an Update makes: one Modify for the
-  fields, the tag calls for the tags. A session gone from EC2 is reported ``deleted``, never
-  re-created (its ID is the stack's ``Ref``; the next stack update re-creates it). A record
-  whose resource no longer claims its session (a failed cleanup) is dropped instead.
-- **orphans**: every marked session whose owner's stack resource no longer claims it
-  (:mod:`mirror_session.claims`, read-only) is reported ``orphaned``; never deleted here.
+  holds (:func:`~mirror_session.drift.differences`). A difference is judged against the
+  record as stored now (re-read: an Update may have landed since the records were read) and
+  only while the stack resource claims that session and its stack is not in an operation
+  (:mod:`mirror_session.claims`); otherwise it waits for the next sweep. With ``OnDrift:
+  Restore`` (and ``restore``) it is put back with the same writes an Update makes: one
+  Modify for the fields, the tag calls for the tags; a failed restore is reported as such.
+- **deleted**: a recorded session gone from EC2 is reported while its resource claims it,
+  never re-created (its ID is the stack's ``Ref``; the next stack update re-creates it).
+  Its record is dropped once nothing claims it (a failed cleanup's record).
+- **orphans**: every marked session whose owner's stack resource no longer claims it is
+  reported ``orphaned``; never deleted here.
 
-Nothing drifted costs reads only: the Describes, the store read, one CloudFormation read per
-stack that owns a session.
+One session's or one placement's failure is counted in ``errors``; the sweep goes on. Nothing
+drifted costs reads only: the Describes, the store, two CloudFormation reads per stack.
 
 Example::
 
-    result = audit(Store("sessions").records(), gateways, Claims(), restore=True)
+    result = audit(store.records(), gateways, Claims(), restore=True, reread=store.get)
     [f.line() for f in result.findings]
 """
 
@@ -26,13 +30,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from mirror_session.claims import Claims
+from mirror_session.claims import UNSURE, Claims
 from mirror_session.converge import put_back
 from mirror_session.desired import desired_of
 from mirror_session.drift import Finding, differences, orphaned, owner_of
 from mirror_session.ec2 import TrafficMirrorSessionTypeDef
+from mirror_session.errors import ProviderError
 from mirror_session.inventory import FleetGateway
 from mirror_session.placement import Placement
 from mirror_session.store import Record
@@ -54,50 +59,103 @@ class Audit:
     seen: int = 0  # sessions carrying the marker
     restored: int = 0
     dropped: int = 0  # records of sessions no stack claims any longer
+    deferred: int = 0  # not judged now: their stack is in an operation, or cannot be asked
     errors: list[str] = field(default_factory=list)
 
 
-def _check(
-    ec2: FleetGateway, record: Record, held: Session | None, claims: Claims, restore: bool
-) -> tuple[list[Finding], bool]:
-    """The findings for one recorded session; True when its record is stale."""
-    owner = record.owner
-    if held is None:
-        held = ec2.find(record.key)  # unmarked by hand, or gone
-    if held is None:
-        if claims.of(owner) != record.key:
-            return [], True  # deleted and unclaimed: a failed cleanup's record
-        return [Finding("deleted", record.key, owner.stack_id, owner.logical_id)], False
-    desired = desired_of(record)
-    found = differences(desired, held)
-    act = restore and record.properties.get("OnDrift") == "Restore" and bool(found)
-    if act:
-        put_back(ec2, held, desired, owner, strict=True)
+@dataclass
+class _Sweep:
+    """One sweep's inputs: how to re-read a record, who claims what, what may be written."""
+
+    claims: Claims
+    reread: Callable[[str], Record | None]
+    restore: bool
+    drop: Callable[[str], None] | None
+    result: Audit
+
+
+def _drifted(sweep: _Sweep, ec2: FleetGateway, record: Record, held: Session) -> list[Finding]:
+    """The drift of one session, judged against its record as stored now and only while its
+    resource claims it (an Update between the sweep's reads is no drift); restored when the
+    record says so."""
+    found = differences(desired_of(record), held)
+    if not found:
+        return []
+    fresh = sweep.reread(record.key)  # an Update may have landed since the records were read
+    if fresh is None:
+        return []
+    if fresh != record:
+        record, found = fresh, differences(desired_of(fresh), held)
+    owner, desired = record.owner, desired_of(record)
+    if not found or sweep.claims.of(owner) != record.key:
+        sweep.result.deferred += bool(found)  # in an operation, unclaimed: orphans report it
+        return []
+    action = "reported"
+    if sweep.restore and desired.text("OnDrift") == "Restore":
+        try:
+            put_back(ec2, held, desired, owner, strict=True)
+            action = "restored"
+            sweep.result.restored += len(found)
+        except ProviderError as exc:
+            action = f"restore failed: {exc.reason}"
+            sweep.result.errors.append(exc.reason)
     return [
-        Finding(
-            d.kind,
-            record.key,
-            owner.stack_id,
-            owner.logical_id,
-            d.name,
-            d.expected,
-            d.actual,
-            action="restored" if act else "reported",
-        )
-        for d in found
-    ], False
+        Finding(kind, record.key, owner.stack_id, owner.logical_id, name, want, got, "", action)
+        for kind, name, want, got in ((d.kind, d.name, d.expected, d.actual) for d in found)
+    ]
 
 
-def _placements(records: Iterable[Record]) -> dict[Placement, list[Record]]:
-    by: dict[Placement, list[Record]] = {Placement(): []}
+def _gone(sweep: _Sweep, record: Record) -> list[Finding]:
+    """A recorded session EC2 no longer has: reported while its resource claims it; its
+    record dropped once nothing claims it (a failed cleanup's); else judged later."""
+    claim = sweep.claims.of(record.owner)
+    if claim == record.key:
+        owner = record.owner
+        return [Finding("deleted", record.key, owner.stack_id, owner.logical_id)]
+    if claim == UNSURE:
+        sweep.result.deferred += 1
+    elif sweep.drop is not None:
+        sweep.drop(record.key)
+        sweep.result.dropped += 1
+    return []
+
+
+def _check(sweep: _Sweep, ec2: FleetGateway, record: Record, held: Session | None) -> None:
+    """One recorded session; a failure is counted and the sweep goes on."""
+    try:
+        if held is None:
+            held = ec2.find(record.key)  # unmarked by hand, or gone
+        found = _gone(sweep, record) if held is None else _drifted(sweep, ec2, record, held)
+    except ProviderError as exc:
+        sweep.result.errors.append(exc.reason)
+        return
+    sweep.result.checked += 1
+    sweep.result.findings += found
+
+
+def _placements(records: Iterable[Record], home: Placement) -> dict[Placement, list[Record]]:
+    by: dict[Placement, list[Record]] = {home: []}
     for record in records:
         try:
-            placement = Placement.of(desired_of(record))
+            found = Placement.of(desired_of(record))
+            placement = replace(found, region=found.region or home.region)  # the home's region
         except Exception:  # noqa: BLE001 - an unreadable record is skipped, not fatal
             _log.warning("record unreadable", extra={"session": record.key})
             continue
         by.setdefault(placement, []).append(record)
     return by
+
+
+def _orphans(sweep: _Sweep, held: dict[str, Session], seen: set[str]) -> None:
+    for sid, session in held.items():
+        owner = owner_of(session)
+        if sid in seen or owner is None:
+            continue
+        seen.add(sid)
+        why = orphaned(session, sweep.claims.of(owner))
+        if why is not None:
+            finding = Finding("orphaned", sid, owner.stack_id, owner.logical_id, detail=why)
+            sweep.result.findings.append(finding)
 
 
 def audit(
@@ -106,38 +164,29 @@ def audit(
     claims: Claims,
     *,
     restore: bool,
+    reread: Callable[[str], Record | None],
     drop: Callable[[str], None] | None = None,
+    home: Placement | None = None,
 ) -> Audit:
     """Drift of every recorded session, orphans in every placement; see the module doc."""
-    result = Audit()
+    sweep = _Sweep(claims, reread, restore, drop, Audit())
     seen: set[str] = set()
-    for placement, mine in _placements(records).items():
+    for placement, mine in _placements(records, home or Placement()).items():
         try:
             ec2 = gateways(placement, mine[0] if mine else None)
             held = {str(s["TrafficMirrorSessionId"]): s for s in ec2.managed()}
-            for record in mine:
-                found, stale = _check(ec2, record, held.get(record.key), claims, restore)
-                result.checked += 1
-                result.findings += found
-                result.restored += sum(f.action == "restored" for f in found)
-                if stale and drop is not None:
-                    drop(record.key)
-                    result.dropped += 1
-        except Exception as exc:  # noqa: BLE001 - one placement's failure must not stop others
-            _log.warning("placement not audited", extra={"reason": str(exc)})
-            result.errors.append(str(exc))
+        except ProviderError as exc:
+            _log.warning("placement not audited", extra={"reason": exc.reason})
+            sweep.result.errors.append(exc.reason)
             continue
-        for sid, session in held.items():
-            owner = owner_of(session)
-            if sid in seen or owner is None:
-                continue
-            seen.add(sid)
-            why = orphaned(session, claims.of(owner))
-            if why is not None:
-                result.findings.append(
-                    Finding("orphaned", sid, owner.stack_id, owner.logical_id, detail=why)
-                )
-    result.seen = len(seen)
-    for finding in result.findings:
+        claims.forget()  # CloudFormation is asked after this placement's sessions were read
+        first = len(sweep.result.findings)
+        for record in mine:
+            _check(sweep, ec2, record, held.get(record.key))
+        _orphans(sweep, held, seen)
+        found = sweep.result.findings
+        found[first:] = [replace(f, where=ec2.where) for f in found[first:]]
+    sweep.result.seen = len(seen)
+    for finding in sweep.result.findings:
         _log.warning(f"session {finding.kind}", extra=finding.line())
-    return result
+    return sweep.result

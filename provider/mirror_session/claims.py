@@ -8,8 +8,10 @@ resources' physical ID is now:
 - the stack is gone (``ValidationError`` "does not exist", or ``DELETE_COMPLETE``), the
   template no longer has the resource, or it is ``DELETE_COMPLETE``: :data:`GONE`;
 - the stack or the resource is in an operation (``*_IN_PROGRESS``, which includes the cleanup
-  after an update, when a replaced session is about to be deleted), or CloudFormation cannot be
-  asked (another account's stack, no permission, throttled): :data:`UNSURE`;
+  after an update, when a replaced session is about to be deleted), its update's rollback
+  failed (``continue-update-rollback`` may claim the older session again), or CloudFormation
+  cannot be asked (a stack of another account, which it would call nonexistent; no
+  permission; throttled): :data:`UNSURE`;
 - otherwise its physical ID (a session ID, or a fleet's ``fleet-…``).
 
 Example::
@@ -62,9 +64,14 @@ def cloudformation_client(region: str | None) -> CloudFormationClient:
 class Claims:
     """What each stack's resources hold now; every stack is asked once (:attr:`asked`)."""
 
-    def __init__(self, client_for: Any = cloudformation_client) -> None:
+    def __init__(self, client_for: Any = cloudformation_client, account: Any = None) -> None:
         self._client_for = client_for
+        self._account = account or _caller_account
         self._stacks: dict[str, dict[str, str] | str] = {}
+
+    def forget(self) -> None:
+        """Ask again from now on (after a fresh read of the sessions to judge)."""
+        self._stacks.clear()
 
     @property
     def asked(self) -> int:
@@ -81,13 +88,17 @@ class Claims:
         return resources.get(owner.logical_id, GONE)
 
     def _ask(self, stack_id: str) -> dict[str, str] | str:
+        parts = stack_id.split(":")
+        mine = self._account()
+        if len(parts) > 4 and mine and parts[4] != mine:
+            return UNSURE  # CloudFormation would call another account's stack nonexistent
         client: CloudFormationClient = self._client_for(stack_region(stack_id))
         try:
             stacks = client.describe_stacks(StackName=stack_id)["Stacks"]
             status = str(stacks[0].get("StackStatus", "")) if stacks else "DELETE_COMPLETE"
             if status == "DELETE_COMPLETE":
                 return GONE
-            if status.endswith("_IN_PROGRESS"):
+            if status.endswith("_IN_PROGRESS") or status == "UPDATE_ROLLBACK_FAILED":
                 return UNSURE
             pages = client.get_paginator("list_stack_resources").paginate(StackName=stack_id)
             found = [r for page in pages for r in page["StackResourceSummaries"]]
@@ -97,6 +108,15 @@ class Claims:
         except TRANSPORT_ERRORS:
             return UNSURE
         return {str(r["LogicalResourceId"]): _claim(r) for r in found}
+
+
+@functools.cache
+def _caller_account() -> str | None:
+    """This function's account (STS GetCallerIdentity, which needs no permission)."""
+    try:
+        return str(boto3.client("sts", config=CLIENT_CONFIG).get_caller_identity()["Account"])
+    except (ClientError, *TRANSPORT_ERRORS):
+        return None
 
 
 def _claim(resource: Any) -> str:

@@ -36,8 +36,11 @@ _log = logging.getLogger(__name__)
 def remember(store: Store, request: Request, outcome: Outcome) -> None:
     """Record the session's desired state (not for a dry run: nothing was made).
 
-    A record too large even for the advanced tier (tags near EC2's limits) is not kept: the
-    session works, and is reported as not watched, rather than failing the stack.
+    A record that cannot be kept (too large even for the advanced tier: tags near EC2's
+    limits) is removed instead, so that no older record describes the session: it works,
+    and is logged as not watched. A store that refuses the write fails a Create (what it made
+    is undone); an Update then removes the older record, or fails if it cannot (its
+    rollback makes the older properties true again).
     """
     props = request.resource_properties
     if not isinstance(props, Mapping) or not is_session_id(outcome.physical_id):
@@ -47,8 +50,9 @@ def remember(store: Store, request: Request, outcome: Outcome) -> None:
     try:
         store.put(record)
     except ProviderError as exc:
-        if exc.source != "provider":
+        if exc.source != "provider" and request.request_type == "Create":
             raise
+        store.remove(record.key)
         _log.warning(
             "session not watched for drift",
             extra={"session": outcome.physical_id, "reason": exc.reason},

@@ -22,7 +22,7 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Final
 
 from mirror_session.claims import GONE, UNSURE
@@ -64,21 +64,22 @@ class Finding:
     actual: str | None = None
     detail: str = ""
     action: str = "reported"
+    where: str = ""  # the account and region it was found in
 
     def line(self) -> dict[str, str | None]:
         """The finding as one structured log line (and one JSON row of ``tms-audit``): kind,
-        session, stack, logical_id, field, expected, actual, detail, action."""
-        row = asdict(self)
+        session, stack, logical_id, field, expected, actual, detail, action, where."""
         return {
             "kind": self.kind,
             "session": self.session_id,
-            "stack": row["stack_id"],
+            "stack": self.stack_id,
             "logical_id": self.logical_id,
             "field": self.name or None,
             "expected": self.expected,
             "actual": self.actual,
             "detail": self.detail or None,
             "action": self.action,
+            "where": self.where or None,
         }
 
 

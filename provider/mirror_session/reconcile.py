@@ -58,15 +58,30 @@ def _connect(record: Record | None) -> Connect:
     return Connector(Request("Update", owner.stack_id, "reconciler", owner.logical_id))
 
 
-def watch(store: Store, claims: Claims | None = None, *, restore: bool = True) -> Audit:
-    """Drift of every recorded single session, and orphans; with ``restore``, sessions whose
-    OnDrift is Restore are put back and records no stack claims are dropped."""
+def watch(
+    store: Store,
+    claims: Claims | None = None,
+    *,
+    restore: bool = True,
+    home: Placement | None = None,
+) -> Audit:
+    """Drift of every recorded single session, and orphans (also in ``home``: by default the
+    function's own account and region); with ``restore``, sessions whose OnDrift is Restore
+    are put back and records no stack claims are dropped."""
 
     def gateways(placement: Placement, record: Record | None) -> FleetGateway:
         return FleetGateway.of(_connect(record)(placement))
 
     drop = store.remove if restore else None
-    return audit(store.records(), gateways, claims or Claims(), restore=restore, drop=drop)
+    return audit(
+        store.records(),
+        gateways,
+        claims or Claims(),
+        restore=restore,
+        reread=store.get,
+        drop=drop,
+        home=home or Placement(),
+    )
 
 
 def _each(store: Store, work: Callable[[Record, Fleet, FleetGateway], Tally | None]) -> Summary:

@@ -8,8 +8,8 @@ Two kinds of record, one parameter each, named by the resource's physical ID:
   it ``deleting`` when it could not finish: the reconciler then finishes and removes it).
 - ``sessions``: ``<SESSION_STORE_PATH>/<session id>`` (``…/sessions``), the desired state
   of each single session (:mod:`mirror_session.desired`), which the sweep compares with EC2
-  (:mod:`mirror_session.drift`). A session whose tags take more than 4 KB is kept in the
-  advanced tier (up to 8 KB; AWS charges for advanced parameters).
+  (:mod:`mirror_session.drift`). Intelligent-Tiering: a session whose tags take more than
+  4 KB is kept in the advanced tier (up to 8 KB; AWS charges for advanced parameters).
 
 The value is JSON: the owner, the properties as given (ServiceToken dropped), and for a
 session the values EC2 or the provider assigned. The roles may read and write only their
@@ -88,11 +88,17 @@ class Record:
         if self.assigned:
             data["assigned"] = dict(self.assigned)
         value = json.dumps(data, separators=(",", ":"))
-        if len(value.encode()) > limit:
+        size = len(value.encode())
+        if size > limit and limit == MAX_VALUE:
             raise ProviderError(
-                f"The fleet's properties take {len(value.encode())} bytes as JSON; the store "
-                f"keeps at most {MAX_VALUE}. Select by AutoScalingGroupName or InstanceTags "
-                "rather than long ID lists."
+                f"The fleet's properties take {size} bytes as JSON; the store keeps at most "
+                f"{limit}. Select by AutoScalingGroupName or InstanceTags rather than long ID "
+                "lists."
+            )
+        if size > limit:
+            raise ProviderError(
+                f"The session's record takes {size} bytes as JSON; the store keeps at most "
+                f"{limit} (its tags are too long to be watched for drift)."
             )
         return value
 
@@ -126,7 +132,9 @@ class Store:
         name = f"{self.path}/{record.key}"
         fleets = self.kind == "fleets"
         value = record.encode(MAX_VALUE if fleets else MAX_ADVANCED)
-        tier: Any = "Standard" if len(value.encode()) <= MAX_VALUE else "Advanced"
+        # Intelligent-Tiering: standard while it fits, advanced above 4 KB; SSM never turns an
+        # advanced parameter back into a standard one, which an explicit Standard would ask.
+        tier: Any = "Standard" if fleets else "Intelligent-Tiering"
         self._run(
             "store",
             name,
@@ -134,6 +142,19 @@ class Store:
                 Name=name, Value=value, Type="String", Tier=tier, Overwrite=True
             ),
         )
+
+    def get(self, key: str) -> Record | None:
+        """The record as stored now (None when there is none)."""
+        name = f"{self.path}/{key}"
+        try:
+            found = self.ssm.get_parameter(Name=name)["Parameter"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ParameterNotFound":
+                return None
+            raise explain(
+                "read", name, exc, subject=f"{self.kind[:-1]} record", service="SSM"
+            ) from exc
+        return Record.decode(key, str(found["Value"]))
 
     def remove(self, key: str) -> None:
         """Remove the record; one already gone counts as removed."""

@@ -18,6 +18,7 @@ from local.harness.events import CustomResource
 from local.harness.lambda_loader import Handler
 from local.harness.receiver import ResponseReceiver
 from local.harness.stacks import STACKS
+from mirror_session.store import ssm_client
 from tests.conftest import props
 from tests.integration.test_fleet import FLEET_HANDLER, fleet_props, group, sweep
 
@@ -40,7 +41,7 @@ def findings(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
     """The finding lines the sweep logged (one per drifted field or tag, deletion, orphan)."""
     keys = ("kind", "session", "stack", "logical_id", "field", "expected", "actual", "action")
     return [
-        {k: getattr(r, k) for k in (*keys, "detail")}
+        {k: getattr(r, k) for k in (*keys, "detail", "where")}
         for r in caplog.records
         if r.name == "mirror_session.audit" and r.getMessage().startswith("session ")
     ]
@@ -141,6 +142,7 @@ def test_each_changed_field_is_reported_with_before_and_after_and_nothing_is_wri
             "actual": names.get(actual, actual),
             "action": "reported",
             "detail": None,
+            "where": "in this account, region us-east-1",
         }
     ]
     assert summary["findings"]["field"] == 1
@@ -301,6 +303,7 @@ def test_findings_become_emf_metrics_by_kind_with_no_id_in_any_dimension(
         ("DriftedSessions", "tag"): 0.0,
         ("DriftedSessions", "deleted"): 0.0,
         ("OrphanedSessions", "orphaned"): 0.0,
+        ("AuditErrors", "error"): 0.0,
     }
     for m in metrics:
         for dims in m["_aws"]["CloudWatchMetrics"][0]["Dimensions"]:
@@ -334,14 +337,22 @@ def test_a_session_whose_record_outgrows_the_store_works_and_is_logged_as_not_wa
     ]
 
 
-def test_a_record_over_the_standard_tiers_4_kb_is_kept_in_the_advanced_tier(
+def test_a_record_over_the_standard_tiers_4_kb_is_kept_whole_with_intelligent_tiering(
     ec2: EmbeddedEc2, stack: CustomResource, fx: Fixtures
 ) -> None:
-    tags = [{"Key": f"k{n:02d}", "Value": "v" * 250} for n in range(20)]  # ~5.5 KB of JSON
-    sid = stack.create(props(fx, Tags=tags))["PhysicalResourceId"]
-    assert len(recorded(ec2)[sid]["properties"]["Tags"]) == 20
-    ssm = boto3.client("ssm", region_name=ec2.region, endpoint_url=ec2.endpoint)
-    found = ssm.describe_parameters(
-        ParameterFilters=[{"Key": "Name", "Values": [f"{SESSIONS_PATH}/{sid}"]}]
-    )["Parameters"]
-    assert [p["Tier"] for p in found] == ["Advanced"]
+    sent: list[dict[str, Any]] = []
+
+    def seen(params: dict[str, Any], **_: Any) -> None:
+        sent.append(params)
+
+    ssm_client().meta.events.register("provide-client-params.ssm.PutParameter", seen)
+    try:
+        tags = [{"Key": f"k{n:02d}", "Value": "v" * 250} for n in range(20)]  # ~5.5 KB of JSON
+        sid = stack.create(props(fx, Tags=tags))["PhysicalResourceId"]
+    finally:
+        ssm_client().meta.events.unregister("provide-client-params.ssm.PutParameter", seen)
+    assert recorded(ec2)[sid]["properties"]["Tags"] == tags
+    # Advanced above 4 KB, chosen by SSM; an explicit Standard could never come back from it.
+    assert [(p["Name"].rsplit("/", 1)[-1], p["Tier"]) for p in sent] == [
+        (sid, "Intelligent-Tiering")
+    ]

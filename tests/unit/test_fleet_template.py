@@ -163,6 +163,11 @@ def test_the_alarms_watch_exactly_the_metrics_the_reconciler_emits() -> None:
     assert {m["Namespace"] for m in stats} == {"TrafficMirrorProvider"}
     kinds = {d["Value"] for m in stats for d in m["Dimensions"] if d["Name"] == "Kind"}
     assert kinds == set(KINDS) - {"orphaned"}
+    errors = RESOURCES["AuditErrorAlarm"]["Properties"]
+    assert '"AuditErrors"' in code
+    assert (errors["MetricName"], errors["Namespace"]) == ("AuditErrors", "TrafficMirrorProvider")
+    assert {d["Name"]: d["Value"] for d in errors["Dimensions"]}["Kind"] == "error"
+    assert errors["AlarmActions"] == [{"Ref": "AlarmTopicArn"}]
     orphan = RESOURCES["OrphanAlarm"]["Properties"]
     assert (orphan["MetricName"], orphan["Namespace"]) == (
         "OrphanedSessions",

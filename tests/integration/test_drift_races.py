@@ -1,0 +1,237 @@
+"""The drift sweep against what happens around it: Updates landing mid-sweep, CloudFormation
+busy or unreachable, one session's failure, records that cannot be kept, sessions in other
+accounts and regions, adopted sessions. Each case a review reproduced against the first
+version (it reported, restored or dropped wrongly); sessions made through ProviderFunction's
+handler, CloudFormation's side as the harness's CustomResource told it."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from local.harness.ec2sim import EmbeddedEc2, Fixtures
+from local.harness.events import CustomResource
+from local.harness.receiver import ResponseReceiver
+from local.harness.stacks import STACKS
+from mirror_session.audit import audit
+from mirror_session.claims import Claims
+from mirror_session.inventory import FleetGateway
+from mirror_session.placement import Placement
+from mirror_session.reconcile import _connect
+from mirror_session.store import Record, Store
+from tests.conftest import props
+from tests.integration.test_adoption import declared, native_session
+from tests.integration.test_drift import recorded, swept
+from tms_audit.cli import main as tms_audit
+
+MEMBER = "111111111111"
+ROLE = f"arn:aws:iam::{MEMBER}:role/TrafficMirrorSessions"
+
+
+@pytest.fixture(autouse=True)
+def quiet_logger_restored() -> Iterator[None]:
+    package = logging.getLogger("mirror_session")
+    level = package.level
+    yield
+    package.setLevel(level)
+
+
+def test_an_update_landing_between_the_sweeps_reads_is_not_reverted(
+    ec2: EmbeddedEc2, stack: CustomResource, fx: Fixtures
+) -> None:
+    stack.create(props(fx, OnDrift="Restore"))
+    before_update = Store("sessions").records()  # the sweep read the records here
+    answer = stack.update(props(fx, OnDrift="Restore", TrafficMirrorFilterId=fx.filter_ids[1]))
+    assert answer["Status"] == "SUCCESS"
+    store = Store("sessions")
+    mark = len(ec2.calls)
+    found = audit(
+        before_update,
+        lambda placement, record: FleetGateway.of(_connect(record)(placement)),
+        Claims(),
+        restore=True,
+        reread=store.get,
+        drop=store.remove,
+    )
+    assert found.findings == [] and ec2.writes(mark) == []
+    assert ec2.sessions()[0]["TrafficMirrorFilterId"] == fx.filter_ids[1]
+
+
+def test_drift_while_the_stack_is_in_an_operation_waits_for_the_next_sweep(
+    ec2: EmbeddedEc2, stack: CustomResource, fx: Fixtures, caplog: pytest.LogCaptureFixture
+) -> None:
+    sid = stack.create(props(fx, OnDrift="Restore"))["PhysicalResourceId"]
+    ec2.client().modify_traffic_mirror_session(
+        TrafficMirrorSessionId=sid, TrafficMirrorFilterId=fx.filter_ids[1]
+    )
+    STACKS.set_stack_status(stack.stack_id, "UPDATE_IN_PROGRESS")
+    mark = len(ec2.calls)
+    summary, found = swept(caplog)
+    assert found == [] and summary["deferred"] == 1 and ec2.writes(mark) == []
+    STACKS.set_stack_status(stack.stack_id, "UPDATE_COMPLETE")
+    assert [(f["field"], f["action"]) for f in swept(caplog)[1]] == [
+        ("TrafficMirrorFilterId", "restored")
+    ]
+
+
+@pytest.mark.parametrize("how", ["stack busy", "CloudFormation throttling"])
+def test_a_deleted_session_is_kept_on_record_until_cloudformation_can_tell(
+    ec2: EmbeddedEc2,
+    stack: CustomResource,
+    fx: Fixtures,
+    caplog: pytest.LogCaptureFixture,
+    how: str,
+) -> None:
+    sid = stack.create(props(fx))["PhysicalResourceId"]
+    ec2.client().delete_traffic_mirror_session(TrafficMirrorSessionId=sid)
+    if how == "stack busy":
+        STACKS.set_stack_status(stack.stack_id, "UPDATE_IN_PROGRESS")
+    else:
+        ec2.inject("DescribeStacks", "Throttling", times=20)
+    summary, found = swept(caplog)
+    assert found == [] and summary["dropped"] == 0 and sid in recorded(ec2)
+    ec2.clear_faults()
+    STACKS.set_stack_status(stack.stack_id, "UPDATE_COMPLETE")
+    assert [(f["kind"], f["session"]) for f in swept(caplog)[1]] == [("deleted", sid)]
+
+
+def test_one_failed_restore_is_reported_and_the_other_sessions_are_still_judged(
+    ec2: EmbeddedEc2,
+    stack: CustomResource,
+    fx: Fixtures,
+    receiver: ResponseReceiver,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    a = stack.create(props(fx, OnDrift="Restore"))["PhysicalResourceId"]
+    other = CustomResource(stack.handler, receiver, logical_id="Other", stack_id=stack.stack_id)
+    b = other.create(props(fx, NetworkInterfaceId=fx.sources[1]))["PhysicalResourceId"]
+    client = ec2.client()
+    client.modify_traffic_mirror_session(TrafficMirrorSessionId=a, SessionNumber=2)
+    client.create_traffic_mirror_session(  # by hand, on A's declared number
+        NetworkInterfaceId=fx.sources[0],
+        TrafficMirrorTargetId=fx.target_id,
+        TrafficMirrorFilterId=fx.filter_ids[0],
+        SessionNumber=1,
+    )
+    client.modify_traffic_mirror_session(TrafficMirrorSessionId=b, Description="by hand")
+    summary, found = swept(caplog)
+    by_session = {f["session"]: f for f in found}
+    assert set(by_session) == {a, b}
+    assert by_session[a]["action"].startswith("restore failed: ")
+    assert "SessionNumber 1" in by_session[a]["action"] or "1" in by_session[a]["action"]
+    assert by_session[b]["action"] == "reported"
+    assert summary["errors"] == 1 and summary["checked"] == 2
+
+
+def test_an_update_whose_record_cannot_be_kept_removes_the_older_record(
+    ec2: EmbeddedEc2, stack: CustomResource, fx: Fixtures, caplog: pytest.LogCaptureFixture
+) -> None:
+    sid = stack.create(props(fx, OnDrift="Restore", Tags=[{"Key": "team", "Value": "net"}]))[
+        "PhysicalResourceId"
+    ]
+    tags = [{"Key": f"k{n:03d}" + "x" * 124, "Value": "v" * 256} for n in range(46)]
+    assert stack.update(props(fx, OnDrift="Restore", Tags=tags))["Status"] == "SUCCESS"
+    assert sid not in recorded(ec2)
+    mark = len(ec2.calls)
+    assert swept(caplog)[1] == [] and ec2.writes(mark) == []
+    held = {t["Key"] for t in ec2.sessions()[0]["Tags"]}
+    assert {t["Key"] for t in tags} <= held
+
+
+def test_sessions_in_a_member_account_and_another_region_are_watched_there(
+    ec2: EmbeddedEc2,
+    stack: CustomResource,
+    receiver: ResponseReceiver,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    member, regional = ec2.fixtures(account=MEMBER), ec2.fixtures(region="eu-west-1")
+    sid = stack.create(props(member, RoleArn=ROLE, OnDrift="Restore"))["PhysicalResourceId"]
+    other = CustomResource(stack.handler, receiver, logical_id="Regional", stack_id=stack.stack_id)
+    assert other.create(props(regional, Region="eu-west-1"))["Status"] == "SUCCESS"
+    mark = len(ec2.calls)
+    summary, found = swept(caplog)
+    assert found == [] and summary["checked"] == 2 and ec2.writes(mark) == []
+    ec2.client(account=MEMBER).modify_traffic_mirror_session(
+        TrafficMirrorSessionId=sid, Description="by hand"
+    )
+    _, found = swept(caplog)
+    assert [(f["session"], f["field"], f["action"]) for f in found] == [
+        (sid, "Description", "restored")
+    ]
+    assert found[0]["where"] == f"in account {MEMBER}, region us-east-1"
+    assert "Description" not in ec2.sessions(account=MEMBER)[0]
+
+
+def test_adopted_sessions_and_an_update_of_ondrift_alone_raise_no_finding(
+    ec2: EmbeddedEc2, stack: CustomResource, fx: Fixtures, caplog: pytest.LogCaptureFixture
+) -> None:
+    native = native_session(ec2, fx)
+    adopted: dict[str, Any] = declared(
+        fx, native, Description="adopted", SessionNumber=None, VirtualNetworkId=None
+    )
+    assert stack.create(adopted)["Status"] == "SUCCESS"
+    assert swept(caplog)[1] == []
+    mark = len(ec2.calls)
+    assert stack.update({**adopted, "OnDrift": "Restore"})["Status"] == "SUCCESS"
+    assert ec2.writes(mark) == []  # OnDrift reaches the record only
+    sid = native["TrafficMirrorSessionId"]
+    assert recorded(ec2)[sid]["properties"]["OnDrift"] == "Restore"
+    assert swept(caplog)[1] == []
+
+
+def test_a_replacement_in_a_later_placement_mid_sweep_is_not_called_an_orphan(
+    ec2: EmbeddedEc2, stack: CustomResource, fx: Fixtures, receiver: ResponseReceiver
+) -> None:
+    regional_fx = ec2.fixtures(region="eu-west-1")
+    assert stack.create(props(fx))["Status"] == "SUCCESS"  # the home placement, same stack
+    regional = CustomResource(
+        stack.handler, receiver, logical_id="Regional", stack_id=stack.stack_id
+    )
+    regional.create(props(regional_fx, Region="eu-west-1"))
+    records = Store("sessions").records()
+
+    def gateways(placement: Placement, record: Record | None) -> FleetGateway:
+        if placement.region == "eu-west-1":  # a replacement lands while home is being judged
+            regional.update(
+                props(regional_fx, Region="eu-west-1", NetworkInterfaceId=regional_fx.sources[1])
+            )
+            STACKS.set_stack_status(stack.stack_id, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
+        return FleetGateway.of(_connect(record)(placement))
+
+    store = Store("sessions")
+    found = audit(records, gateways, Claims(), restore=False, reread=store.get)
+    assert [f.line() for f in found.findings if f.kind == "orphaned"] == []
+
+
+def test_tms_audit_deletes_only_orphans_where_it_runs_and_says_where_the_others_are(
+    ec2: EmbeddedEc2, stack: CustomResource, receiver: ResponseReceiver
+) -> None:
+    regional_fx = ec2.fixtures(region="eu-west-1")
+    gone = CustomResource(stack.handler, receiver, logical_id="Gone")
+    orphan = gone.create(props(regional_fx, Region="eu-west-1"))["PhysicalResourceId"]
+    STACKS.delete_stack(gone.stack_id)
+    out = io.StringIO()
+    status = tms_audit(["--delete-orphans", "--yes"], out=out, ask=lambda prompt: "y")
+    assert status == 1
+    assert "Not deleted here: orphans in this account, region eu-west-1" in out.getvalue()
+    assert [s["TrafficMirrorSessionId"] for s in ec2.sessions(region="eu-west-1")] == [orphan]
+    status = tms_audit(
+        ["--region", "eu-west-1", "--delete-orphans", "--yes"], out=io.StringIO(), ask=input
+    )
+    assert ec2.sessions(region="eu-west-1") == []
+
+
+def test_a_stack_of_another_account_is_never_called_gone(
+    ec2: EmbeddedEc2, stack: CustomResource, fx: Fixtures, caplog: pytest.LogCaptureFixture
+) -> None:
+    elsewhere = "arn:aws:cloudformation:us-east-1:999999999999:stack/theirs/abc"
+    other = CustomResource(stack.handler, stack.receiver, logical_id="Theirs", stack_id=elsewhere)
+    assert other.create(props(fx))["Status"] == "SUCCESS"
+    STACKS.delete_stack(elsewhere)  # CloudFormation here would say it does not exist
+    mark = len(ec2.calls)
+    _, found = swept(caplog)
+    assert found == [] and "DescribeStacks" not in ec2.calls[mark:]
