@@ -13,11 +13,10 @@ correct either way:
   process moves it (allocated: one Modify to a free number, distinct by rank) or removes it
   and fails (declared: the user's number is never moved). Each process moves only its own.
 
-The wait makes "each process sees the others" true: a process that finishes without seeing a
-rival read the interface at least SETTLE_SECONDS after its own Create landed, so the rival's
-Create landed later; the rival either saw it before creating (then it is older and wins) or
-took longer than SETTLE_SECONDS from read to Create (then the rival yields to every session
-it did not see before creating).
+The wait makes "each process sees the others" true: one that finishes without seeing a rival
+read the interface SETTLE_SECONDS after its own Create landed, so the rival's landed later;
+that rival saw it before creating (it is older and wins), or took longer than SETTLE_SECONDS
+from read to Create (it yields to every session it did not see before creating).
 
 Example::
 
@@ -42,15 +41,8 @@ from mirror_session.identity import DECLARED, Owner, number_mode
 from mirror_session.plan import Modify, free_numbers
 from mirror_session.schema import Value
 
-__all__ = [
-    "SESSIONS_PER_INTERFACE",
-    "SETTLE_SECONDS",
-    "Interface",
-    "place",
-    "read",
-    "settle",
-    "settle_wait",
-]
+__all__ = ["SESSIONS_PER_INTERFACE", "SETTLE_SECONDS", "Interface", "place", "read", "settle"]
+__all__ += ["settle_wait"]
 
 Session = TrafficMirrorSessionTypeDef
 #: EC2 allows this many sessions per source interface.
@@ -156,9 +148,8 @@ def place(
 ) -> Session:
     """Create a session on ``view.name`` with a number no other session there holds.
 
-    ``params`` without SessionNumber: the lowest free number is allocated. ``tags`` carry
-    the owner's reserved tags (their ``session-number`` says which). ``settled=False``
-    returns the session as created: a batch settles it later (:func:`settle`, ``created_at``).
+    ``params`` without SessionNumber: the lowest free number is allocated. ``tags`` carry the
+    owner's reserved tags. ``settled=False``: as created, a batch settles it (:func:`settle`).
     """
     for _ in range(MAX_ROUNDS):
         number = view.number_for(params)
@@ -188,24 +179,26 @@ def place(
     )
 
 
-def _order(session: Session, earlier: set[str]) -> tuple[bool, bool, str]:
-    """Who keeps a shared number: seen before (older), then declared, then the lowest ID."""
-    return (_id(session) not in earlier, number_mode(session) != DECLARED, _id(session))
-
-
 def settle_wait() -> float:
     """:data:`SETTLE_SECONDS`, or the SETTLE_SECONDS environment variable."""
     return float(os.environ.get("SETTLE_SECONDS", SETTLE_SECONDS))
 
 
 def settle(
-    ec2: Ec2Gateway, made: Session, before: Interface, *, created_at: float | None = None
+    ec2: Ec2Gateway,
+    made: Session,
+    before: Interface,
+    *,
+    created_at: float | None = None,
+    one_per: Owner | None = None,
 ) -> Session:
     """Make sure no other session on the interface shares ``made``'s number; see module doc.
 
-    ``before`` is the read that chose the number. Returns the session as EC2 holds it.
-    ``created_at`` (a batch): when the Create returned; the caller has already waited
-    :func:`settle_wait` since the batch's last Create, so the first round does not wait.
+    ``before``: the read that chose the number. ``created_at`` (a batch): when the Create
+    returned; the caller has waited :func:`settle_wait` since the batch's last Create.
+    ``one_per`` (a fleet): of sessions this owner's passes made on the interface at once, the
+    lowest ID keeps it, the others are deleted (never the lowest: never none). Returns the
+    session kept, as EC2 holds it.
     """
     mine = _id(made)
     wait = settle_wait()
@@ -215,12 +208,20 @@ def settle(
         if at is None:
             time.sleep(wait)
         now = read(ec2, before.name)
+        twins = sorted(_id(s) for s in now.sessions if one_per is not None and one_per.owns(s))
+        if twins and twins[0] != mine and now.get(twins[0]) is not None:
+            ec2.delete(mine)  # a twin made by another pass of the same owner keeps it
+            return now.get(twins[0]) or made
         current = now.get(mine) or made
         rivals = [s for s in now.sessions if _number(s) == _number(current) and _id(s) != mine]
         if not rivals:
             return current
         earlier = {_id(s) for s in before.sessions}
-        group = sorted([current, *rivals], key=lambda s: _order(s, earlier))
+        # Who keeps a shared number: seen before (older), then declared, then the lowest ID.
+        group = sorted(
+            [current, *rivals],
+            key=lambda s: (_id(s) not in earlier, number_mode(s) != DECLARED, _id(s)),
+        )
         keeper = group[0]
         unseen = [s for s in rivals if _id(s) not in earlier]
         if _id(keeper) == mine and not (slow and unseen):

@@ -220,7 +220,7 @@ def _create_missing(
         time.sleep(settle_wait())
     for made, view, at in placed:
         try:
-            settle(ec2, made, view, created_at=at)
+            settle(ec2, made, view, created_at=at, one_per=fleet.owner)
         except ProviderError as exc:
             if not _skippable(exc):
                 raise
