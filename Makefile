@@ -35,7 +35,7 @@ help:
 	@echo "  make build         sam build (no Docker needed)"
 	@echo "  make package       make build, then check what the package holds"
 	@echo "  make bench         the provider against bare boto3: time, EC2 calls, memory, package"
-	@echo "                     (figures in build/bench.json)"
+	@echo "                     and a 1,000-interface fleet (figures in build/bench.json)"
 	@echo "Housekeeping:"
 	@echo "  make venv          set up .venv only (every target does this itself when needed)"
 	@echo "  make clean         remove the virtual environments, caches and build output"

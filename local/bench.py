@@ -2,7 +2,9 @@
 same run, on the same embedded EC2 endpoint, so the ratios hold on a noisy machine.
 
 Prints a table and writes build/bench.json (git-ignored, so a run leaves the clone clean).
-A benchmark, not a test: nothing here asserts.
+A benchmark, not a test: timings are reported, never judged. It exits 1 only when the fleet
+rows (:mod:`local.bench_fleet`) find the fleet not as declared (not all mirrored, a write in
+a sweep of a true fleet, sessions left after Delete).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 
 import boto3
 
+from local import bench_fleet
 from local.harness.ec2sim import WRITE_ACTIONS, EmbeddedEc2, Fixtures
 from local.harness.events import CustomResource, event, new_stack_id
 from local.harness.lambda_loader import ROOT, Handler, LambdaContext, handler_location, load_handler
@@ -413,6 +416,15 @@ def run() -> dict[str, Any]:
             f"fan-out: {FANOUT} creates, {WORKERS} workers, {THROTTLES} throttles ...", flush=True
         )
         results["fan_out"] = fan_out(ec2, rx, fx)
+        if bench_fleet.SIZE:  # BENCH_FLEET_SIZE=0 leaves the fleet rows out
+            print(
+                f"fleet: {bench_fleet.SIZE} interfaces, created under throttling, swept, "
+                f"deleted; then with a {bench_fleet.SHORT_TIMEOUT_S:.0f} s Lambda timeout ...",
+                flush=True,
+            )
+            t0 = time.perf_counter()
+            results["fleet"], results["fleet_problems"] = bench_fleet.run(ec2, rx, SETTLE_WAIT_S)
+            results["fleet"]["bench_s"] = round(time.perf_counter() - t0, 1)
     results["package"] = package()
     return results
 
@@ -464,6 +476,9 @@ def report(r: dict[str, Any]) -> str:
         f"{fo['throttles_injected']} throttles | {fo['succeeded']} ok, {fo['failed']} failed, "
         f"{fo['retries']} retries, {fo['total_s']} s | - | - |"
     )
+    if "fleet" in r:
+        lines += bench_fleet.rows(r["fleet"])
+    lines += [f"FLEET PROBLEM: {p}" for p in r.get("fleet_problems", [])]
     return "\n".join(lines)
 
 
@@ -475,7 +490,7 @@ def main() -> int:
     print()
     print(report(results))
     print(f"\nwritten: {RESULTS.relative_to(ROOT)}")
-    return 0
+    return 1 if results.get("fleet_problems") else 0
 
 
 if __name__ == "__main__":
