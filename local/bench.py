@@ -4,7 +4,8 @@ same run, on the same embedded EC2 endpoint, so the ratios hold on a noisy machi
 Prints a table and writes build/bench.json (git-ignored, so a run leaves the clone clean).
 A benchmark, not a test: timings are reported, never judged. It exits 1 only when the fleet
 rows (:mod:`local.bench_fleet`) find the fleet not as declared (not all mirrored, a write in
-a sweep of a true fleet, sessions left after Delete).
+a sweep of a true fleet, sessions left after Delete), or the drift rows
+(:mod:`local.bench_drift`) find a sweep with nothing drifted writing or reporting anything.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 
 import boto3
 
-from local import bench_fleet
+from local import bench_drift, bench_fleet
 from local.harness.ec2sim import WRITE_ACTIONS, EmbeddedEc2, Fixtures
 from local.harness.events import CustomResource, event, new_stack_id
 from local.harness.lambda_loader import ROOT, Handler, LambdaContext, handler_location, load_handler
@@ -425,6 +426,13 @@ def run() -> dict[str, Any]:
             t0 = time.perf_counter()
             results["fleet"], results["fleet_problems"] = bench_fleet.run(ec2, rx, SETTLE_WAIT_S)
             results["fleet"]["bench_s"] = round(time.perf_counter() - t0, 1)
+        if bench_drift.SESSIONS:  # BENCH_DRIFT_SESSIONS=0 leaves the drift rows out
+            print(
+                f"drift: {bench_drift.SESSIONS} recorded sessions in {bench_drift.STACKS} stacks, "
+                f"{bench_drift.SWEEPS} sweeps ...",
+                flush=True,
+            )
+            results["drift"], results["drift_problems"] = bench_drift.run(ec2, rx)
     results["package"] = package()
     return results
 
@@ -479,6 +487,9 @@ def report(r: dict[str, Any]) -> str:
     if "fleet" in r:
         lines += bench_fleet.rows(r["fleet"])
     lines += [f"FLEET PROBLEM: {p}" for p in r.get("fleet_problems", [])]
+    if "drift" in r:
+        lines += bench_drift.rows(r["drift"])
+    lines += [f"DRIFT PROBLEM: {p}" for p in r.get("drift_problems", [])]
     return "\n".join(lines)
 
 
@@ -490,7 +501,7 @@ def main() -> int:
     print()
     print(report(results))
     print(f"\nwritten: {RESULTS.relative_to(ROOT)}")
-    return 1 if results.get("fleet_problems") else 0
+    return 1 if results.get("fleet_problems") or results.get("drift_problems") else 0
 
 
 if __name__ == "__main__":
