@@ -186,15 +186,22 @@ def _create_missing(
     tally: Tally,
     budget: Budget,
 ) -> None:
-    """One Create per missing interface, then one wait, then each settles (no second wait)."""
+    """One Create per missing interface, then one wait, then each settles (no second wait).
+
+    The pass stops starting Creates while it still has time to finish them: RESERVE_S, the
+    wait, and one interface read per session placed (at the pace of this pass's reads)."""
     placed: list[tuple[Session, Interface, float]] = []
+    read_s: list[float] = []
     declared = "SessionNumber" in fleet.spec.values
     tags = {**fleet.spec.tags, **fleet.owner.tags(allocated=not declared)}
     for eni in missing:
-        if budget() < RESERVE_S:
+        pace = sum(read_s) / len(read_s) if read_s else 0.0
+        if budget() < RESERVE_S + settle_wait() + len(placed) * pace:
             tally.unfinished = True  # the next pass (reconciler, redelivery) goes on
             break
+        started = time.monotonic()
         view = read(ec2, eni)
+        read_s.append(time.monotonic() - started)
         if view.owned(fleet.owner) is not None:
             # Made since the fleet's sessions were read, by another pass (the instance's other
             # launch event, a sweep): the interface is mirrored, a second session would not be.

@@ -509,3 +509,27 @@ def test_a_launch_pass_that_finds_the_interface_mirrored_meanwhile_makes_no_seco
     assert [r["fleets"][fleet.physical_id]["mirrored"] for r in results] == [1, 1]
     assert len(ec2.requests("CreateTrafficMirrorSession")) == creates + 1
     assert [s["NetworkInterfaceId"] for s in ec2.sessions()].count(new) == 1
+
+
+def test_a_pass_stops_creating_while_it_still_has_time_to_settle_what_it_made(
+    ec2: EmbeddedEc2, fx: Fixtures, receiver: ResponseReceiver
+) -> None:
+    """Each interface read takes 1 s here; with 19.5 s of Lambda time, the pass may start a
+    Create only while 15 s (RESERVE_S) plus one read per session already placed remain: it
+    places 2, not the 4 that would leave their settle reads eating into the reserve."""
+    group(ec2, fx, 5)
+    short = CustomResource(
+        FLEET_HANDLER,
+        receiver,
+        logical_id="WebFleet",
+        resource_type="Custom::TrafficMirrorFleet",
+        timeout_s=19.5,
+    )
+    ec2.inject("DescribeTrafficMirrorSessions", delay_s=1.0, times=20)
+    answer = short.create(fleet_props(fx))
+    assert answer["Status"] == "SUCCESS", answer["Reason"]
+    assert answer["Data"]["InterfacesMirrored"] == "2"
+    assert len(ec2.sessions()) == 2
+    ec2.clear_faults()
+    sweep()  # the reconciler finishes the fleet
+    assert len(ec2.sessions()) == 5
