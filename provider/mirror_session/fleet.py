@@ -33,7 +33,7 @@ from mirror_session.held import held_as_spec
 from mirror_session.identity import Owner, fleet_id, fleet_token
 from mirror_session.inventory import FleetGateway
 from mirror_session.plan import create_params
-from mirror_session.schema import SESSION_FIELDS, SessionSpec, Value
+from mirror_session.schema import FIELDS_BY_NAME, SESSION_FIELDS, SessionSpec, Value
 
 __all__ = ["RESERVE_S", "Budget", "Fleet", "Tally", "sync"]
 
@@ -53,6 +53,8 @@ SKIPPED_CODES: Final = frozenset(
     }
 )
 _PARAMS: Final = frozenset(f.name for f in SESSION_FIELDS)
+#: The PacketLength EC2 reports for whole packets with an NLB target (the highest there is).
+WHOLE_PACKET: Final = FIELDS_BY_NAME["PacketLength"].high
 _log = logging.getLogger(__name__)
 
 
@@ -132,9 +134,9 @@ def _keep(ec2: FleetGateway, fleet: Fleet, session: Session, vni: int | None) ->
     if number is not None and number != session.get("SessionNumber"):
         view = read(ec2, eni)  # a declared number: check no other session holds it
     held = held_as_spec(session, new)
-    if "PacketLength" not in new.values:
-        # Omitted: whole packets. An NLB target reports its own default (8500) then, which
-        # is no drift: keep what EC2 says rather than remove it on every sweep.
+    if "PacketLength" not in new.values and held.values.get("PacketLength") == WHOLE_PACKET:
+        # Omitted: whole packets, which an NLB target reports as its default (8500): no
+        # drift. Any other length (an older template's, or set by hand) is removed.
         held = SessionSpec(
             {k: v for k, v in held.values.items() if k != "PacketLength"},
             held.tags,
