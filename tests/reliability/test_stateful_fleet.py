@@ -547,12 +547,20 @@ class FleetAndSingles(RuleBasedStateMachine):
         self.ok(self.make("Delete", logical, props, physical_id=answer["PhysicalResourceId"]))
         return None
 
-    @rule(which=PICK, spec=single_specs)
-    def create_single(self, which: int, spec: SingleSpec) -> None:
+    @rule(which=st.integers(0, 3), spec=single_specs, fleet_session_gone=st.booleans())
+    def create_single(self, which: int, spec: SingleSpec, fleet_session_gone: bool) -> None:
+        """A single session on one of the first fleet interfaces (so that they meet), maybe
+        where the fleet's session was deleted by hand: then it may take the fleet's number,
+        or the last free place."""
         logical = next((n for n in SINGLES if n not in self.singles), None)
         if logical is None:
             return  # (not a precondition: whether a Create succeeded may differ after a race)
         eni = pick(self.candidates(), which)
+        if fleet_session_gone and self.fleet is not None:
+            for session in self.fleet_sessions().get(eni, []):
+                sid = session["TrafficMirrorSessionId"]
+                self.world.client.delete_traffic_mirror_session(TrafficMirrorSessionId=sid)
+                self.fleet.true = False
         expected = self.predict(eni, spec)
         used = {s["SessionNumber"] for s in self.world.by_interface().get(eni, [])}
         lowest = min(set(range(1, MAX_SESSIONS + 2)) - used)
