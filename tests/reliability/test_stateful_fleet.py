@@ -547,14 +547,24 @@ class FleetAndSingles(RuleBasedStateMachine):
         self.ok(self.make("Delete", logical, props, physical_id=answer["PhysicalResourceId"]))
         return None
 
-    @rule(which=st.integers(0, 3), spec=single_specs, fleet_session_gone=st.booleans())
-    def create_single(self, which: int, spec: SingleSpec, fleet_session_gone: bool) -> None:
+    @rule(
+        which=st.integers(0, 3),
+        spec=single_specs,
+        fleet_session_gone=st.booleans(),
+        fleet_number=st.booleans(),
+    )
+    def create_single(
+        self, which: int, spec: SingleSpec, fleet_session_gone: bool, fleet_number: bool
+    ) -> None:
         """A single session on one of the first fleet interfaces (so that they meet), maybe
-        where the fleet's session was deleted by hand: then it may take the fleet's number,
-        or the last free place."""
+        declaring the number the fleet declares, maybe where the fleet's session was deleted
+        by hand: then the fleet must skip the interface when the single takes its number or
+        the last free place."""
         logical = next((n for n in SINGLES if n not in self.singles), None)
         if logical is None:
             return  # (not a precondition: whether a Create succeeded may differ after a race)
+        if fleet_number and self.fleet is not None and self.fleet.settings.number is not None:
+            spec = replace(spec, number=self.fleet.settings.number)
         eni = pick(self.candidates(), which)
         if fleet_session_gone and self.fleet is not None:
             for session in self.fleet_sessions().get(eni, []):
