@@ -132,6 +132,7 @@ bench: build $(STAMP)
 # The reliability suites at full size; make test runs them at their default size.
 reliability: $(STAMP)
 	FUZZ_EXAMPLES=10000 STATEFUL_SEQUENCES=150 STATEFUL_STEPS=30 CONCURRENCY_ROUNDS=20 \
+		FLEET_SEQUENCES=50 FLEET_STEPS=30 \
 		$(BIN)/pytest tests/reliability tests/integration/test_failures.py \
 		tests/integration/test_ownership.py
 

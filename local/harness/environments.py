@@ -3,7 +3,8 @@
 CloudFormation invokes the provider once per resource, asynchronously, and Lambda runs
 concurrent invocations in separate execution environments: separate processes, each with
 its own copy of the handler module and its globals. This plays that: every environment is a
-Python process that imports the handler from template.yaml (as the runtime does) and then
+Python process that imports the handler of one function (``function``: the session
+provider's by default) from template.yaml (as the runtime does) and then
 handles the events it is given, warm, one at a time, starting each at an agreed moment so
 that several environments really act at once.
 
@@ -29,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from local.harness.lambda_loader import ROOT
+from local.harness.lambda_loader import FUNCTION, ROOT
 
 #: The environment's main loop: protocol lines on the original stdout, logs elsewhere.
 _WORKER = """
@@ -37,7 +38,7 @@ import json, os, sys, time
 protocol = os.fdopen(os.dup(1), "w", buffering=1)
 os.dup2(2, 1)  # the handler's log lines (stdout in Lambda) go to the log file
 from local.harness.lambda_loader import LambdaContext, load_handler
-handler = load_handler()
+handler = load_handler(function=sys.argv[1])
 protocol.write("ready\\n")
 for line in sys.stdin:
     job = json.loads(line)
@@ -54,8 +55,11 @@ class EnvironmentFailed(RuntimeError):
 class LambdaEnvironments:
     """``count`` warm Lambda environments; see the module doc."""
 
-    def __init__(self, count: int, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, count: int, env: Mapping[str, str] | None = None, function: str = FUNCTION
+    ) -> None:
         self.count = count
+        self.function = function
         self.env = {**os.environ, **(env or {})}
         self.logs = Path(tempfile.mkdtemp(prefix="lambda-envs-"))
         self._procs: list[subprocess.Popen[str]] = []
@@ -68,7 +72,7 @@ class LambdaEnvironments:
             self._log_files.append(log)
             self._procs.append(
                 subprocess.Popen(  # noqa: S603 - our own interpreter and script
-                    [sys.executable, "-c", _WORKER],
+                    [sys.executable, "-c", _WORKER, self.function],
                     cwd=ROOT,
                     env=self.env,
                     stdin=subprocess.PIPE,

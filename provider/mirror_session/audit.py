@@ -93,7 +93,7 @@ def _drifted(sweep: _Sweep, ec2: FleetGateway, record: Record, held: Session) ->
     action = "reported"
     if sweep.restore and desired.text("OnDrift") == "Restore":
         try:
-            put_back(ec2, held, desired, owner, strict=True)
+            put_back(ec2, held, desired, owner)
             action = "restored"
             sweep.result.restored += len(found)
         except ProviderError as exc:

@@ -19,7 +19,7 @@ from mirror_session.ec2 import Ec2Gateway, TrafficMirrorSessionTypeDef
 from mirror_session.held import held_as_spec
 from mirror_session.identity import Owner, tags_of
 from mirror_session.plan import TagChanges, TagWrite, plan_update, tag_writes
-from mirror_session.schema import SessionSpec
+from mirror_session.schema import FIELDS_BY_NAME, SessionSpec
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2.type_defs import TagTypeDef
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 __all__ = ["as_held", "converge", "put_back", "tag_changes"]
 
 Session = TrafficMirrorSessionTypeDef
+#: The PacketLength EC2 reports for whole packets with an NLB target (the highest there is).
+WHOLE_PACKET = FIELDS_BY_NAME["PacketLength"].high
 
 
 def tag_changes(session: Session, owner: Owner, user: TagChanges | None) -> list[TagWrite]:
@@ -84,12 +86,12 @@ def converge(
     return session
 
 
-def as_held(session: Session, new: SessionSpec, *, strict: bool = False) -> SessionSpec:
-    """What EC2 holds, to diff ``new`` against. PacketLength omitted means whole packets; an
-    NLB target then reports its own default (8500), which is no drift: it is left out, unless
-    ``strict`` (``new`` holds what EC2 reported at Create: a recorded single session)."""
+def as_held(session: Session, new: SessionSpec) -> SessionSpec:
+    """What EC2 holds, to diff ``new`` against. PacketLength omitted means whole packets,
+    which an NLB target reports as its default (8500): that is no drift and is left out; any
+    other length (set by hand, or by an older template) is a difference, removed."""
     held = held_as_spec(session, new)
-    if strict or "PacketLength" in new.values:
+    if "PacketLength" in new.values or held.values.get("PacketLength") != WHOLE_PACKET:
         return held
     values = {k: v for k, v in held.values.items() if k != "PacketLength"}
     return SessionSpec(values, held.tags, held.tags_known)
@@ -101,7 +103,6 @@ def put_back(
     new: SessionSpec,
     owner: Owner,
     *,
-    strict: bool = False,
     dry_run: bool = False,
 ) -> Session:
     """Bring a held session back to ``new``, diffed against what EC2 holds (no write when
@@ -112,5 +113,5 @@ def put_back(
     view = Interface(eni, [session])
     if number is not None and number != session.get("SessionNumber"):
         view = read(ec2, eni)  # another session may hold it now
-    base = as_held(session, new, strict=strict)
+    base = as_held(session, new)
     return converge(ec2, view, session, base=base, new=new, owner=owner, dry_run=dry_run)

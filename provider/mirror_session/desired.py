@@ -21,15 +21,14 @@ from typing import Final
 from mirror_session.errors import ProviderError
 from mirror_session.identity import Owner, is_session_id
 from mirror_session.request import Outcome, Request
-from mirror_session.schema import SessionSpec, Value
+from mirror_session.schema import FIELDS, SessionSpec, Value
 from mirror_session.store import Record, Store
 from mirror_session.validation import parse
 
 __all__ = ["ASSIGNED", "desired_of", "forget", "remember"]
 
-#: Values EC2 or the provider picks when the property is omitted; recorded as assigned
-#: (PacketLength: an NLB target reports its own default; others report none, whole packets).
-ASSIGNED: Final = ("SessionNumber", "VirtualNetworkId", "PacketLength")
+#: Values EC2 or the provider picks when the property is omitted; recorded as assigned.
+ASSIGNED: Final = tuple(f.name for f in FIELDS if f.assigned_when_omitted)
 _log = logging.getLogger(__name__)
 
 

@@ -91,10 +91,10 @@ def differences(desired: SessionSpec, session: Session) -> list[Difference]:
     """What differs between the declared session and the one EC2 holds; [] when nothing.
 
     The diff is the plan an Update would make from what EC2 holds. ``desired`` holds what
-    EC2 reported at Create for omitted values (:func:`mirror_session.desired.desired_of`),
-    so every field is compared, an omitted PacketLength too.
+    EC2 or the provider assigned at Create for omitted values
+    (:func:`mirror_session.desired.desired_of`), so every field is compared.
     """
-    held = as_held(session, desired, strict=True)
+    held = as_held(session, desired)
     plan = plan_update(held, desired)
     found: list[Difference] = []
     if plan.modify:

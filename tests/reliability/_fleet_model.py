@@ -1,0 +1,395 @@
+"""The world of the stateful fleet suite (test_stateful_fleet.py): two Auto Scaling groups whose
+instances come and go, the EventBridge events the reconciler receives, and which interfaces a
+fleet selects, worked out from EC2 directly (the oracle does not use the provider's code).
+
+Example::
+
+    world = World(ec2, fx)
+    world.build({"web": 2, "api": 1})
+    new = world.scale_out("web", 1)          # instance IDs launched
+    world.selected(Selector("AutoScalingGroupName", group="web"))   # {'eni-…', …}
+
+and what the stack declares: the fleet's selector and settings, single sessions' properties,
+and the strategies that draw them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+import boto3
+from hypothesis import strategies as st
+
+from local.harness.ec2sim import EmbeddedEc2, Fixtures
+from local.harness.events import ACCOUNT, REGION
+
+GROUPS: Final = ("web", "api")
+#: Tags each group propagates to its instances (InstanceTags selectors pick by them).
+GROUP_TAGS: Final = {
+    "web": {"role": "web", "tier": "front"},
+    "api": {"role": "api", "tier": "front"},
+}
+TAG_SELECTIONS: Final = (
+    (("role", "web"),),
+    (("tier", "front"),),
+    (("role", "api"), ("tier", "front")),
+)
+GROUP_TAG: Final = "aws:autoscaling:groupName"
+LIVE: Final = frozenset({"pending", "running", "stopping", "stopped"})
+MAX_SIZE: Final = 4
+
+
+@dataclass(frozen=True)
+class Selector:
+    """Which interfaces a fleet mirrors: one selector property, and ``Interfaces``."""
+
+    kind: str  # AutoScalingGroupName, InstanceTags or NetworkInterfaceIds
+    group: str = ""
+    tags: tuple[tuple[str, str], ...] = ()
+    enis: tuple[str, ...] = ()
+    interfaces: str | None = None  # None: omitted (the primary interface)
+
+    def props(self) -> dict[str, Any]:
+        """The selector's ResourceProperties, as a template gives them."""
+        value: Any
+        if self.kind == "AutoScalingGroupName":
+            value = self.group
+        elif self.kind == "InstanceTags":
+            value = [{"Key": k, "Value": v} for k, v in self.tags]
+        else:
+            value = list(self.enis)
+        out: dict[str, Any] = {self.kind: value}
+        if self.interfaces is not None:
+            out["Interfaces"] = self.interfaces
+        return out
+
+
+def interfaces_of(instance: dict[str, Any], which: str) -> list[str]:
+    """The instance's primary interface (device index 0), or all of them."""
+    return sorted(
+        str(n["NetworkInterfaceId"])
+        for n in instance.get("NetworkInterfaces", [])
+        if which == "all" or n["Attachment"]["DeviceIndex"] == 0
+    )
+
+
+class World:
+    """The groups and instances around a fleet, in the embedded EC2."""
+
+    def __init__(self, ec2: EmbeddedEc2, fx: Fixtures) -> None:
+        self.ec2 = ec2
+        self.fx = fx
+        self.client = ec2.client()
+        self.asg = boto3.client("autoscaling", region_name=ec2.region, endpoint_url=ec2.endpoint)
+        self.ssm = boto3.client("ssm", region_name=ec2.region, endpoint_url=ec2.endpoint)
+        self.other_target = ""
+        self.order: dict[str, int] = {}  # instance ID -> launch order (IDs are random)
+
+    def build(self, sizes: dict[str, int]) -> None:
+        """Both groups at these sizes, and a second target (for sessions changed by hand)."""
+        self.asg.create_launch_configuration(
+            LaunchConfigurationName="lc-fleet", ImageId="ami-12c6146b", InstanceType="m6i.large"
+        )
+        for name in GROUPS:
+            self.asg.create_auto_scaling_group(
+                AutoScalingGroupName=name,
+                LaunchConfigurationName="lc-fleet",
+                MinSize=0,
+                MaxSize=MAX_SIZE,
+                DesiredCapacity=sizes[name],
+                VPCZoneIdentifier=self.fx.subnet_id,
+                Tags=[
+                    {
+                        "Key": k,
+                        "Value": v,
+                        "PropagateAtLaunch": True,
+                        "ResourceId": name,
+                        "ResourceType": "auto-scaling-group",
+                    }
+                    for k, v in GROUP_TAGS[name].items()
+                ],
+            )
+        self._note_launches()
+        eni = self.client.create_network_interface(SubnetId=self.fx.subnet_id)
+        self.other_target = self.client.create_traffic_mirror_target(
+            NetworkInterfaceId=eni["NetworkInterface"]["NetworkInterfaceId"]
+        )["TrafficMirrorTarget"]["TrafficMirrorTargetId"]
+
+    def _note_launches(self) -> None:
+        for instance in self.instances():
+            self.order.setdefault(instance["InstanceId"], len(self.order))
+
+    def instances(self) -> list[dict[str, Any]]:
+        """Every instance EC2 knows, terminated ones included, in launch order (so that a
+        sequence replayed by hypothesis picks the same ones, whatever their random IDs)."""
+        pages = self.client.get_paginator("describe_instances").paginate()
+        found = [dict(i) for page in pages for r in page["Reservations"] for i in r["Instances"]]
+        return sorted(found, key=lambda i: self.order.get(i["InstanceId"], len(self.order)))
+
+    def ordered(self, enis: Iterable[str]) -> list[str]:
+        """Interfaces in a replayable order: by instance launch and device index, then the
+        fixtures' interfaces of no instance."""
+        rank = {
+            str(n["NetworkInterfaceId"]): (
+                self.order.get(i["InstanceId"], -1),
+                0,
+                n["Attachment"]["DeviceIndex"],
+            )
+            for i in self.instances()
+            for n in i.get("NetworkInterfaces", [])
+        }
+        rank.update({eni: (-1, 1, k) for k, eni in enumerate(self.fx.sources)})
+        return sorted(set(enis), key=lambda eni: rank.get(eni, (-1, 2, 0)))
+
+    def live(self, group: str | None = None) -> list[dict[str, Any]]:
+        """Instances not shutting down or terminated (of ``group``, when given)."""
+        return [
+            i
+            for i in self.instances()
+            if i["State"]["Name"] in LIVE and (group is None or _tags(i).get(GROUP_TAG) == group)
+        ]
+
+    def size(self, group: str) -> int:
+        return len(self.live(group))
+
+    def scale_out(self, group: str, count: int) -> list[str]:
+        """The group grows by ``count``; the instances it launched."""
+        before = {i["InstanceId"] for i in self.live(group)}
+        self.asg.set_desired_capacity(
+            AutoScalingGroupName=group, DesiredCapacity=len(before) + count
+        )
+        self._note_launches()
+        return [i["InstanceId"] for i in self.live(group) if i["InstanceId"] not in before]
+
+    def scale_in(self, instance_id: str) -> list[str]:
+        """The group terminates this instance (and shrinks); the interfaces it had."""
+        (instance,) = [i for i in self.instances() if i["InstanceId"] == instance_id]
+        self.asg.terminate_instance_in_auto_scaling_group(
+            InstanceId=instance_id, ShouldDecrementDesiredCapacity=True
+        )
+        return interfaces_of(instance, "all")
+
+    def interfaces_deleted(self, enis: list[str]) -> list[str]:
+        """What EC2 does when it deletes a terminated instance's interfaces: their sessions go
+        (the embedded EC2 keeps the interfaces, as with DeleteOnTermination off). The IDs."""
+        gone = [
+            str(s["TrafficMirrorSessionId"])
+            for s in self.ec2.sessions()
+            if s["NetworkInterfaceId"] in enis
+        ]
+        for sid in gone:
+            self.client.delete_traffic_mirror_session(TrafficMirrorSessionId=sid)
+        return gone
+
+    def attach_second(self, instance_id: str) -> str:
+        """A second interface (device index 1) attached to the instance."""
+        eni = self.client.create_network_interface(SubnetId=self.fx.subnet_id)
+        eni_id = eni["NetworkInterface"]["NetworkInterfaceId"]
+        self.client.attach_network_interface(
+            NetworkInterfaceId=eni_id, InstanceId=instance_id, DeviceIndex=1
+        )
+        return eni_id
+
+    def selected(self, selector: Selector) -> set[str]:
+        """The interfaces the selector names now."""
+        if selector.kind == "NetworkInterfaceIds":
+            return set(selector.enis)
+        which = selector.interfaces or "primary"
+        wanted = dict(selector.tags)
+        if selector.kind == "AutoScalingGroupName":
+            wanted = {GROUP_TAG: selector.group}
+        return {
+            eni
+            for i in self.live()
+            if all(_tags(i).get(k) == v for k, v in wanted.items())
+            for eni in interfaces_of(i, which)
+        }
+
+    def by_interface(self) -> dict[str, list[dict[str, Any]]]:
+        """Every session EC2 holds, by source interface."""
+        found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for s in self.ec2.sessions():
+            found[str(s["NetworkInterfaceId"])].append(s)
+        return found
+
+
+def _tags(instance: dict[str, Any]) -> dict[str, str]:
+    return {str(t["Key"]): str(t["Value"]) for t in instance.get("Tags", [])}
+
+
+class Clock:
+    """EventBridge times a minute apart: every event of a run has its own (a sweep's time is
+    the generation of the sessions it makes)."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2025, 6, 1, tzinfo=UTC) + timedelta(days=uuid.uuid4().int % 1000)
+
+    def tick(self) -> str:
+        self.now += timedelta(minutes=1)
+        return self.now.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def bridge(detail_type: str, source: str, detail: dict[str, Any], at: str) -> dict[str, Any]:
+    """An EventBridge event as Lambda receives it."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": source,
+        "account": ACCOUNT,
+        "time": at,
+        "region": REGION,
+        "resources": [],
+        "detail": detail,
+    }
+
+
+def launched(instance_id: str, at: str) -> dict[str, Any]:
+    """EC2's state change to ``running``."""
+    detail = {"instance-id": instance_id, "state": "running"}
+    return bridge("EC2 Instance State-change Notification", "aws.ec2", detail, at)
+
+
+def scheduled(at: str) -> dict[str, Any]:
+    """The sweep's schedule firing."""
+    event = bridge("Scheduled Event", "aws.events", {}, at)
+    event["resources"] = [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/provider-Sweep"]
+    return event
+
+
+# --- what the stack declares ------------------------------------------------------------------
+
+WORDS: Final = st.text(alphabet="abcdefghij-. ", min_size=1, max_size=12)
+#: What EC2 reports as PacketLength for whole packets with an NLB target.
+WHOLE_PACKET: Final = 8500
+#: Which element of a list a step picks (modulo its length). Steps draw only from fixed
+#: strategies, never from lists that depend on EC2's state: a sequence hypothesis replays then
+#: draws the same, even where a race ended the other way.
+PICK: Final = st.integers(0, 1 << 10)
+
+
+def pick(items: list[Any], index: int) -> Any:
+    """The ``index``-th item, counting round."""
+    return items[index % len(items)]
+
+
+@dataclass(frozen=True)
+class SelectorChoice:
+    """A selector as drawn; which interface IDs it lists is picked when the step runs."""
+
+    kind: str
+    group: str
+    tags: tuple[tuple[str, str], ...]
+    interfaces: str | None
+    picks: tuple[int, ...]
+
+    def resolve(self, world: World) -> Selector:
+        if self.kind == "group":
+            return Selector("AutoScalingGroupName", group=self.group)
+        if self.kind == "tags":
+            return Selector("InstanceTags", tags=self.tags, interfaces=self.interfaces)
+        live = world.ordered(e for i in world.live() for e in interfaces_of(i, "all"))
+        candidates = [*live, world.fx.sources[0]]  # and an interface of no instance
+        return Selector(
+            "NetworkInterfaceIds",
+            enis=tuple(dict.fromkeys(pick(candidates, p) for p in self.picks)),
+        )
+
+
+selector_choices: Final = st.builds(
+    SelectorChoice,
+    kind=st.sampled_from(["group", "group", "tags", "interfaces"]),
+    group=st.sampled_from(GROUPS),
+    tags=st.sampled_from(TAG_SELECTIONS),
+    interfaces=st.sampled_from([None, None, "primary", "all"]),
+    picks=st.lists(PICK, min_size=1, max_size=4).map(tuple),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The fleet's session settings (``filter``: an index into the fixtures' filters)."""
+
+    filter: int
+    packet: int | None
+    desc: str | None
+    number: int | None  # None: allocated on each interface
+    tags: tuple[tuple[str, str], ...]
+
+    def props(self, fx: Fixtures) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "TrafficMirrorTargetId": fx.target_id,
+            "TrafficMirrorFilterId": fx.filter_ids[self.filter],
+        }
+        for key, value in (("SessionNumber", self.number), ("PacketLength", self.packet)):
+            if value is not None:
+                out[key] = str(value)
+        if self.desc is not None:
+            out["Description"] = self.desc
+        if self.tags:
+            out["Tags"] = [{"Key": k, "Value": v} for k, v in self.tags]
+        return out
+
+    def packet_of(self, session: dict[str, Any]) -> int | None:
+        """The session's PacketLength as this fleet reads it: with PacketLength omitted, the
+        whole-packet 8500 counts as omitted."""
+        held = session.get("PacketLength")
+        return None if self.packet is None and held == WHOLE_PACKET else held
+
+    def differs(self, session: dict[str, Any], fx: Fixtures) -> bool:
+        """Whether the session needs a Modify to have these settings (tags are not Modify's)."""
+        return (
+            session["TrafficMirrorFilterId"] != fx.filter_ids[self.filter]
+            or self.packet_of(session) != self.packet
+            or session.get("Description") != self.desc
+            or (self.number is not None and session["SessionNumber"] != self.number)
+        )
+
+
+fleet_settings: Final = st.builds(
+    Settings,
+    filter=st.integers(0, 1),
+    packet=st.none() | st.integers(1, WHOLE_PACKET),
+    desc=st.none() | WORDS,
+    number=st.none() | st.none() | st.integers(1, 3),
+    tags=st.dictionaries(st.sampled_from(["team", "cost"]), WORDS, max_size=2).map(
+        lambda d: tuple(sorted(d.items()))
+    ),
+)
+
+
+@dataclass(frozen=True)
+class SingleSpec:
+    """A Custom::TrafficMirrorSession's properties, but its interface."""
+
+    filter: int
+    number: int | None
+    packet: int | None
+    desc: str | None
+
+    def props(self, fx: Fixtures, eni: str) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "NetworkInterfaceId": eni,
+            "TrafficMirrorTargetId": fx.target_id,
+            "TrafficMirrorFilterId": fx.filter_ids[self.filter],
+        }
+        for key, value in (("SessionNumber", self.number), ("PacketLength", self.packet)):
+            if value is not None:
+                out[key] = str(value)
+        if self.desc is not None:
+            out["Description"] = self.desc
+        return out
+
+
+single_specs: Final = st.builds(
+    SingleSpec,
+    filter=st.integers(0, 1),
+    number=st.none() | st.integers(1, 3),
+    packet=st.none() | st.integers(1, WHOLE_PACKET),
+    desc=st.none() | WORDS,
+)

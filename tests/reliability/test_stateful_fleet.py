@@ -1,0 +1,789 @@
+"""Fleets, stateful: random sequences of what happens around a Custom::TrafficMirrorFleet, played
+through the real handlers (FleetFunction, ReconcilerFunction and the session provider, each as
+Lambda imports it from template.yaml) against the embedded EC2 with Auto Scaling and SSM.
+
+Steps: the fleet created on a group, on tags or on interface IDs (Interfaces primary or all);
+groups scaled out, with the `running` event delivered, delivered twice or lost; instances
+terminated, their interfaces deleted by EC2 with their sessions or left behind; a second
+interface attached; the selector and the settings changed by Update; an Update refused, then
+rolled back; a fleet session deleted or changed by hand; the scheduled sweep; single
+Custom::TrafficMirrorSession resources on fleet interfaces (SessionNumber omitted or declared),
+one at a time, or two at once in their own Lambda environments while this process sweeps,
+handles the launch of their instance, or updates the fleet; single sessions and the fleet
+deleted.
+
+After every step, in EC2: no SessionNumber twice on an interface; at most one fleet session per
+interface; every single session exactly as its stack resource believes (same ID, number and
+settings, whatever the fleet did); no session that is neither a single's nor the live fleet's
+(after the fleet's Delete: none of it); one store record per live fleet. After every pass over
+the whole fleet (Create, Update, sweep): a session on every selected interface the fleet can
+mirror, as declared, sharing one VNI, and none elsewhere; the counts it reports are those; a
+second sweep only reads.
+
+Two reconciler passes of one fleet at once are not played here: test_fleet_races.py.
+
+FLEET_SEQUENCES and FLEET_STEPS size the run (defaults 6 x 15; `make reliability` runs more).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from local.harness.ec2sim import EmbeddedEc2
+from local.harness.environments import LambdaEnvironments
+from local.harness.events import event, new_stack_id
+from local.harness.lambda_loader import Handler, LambdaContext, load_handler
+from local.harness.receiver import ResponseReceiver
+from mirror_session.identity import (
+    ALLOCATED,
+    DECLARED,
+    LOGICAL_KEY,
+    MANAGED_BY_KEY,
+    NUMBER_KEY,
+    STACK_KEY,
+)
+from mirror_session.store import store_path
+from tests.figures import FIGURES
+from tests.reliability._fleet_model import (
+    GROUP_TAGS,
+    GROUPS,
+    MAX_SIZE,
+    PICK,
+    Clock,
+    Selector,
+    SelectorChoice,
+    Settings,
+    SingleSpec,
+    World,
+    fleet_settings,
+    interfaces_of,
+    launched,
+    pick,
+    scheduled,
+    selector_choices,
+    single_specs,
+)
+
+SEQUENCES = int(os.environ.get("FLEET_SEQUENCES", "6"))
+STEPS = int(os.environ.get("FLEET_STEPS", "15"))
+FLEET = "WebFleet"
+FLEET_TYPE = "Custom::TrafficMirrorFleet"
+SINGLES = ("SingleA", "SingleB", "SingleC")
+RACERS = ("RacerA", "RacerB")  # single sessions created during a race
+MAX_SESSIONS = 3  # per source interface
+RACE_SETTLE_S = "0.3"  # SETTLE_SECONDS of every party to a race (as in test_stateful)
+F = "fleet stateful: "
+Session = dict[str, Any]
+
+
+@dataclass
+class Single:
+    """A single session as its stack resource knows it."""
+
+    physical: str
+    eni: str
+    spec: SingleSpec
+    number: int
+    props: dict[str, Any]
+    vanished: bool = False  # deleted by EC2 with its interface
+
+
+@dataclass
+class Fleet:
+    """The fleet as the stack knows it."""
+
+    physical: str
+    selector: Selector
+    settings: Settings
+    props: dict[str, Any]
+    true: bool = True  # nothing drifted since the last pass over the whole fleet
+
+
+@dataclass
+class Harness:
+    ec2: EmbeddedEc2
+    sessions: Handler
+    fleet: Handler
+    reconciler: Handler
+    receiver: ResponseReceiver
+    envs: LambdaEnvironments
+
+
+class FleetAndSingles(RuleBasedStateMachine):
+    """One stack: a Custom::TrafficMirrorFleet and up to three single sessions, among groups.
+
+    Rules draw from fixed strategies only (see ``PICK``), and no precondition depends on how a
+    race ended: hypothesis replays a sequence with the same draws."""
+
+    env: ClassVar[Harness]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.env.ec2.reset()
+        self.world = World(self.env.ec2, self.env.ec2.fixtures())
+        self.fx = self.world.fx
+        self.clock = Clock()
+        self.stack_id = new_stack_id("fleet-stateful")
+        self.fleet: Fleet | None = None
+        self.singles: dict[str, Single] = {}
+        FIGURES[F + "sequences"] += 1
+
+    # --- CloudFormation's and EventBridge's side ------------------------------------------
+
+    def make(self, kind: str, logical: str, props: dict[str, Any], **kw: Any) -> dict[str, Any]:
+        rid = str(uuid.uuid4())
+        return event(
+            kind,
+            self.env.receiver.url_for(rid),
+            props,
+            stack_id=self.stack_id,
+            logical_id=logical,
+            request_id=rid,
+            resource_type=FLEET_TYPE if logical == FLEET else "Custom::TrafficMirrorSession",
+            **kw,
+        )
+
+    def send(self, body: dict[str, Any]) -> dict[str, Any]:
+        handler = self.env.fleet if body["LogicalResourceId"] == FLEET else self.env.sessions
+        handler(copy.deepcopy(body), LambdaContext(timeout_s=60))
+        return self.env.receiver.for_request(body["RequestId"])[-1].body
+
+    def ok(self, body: dict[str, Any]) -> dict[str, Any]:
+        answer = self.send(body)
+        assert answer["Status"] == "SUCCESS", answer["Reason"]
+        return answer
+
+    def reconcile(self, bridge_event: dict[str, Any]) -> dict[str, Any]:
+        summary: dict[str, Any] = self.env.reconciler(
+            copy.deepcopy(bridge_event), LambdaContext(timeout_s=60)
+        )
+        return summary
+
+    def mark(self) -> int:
+        return len(self.env.ec2.calls)
+
+    # --- what EC2 holds, and what it must hold ---------------------------------------------
+
+    def owned_by_fleet(self, session: Session) -> bool:
+        tags = {t["Key"]: t["Value"] for t in session.get("Tags", [])}
+        return tags.get(STACK_KEY) == self.stack_id and tags.get(LOGICAL_KEY) == FLEET
+
+    def fleet_sessions(self) -> dict[str, list[Session]]:
+        """The fleet's sessions (found by its ownership tags), by interface."""
+        return {
+            eni: mine
+            for eni, held in self.world.by_interface().items()
+            if (mine := [s for s in held if self.owned_by_fleet(s)])
+        }
+
+    def fleet_sessions_in_order(self) -> list[Session]:
+        held = self.fleet_sessions()
+        return [s for eni in self.world.ordered(held) for s in held[eni]]
+
+    def expectation(self, fleet: Fleet) -> tuple[set[str], set[str]]:
+        """(interfaces the fleet must mirror, selected interfaces it must skip): skipped are
+        those whose other sessions fill the interface or hold the fleet's declared number."""
+        held = self.world.by_interface()
+        mirrored, skipped = set(), set()
+        for eni in self.world.selected(fleet.selector):
+            others = [s for s in held.get(eni, []) if not self.owned_by_fleet(s)]
+            number = fleet.settings.number
+            full = len(others) >= MAX_SESSIONS
+            if full or any(s["SessionNumber"] == number for s in others):
+                skipped.add(eni)
+            else:
+                mirrored.add(eni)
+        return mirrored, skipped
+
+    def check_true(self, counts: tuple[int, int]) -> None:
+        """After a pass over the whole fleet, which reported ``counts`` (mirrored, skipped):
+        EC2 holds the fleet exactly as declared."""
+        fleet = self.fleet
+        assert fleet is not None
+        must, skip = self.expectation(fleet)
+        held = self.fleet_sessions()
+        lost = must - set(held)
+        stray = set(held) - must - skip  # on interfaces the fleet does not select
+        FIGURES[F + "fleet sessions lost (after a pass)"] += len(lost)
+        FIGURES[F + "fleet sessions left on unselected interfaces (after a pass)"] += len(stray)
+        assert not lost and not stray, (lost, stray, fleet.selector)
+        vnis = set()
+        for eni in must:
+            (session,) = held[eni]
+            self.check_settings(session, fleet.settings)
+            vnis.add(session["VirtualNetworkId"])
+        assert len(vnis) <= 1, vnis  # the fleet shares one VNI
+        assert counts == (len(must), len(skip)), (counts, must, skip)
+        FIGURES[F + "interfaces mirrored (after a pass)"] += len(must)
+        FIGURES[F + "interfaces skipped, full or number taken (after a pass)"] += len(skip)
+        fleet.true = True
+
+    def check_settings(self, session: Session, want: Settings) -> None:
+        assert session["TrafficMirrorTargetId"] == self.fx.target_id, session
+        assert session["TrafficMirrorFilterId"] == self.fx.filter_ids[want.filter], session
+        assert want.packet_of(session) == want.packet, (session, want)
+        assert session.get("Description") == want.desc, (session, want)
+        if want.number is not None:
+            assert session["SessionNumber"] == want.number, (session, want)
+        tags = {t["Key"]: t["Value"] for t in session.get("Tags", [])}
+        assert tags.pop(NUMBER_KEY) in (ALLOCATED, DECLARED)
+        assert tags == {
+            **dict(want.tags),
+            MANAGED_BY_KEY: "traffic-mirror-provider",
+            STACK_KEY: self.stack_id,
+            LOGICAL_KEY: FLEET,
+        }, tags
+
+    @staticmethod
+    def counts(data: dict[str, str]) -> tuple[int, int]:
+        return int(data["InterfacesMirrored"]), int(data["InterfacesSkipped"])
+
+    # --- the steps: the fleet's lifecycle ---------------------------------------------------
+
+    @initialize(
+        web=st.integers(1, 3),
+        api=st.integers(0, 2),
+        choice=selector_choices,
+        want=fleet_settings,
+        twice=st.booleans(),
+    )
+    def groups_and_fleet(
+        self, web: int, api: int, choice: SelectorChoice, want: Settings, twice: bool
+    ) -> None:
+        """Both groups, and the fleet (which a later step may delete and create again)."""
+        self.world.build({"web": web, "api": api})
+        self.create_fleet(choice, want, twice)
+
+    def fleet_props(self, selector: Selector, want: Settings) -> dict[str, Any]:
+        return {**selector.props(), **want.props(self.fx)}
+
+    @precondition(lambda self: self.fleet is None)
+    @rule(choice=selector_choices, want=fleet_settings, twice=st.booleans())
+    def create_fleet(self, choice: SelectorChoice, want: Settings, twice: bool) -> None:
+        selector = choice.resolve(self.world)
+        props = self.fleet_props(selector, want)
+        body = self.make("Create", FLEET, props)
+        answer = self.ok(body)
+        self.fleet = Fleet(answer["PhysicalResourceId"], selector, want, props)
+        self.check_true(self.counts(answer["Data"]))
+        vnis = {str(s["VirtualNetworkId"]) for s in self.fleet_sessions_in_order()}
+        assert vnis <= {answer["Data"]["VirtualNetworkId"]}, (vnis, answer["Data"])
+        if twice:  # Lambda delivers the Create again: the same fleet, nothing written
+            mark = self.mark()
+            again = self.ok(body)
+            assert again["PhysicalResourceId"] == self.fleet.physical
+            assert self.env.ec2.writes(mark) == []
+            FIGURES[F + "fleet Creates delivered twice"] += 1
+        FIGURES[F + "step: fleet Create"] += 1
+
+    def update_body(self, selector: Selector, want: Settings) -> dict[str, Any]:
+        """CloudFormation's Update of the fleet; the stack records the new properties."""
+        fleet = self.fleet
+        assert fleet is not None
+        props = self.fleet_props(selector, want)
+        body = self.make("Update", FLEET, props, physical_id=fleet.physical, old_props=fleet.props)
+        fleet.selector, fleet.settings, fleet.props = selector, want, props
+        return body
+
+    def in_place(self, answer: dict[str, Any]) -> dict[str, Any]:
+        assert self.fleet is not None
+        assert answer["Status"] == "SUCCESS", answer["Reason"]
+        assert answer["PhysicalResourceId"] == self.fleet.physical  # never a replacement
+        return answer
+
+    @precondition(lambda self: self.fleet is not None)
+    @rule(choice=selector_choices)
+    def update_selector(self, choice: SelectorChoice) -> None:
+        assert self.fleet is not None
+        before = {e: h[0]["TrafficMirrorSessionId"] for e, h in self.fleet_sessions().items()}
+        body = self.update_body(choice.resolve(self.world), self.fleet.settings)
+        self.check_true(self.counts(self.in_place(self.send(body))["Data"]))
+        after = self.fleet_sessions()
+        for eni in set(before) & set(after):  # still selected: the same session
+            assert after[eni][0]["TrafficMirrorSessionId"] == before[eni]
+        FIGURES[F + "step: selector changed by Update"] += 1
+
+    @precondition(lambda self: self.fleet is not None)
+    @rule(want=fleet_settings)
+    def update_settings(self, want: Settings) -> None:
+        fleet = self.fleet
+        assert fleet is not None
+        was_true = fleet.true
+        held = self.fleet_sessions()
+        must, _ = self.expectation(replace(fleet, settings=want))
+        modifies = sum(want.differs(held[eni][0], self.fx) for eni in must if eni in held)
+        mark = self.mark()
+        body = self.update_body(fleet.selector, want)
+        self.check_true(self.counts(self.in_place(self.send(body))["Data"]))
+        after = self.fleet_sessions()
+        for eni in must & set(held):  # changed in place
+            assert after[eni][0]["TrafficMirrorSessionId"] == held[eni][0]["TrafficMirrorSessionId"]
+        if was_true:  # one Modify per session whose settings changed, nothing else but tags
+            writes = Counter(self.env.ec2.writes(mark))
+            assert writes["ModifyTrafficMirrorSession"] == modifies, (writes, modifies)
+            assert set(writes) <= {"ModifyTrafficMirrorSession", "CreateTags", "DeleteTags"}
+        FIGURES[F + "step: settings changed by Update"] += 1
+        FIGURES[F + "Modifies sent by settings Updates"] += modifies
+
+    @precondition(lambda self: self.fleet is not None)
+    @rule(missing=st.sampled_from(["TrafficMirrorFilterId", "TrafficMirrorTargetId"]))
+    def failed_update_then_rollback(self, missing: str) -> None:
+        fleet = self.fleet
+        assert fleet is not None
+        if not self.expectation(fleet)[0]:
+            return  # no session the missing filter or target would be sent for
+        absent = {"TrafficMirrorFilterId": "tmf-", "TrafficMirrorTargetId": "tmt-"}[missing]
+        absent += "0" * 16
+        bad = {**fleet.props, missing: absent}
+        body = self.make("Update", FLEET, bad, physical_id=fleet.physical, old_props=fleet.props)
+        failed = self.send(body)
+        assert failed["Status"] == "FAILED", failed
+        assert f"{missing} {absent} was not found" in failed["Reason"], failed["Reason"]
+        assert failed["PhysicalResourceId"] == fleet.physical
+        back = self.make("Update", FLEET, fleet.props, physical_id=fleet.physical, old_props=bad)
+        self.check_true(self.counts(self.in_place(self.send(back))["Data"]))
+        FIGURES[F + "step: failed Update, then rollback"] += 1
+
+    @precondition(lambda self: self.fleet is not None)
+    @rule(twice=st.booleans())
+    def delete_fleet(self, twice: bool) -> None:
+        fleet = self.fleet
+        assert fleet is not None
+        body = self.make("Delete", FLEET, fleet.props, physical_id=fleet.physical)
+        self.ok(body)
+        if twice:
+            self.ok(body)  # delivered again: nothing left, still SUCCESS
+        self.fleet = None
+        left = self.fleet_sessions()
+        FIGURES[F + "fleet sessions left after the fleet's Delete"] += len(left)
+        assert not left, left
+        FIGURES[F + "step: fleet Delete"] += 1
+
+    # --- the steps: instances come and go ---------------------------------------------------
+
+    @precondition(lambda self: any(self.world.size(g) < MAX_SIZE for g in GROUPS))
+    @rule(
+        which=PICK,
+        count=st.integers(1, 2),
+        delivery=st.sampled_from(["delivered", "delivered", "delivered twice", "lost"]),
+    )
+    def scale_out(self, which: int, count: int, delivery: str) -> None:
+        group = pick([g for g in GROUPS if self.world.size(g) < MAX_SIZE], which)
+        new = self.world.scale_out(group, min(count, MAX_SIZE - self.world.size(group)))
+        FIGURES[F + "instances launched"] += len(new)
+        FIGURES[F + f"step: scale out, launch event {delivery}"] += 1
+        if delivery == "lost":
+            if self.fleet is not None:
+                self.fleet.true = False  # only the sweep will find them
+            return
+        for instance in new:
+            self.launch_event(instance, twice=delivery == "delivered twice")
+
+    def launch_event(self, instance: str, *, twice: bool) -> None:
+        """The `running` event reaches the reconciler: the instance's interfaces the fleet
+        selects and can mirror get a session each, and nothing else is written."""
+        at = self.clock.tick()
+        mark = self.mark()
+        summary = self.reconcile(launched(instance, at))
+        fleet = self.fleet
+        if fleet is None:
+            assert summary["fleets"] == {} and self.env.ec2.writes(mark) == []
+            return
+        (found,) = [i for i in self.world.instances() if i["InstanceId"] == instance]
+        mine = set(interfaces_of(found, "all"))
+        must, skip = self.expectation(fleet)
+        held = self.fleet_sessions()
+        for eni in mine & must:
+            (session,) = held[eni]
+            self.check_settings(session, fleet.settings)
+        made = len(mine & must)
+        assert self.env.ec2.writes(mark) == ["CreateTrafficMirrorSession"] * made
+        if mine & (must | skip):
+            assert summary["fleets"][fleet.physical]["mirrored"] == made, summary
+        if twice:
+            mark = self.mark()
+            self.reconcile(launched(instance, at))  # the same event again
+            assert self.env.ec2.writes(mark) == []
+        FIGURES[F + "interfaces mirrored by a launch event"] += made
+
+    def in_groups(self) -> list[str]:
+        return [i["InstanceId"] for i in self.world.live() if i["InstanceId"] in self.grouped()]
+
+    def grouped(self) -> set[str]:
+        return {i["InstanceId"] for g in GROUPS for i in self.world.live(g)}
+
+    @precondition(lambda self: any(self.world.size(g) for g in GROUPS))
+    @rule(which=PICK, interfaces_deleted=st.booleans())
+    def scale_in(self, which: int, interfaces_deleted: bool) -> None:
+        enis = self.world.scale_in(pick(self.in_groups(), which))
+        if interfaces_deleted:  # EC2 deletes the interfaces, and their sessions with them
+            gone = set(self.world.interfaces_deleted(enis))
+            for single in self.singles.values():
+                single.vanished = single.vanished or single.physical in gone
+            FIGURES[F + "sessions deleted by EC2 with their interface"] += len(gone)
+        if self.fleet is not None:
+            self.fleet.true = False
+        kept = "deleted" if interfaces_deleted else "kept"
+        FIGURES[F + f"step: scale in, interfaces {kept}"] += 1
+
+    @precondition(lambda self: any(len(i["NetworkInterfaces"]) == 1 for i in self.world.live()))
+    @rule(which=PICK)
+    def attach_second_interface(self, which: int) -> None:
+        single_homed = [
+            i["InstanceId"] for i in self.world.live() if len(i["NetworkInterfaces"]) == 1
+        ]
+        self.world.attach_second(pick(single_homed, which))
+        if self.fleet is not None:
+            self.fleet.true = False
+        FIGURES[F + "step: second interface attached"] += 1
+
+    # --- the steps: out of band, and the sweep -----------------------------------------------
+
+    @precondition(lambda self: self.fleet is not None)
+    @rule(which=PICK)
+    def session_deleted_by_hand(self, which: int) -> None:
+        held = self.fleet_sessions_in_order()
+        if not held:
+            return
+        sid = pick(held, which)["TrafficMirrorSessionId"]
+        self.world.client.delete_traffic_mirror_session(TrafficMirrorSessionId=sid)
+        assert self.fleet is not None
+        self.fleet.true = False
+        FIGURES[F + "step: fleet session deleted by hand"] += 1
+
+    @precondition(lambda self: self.fleet is not None)
+    @rule(
+        which=PICK,
+        what=st.sampled_from(["target", "filter", "packet", "description", "vni"]),
+        value=st.integers(1, 8500),
+    )
+    def session_changed_by_hand(self, which: int, what: str, value: int) -> None:
+        held = self.fleet_sessions_in_order()
+        if not held:
+            return
+        session = pick(held, which)
+        other_filter = next(f for f in self.fx.filter_ids if f != session["TrafficMirrorFilterId"])
+        changes: dict[str, dict[str, Any]] = {
+            "target": {"TrafficMirrorTargetId": self.world.other_target},
+            "filter": {"TrafficMirrorFilterId": other_filter},
+            "packet": {"PacketLength": value},
+            "description": {"Description": f"changed by hand {value}"},
+            "vni": {"VirtualNetworkId": value},
+        }
+        self.world.client.modify_traffic_mirror_session(
+            TrafficMirrorSessionId=session["TrafficMirrorSessionId"], **changes[what]
+        )
+        assert self.fleet is not None
+        self.fleet.true = False
+        FIGURES[F + f"step: fleet session's {what} changed by hand"] += 1
+
+    @rule()  # the only rule without arguments: hypothesis's simplest choice, drawn most
+    def sweep(self) -> None:
+        self.scheduled_sweep()
+        FIGURES[F + "step: scheduled sweep"] += 1
+
+    def scheduled_sweep(self) -> None:
+        """The sweep makes the fleet true; a second one right after only reads."""
+        summary = self.reconcile(scheduled(self.clock.tick()))
+        fleet = self.fleet
+        if fleet is None:
+            assert summary["fleets"] == {}, summary
+        else:
+            tally = summary["fleets"][fleet.physical]
+            self.check_true((tally["mirrored"], tally["skipped"]))
+        mark = self.mark()
+        self.reconcile(scheduled(self.clock.tick()))
+        assert self.env.ec2.writes(mark) == [], self.env.ec2.writes(mark)
+
+    # --- the steps: single sessions ----------------------------------------------------------
+
+    def candidates(self) -> list[str]:
+        """Interfaces for single sessions: the fleet's (else every instance's), and one of
+        no instance."""
+        fleet = self.fleet
+        chosen = self.world.selected(fleet.selector) if fleet is not None else set()
+        if not chosen:
+            chosen = {e for i in self.world.live() for e in interfaces_of(i, "all")}
+        return [*self.world.ordered(chosen), self.fx.sources[1]]
+
+    def predict(self, eni: str, spec: SingleSpec) -> str | None:
+        """The Reason a single Create must fail with here now; None: it succeeds."""
+        held = self.world.by_interface().get(eni, [])
+        if len(held) >= MAX_SESSIONS:
+            return "the EC2 maximum"
+        if spec.number is not None and any(s["SessionNumber"] == spec.number for s in held):
+            return "use SessionNumber"
+        return None
+
+    def settle_single(
+        self, logical: str, eni: str, spec: SingleSpec, body: dict[str, Any], answer: Any
+    ) -> Single | None:
+        """The single a Create's answer made; a FAILED one gets CloudFormation's rollback."""
+        props = body["ResourceProperties"]
+        if answer["Status"] == "SUCCESS":
+            number = int(answer["Data"]["SessionNumber"])
+            assert spec.number is None or number == spec.number
+            return Single(answer["PhysicalResourceId"], eni, spec, number, props)
+        self.ok(self.make("Delete", logical, props, physical_id=answer["PhysicalResourceId"]))
+        return None
+
+    @rule(
+        which=st.integers(0, 3),
+        spec=single_specs,
+        fleet_session_gone=st.booleans(),
+        fleet_number=st.booleans(),
+    )
+    def create_single(
+        self, which: int, spec: SingleSpec, fleet_session_gone: bool, fleet_number: bool
+    ) -> None:
+        """A single session on one of the first fleet interfaces (so that they meet), maybe
+        declaring the number the fleet declares, maybe where the fleet's session was deleted
+        by hand: then the fleet must skip the interface when the single takes its number or
+        the last free place."""
+        logical = next((n for n in SINGLES if n not in self.singles), None)
+        if logical is None:
+            return  # (not a precondition: whether a Create succeeded may differ after a race)
+        if fleet_number and self.fleet is not None and self.fleet.settings.number is not None:
+            spec = replace(spec, number=self.fleet.settings.number)
+        eni = pick(self.candidates(), which)
+        if fleet_session_gone and self.fleet is not None:
+            for session in self.fleet_sessions().get(eni, []):
+                sid = session["TrafficMirrorSessionId"]
+                self.world.client.delete_traffic_mirror_session(TrafficMirrorSessionId=sid)
+                self.fleet.true = False
+        expected = self.predict(eni, spec)
+        used = {s["SessionNumber"] for s in self.world.by_interface().get(eni, [])}
+        lowest = min(set(range(1, MAX_SESSIONS + 2)) - used)
+        body = self.make("Create", logical, spec.props(self.fx, eni))
+        answer = self.send(body)
+        if expected is None:
+            assert answer["Status"] == "SUCCESS", answer["Reason"]
+            assert spec.number is not None or answer["Data"]["SessionNumber"] == str(lowest)
+        else:
+            assert answer["Status"] == "FAILED" and expected in answer["Reason"], answer
+            FIGURES[F + f"single Creates refused ({expected})"] += 1
+        if (made := self.settle_single(logical, eni, spec, body, answer)) is not None:
+            self.singles[logical] = made
+            FIGURES[F + "single sessions created"] += 1
+        FIGURES[F + "step: single session Create"] += 1
+
+    @rule(which=PICK, twice=st.booleans())
+    def delete_single(self, which: int, twice: bool) -> None:
+        if not self.singles:
+            return
+        logical = pick(sorted(self.singles), which)
+        single = self.singles.pop(logical)
+        body = self.make("Delete", logical, single.props, physical_id=single.physical)
+        self.ok(body)
+        if twice:
+            self.ok(body)
+        FIGURES[F + "step: single session Delete"] += 1
+
+    @precondition(lambda self: self.fleet is not None)
+    @rule(
+        which=PICK,
+        specs=st.tuples(single_specs, single_specs),
+        rival=st.sampled_from(["sweep", "launch event", "fleet Update"]),
+        missing=st.booleans(),
+        want=fleet_settings,
+    )
+    def singles_race_the_fleet(
+        self,
+        which: int,
+        specs: tuple[SingleSpec, SingleSpec],
+        rival: str,
+        missing: bool,
+        want: Settings,
+    ) -> None:
+        """Two single sessions created at once on one fleet interface, each in its own Lambda
+        environment, while this process runs the rival: a sweep (the fleet's session there
+        deleted by hand first, or not), the launch event of their instance, or an Update of
+        the fleet's settings. Whatever the order: no number twice, the singles that succeed
+        are untouched by it; CloudFormation deletes them again (so that how the race ended
+        does not change what later steps draw), and the next sweep makes the fleet true."""
+        fleet = self.fleet
+        assert fleet is not None
+        run: Callable[[], Any]
+        if rival == "launch event" and (group := self.group_with_room(fleet)) is not None:
+            (instance,) = self.world.scale_out(group, 1)
+            (found,) = [i for i in self.world.instances() if i["InstanceId"] == instance]
+            eni = interfaces_of(found, "primary")[0]
+            at = self.clock.tick()
+            run = lambda: self.reconcile(launched(instance, at))  # noqa: E731
+        else:
+            rival = "sweep" if rival == "launch event" else rival
+            eni = pick(self.candidates(), which)
+            here = self.fleet_sessions().get(eni, [])
+            if missing and here:
+                sid = here[0]["TrafficMirrorSessionId"]
+                self.world.client.delete_traffic_mirror_session(TrafficMirrorSessionId=sid)
+            if rival == "sweep":
+                at = self.clock.tick()
+                run = lambda: self.reconcile(scheduled(at))  # noqa: E731
+            else:
+                update = self.update_body(fleet.selector, want)
+                run = lambda: self.in_place(self.send(update))  # noqa: E731
+        bodies = [
+            self.make("Create", logical, spec.props(self.fx, eni))
+            for logical, spec in zip(RACERS, specs, strict=True)
+        ]
+        self.race(run, bodies)
+        made = {}
+        for logical, spec, body in zip(RACERS, specs, bodies, strict=True):
+            answer = self.env.receiver.wait_for(body["RequestId"])
+            if answer["Status"] == "FAILED":
+                reason = answer["Reason"]
+                assert "use SessionNumber" in reason or "the EC2 maximum" in reason, reason
+                FIGURES[F + "single Creates refused in a race"] += 1
+            if (single := self.settle_single(logical, eni, spec, body, answer)) is not None:
+                made[logical] = single
+                FIGURES[F + "single sessions created in a race"] += 1
+        self.singles.update(made)
+        self.ec2_agrees()  # as the race left it
+        for logical in made:  # the stack update that added them is rolled back
+            single = self.singles.pop(logical)
+            self.ok(self.make("Delete", logical, single.props, physical_id=single.physical))
+        self.scheduled_sweep()
+        FIGURES[F + f"step: two single Creates racing a {rival}"] += 1
+
+    def group_with_room(self, fleet: Fleet) -> str | None:
+        """A group with room whose new instances the fleet selects, if any."""
+        selector = fleet.selector
+        for group in GROUPS:
+            if self.world.size(group) >= MAX_SIZE:
+                continue
+            if selector.kind == "AutoScalingGroupName" and selector.group == group:
+                return group
+            tags = GROUP_TAGS[group]
+            if selector.kind == "InstanceTags" and all(tags.get(k) == v for k, v in selector.tags):
+                return group
+        return None
+
+    def race(self, run: Callable[[], Any], bodies: list[dict[str, Any]]) -> None:
+        """``run`` here, in a thread, while the environments handle ``bodies``: all start at
+        the same moment, every party with the same SETTLE_SECONDS."""
+        done: list[Any] = []
+        start = time.time() + 0.3  # invoke_together's lead
+
+        def rival() -> None:
+            time.sleep(max(start - time.time(), 0.0))
+            done.append(run())
+
+        saved = os.environ.get("SETTLE_SECONDS")
+        os.environ["SETTLE_SECONDS"] = RACE_SETTLE_S
+        thread = threading.Thread(target=rival)
+        try:
+            thread.start()
+            self.env.envs.invoke_together(bodies)
+        finally:
+            thread.join(timeout=120)
+            if saved is None:
+                os.environ.pop("SETTLE_SECONDS", None)
+            else:
+                os.environ["SETTLE_SECONDS"] = saved
+        assert done, "the rival did not finish"
+
+    # --- the invariant -------------------------------------------------------------------
+
+    @invariant()
+    def ec2_agrees(self) -> None:
+        held = {s["TrafficMirrorSessionId"]: s for s in self.env.ec2.sessions()}
+        FIGURES[F + "steps checked"] += 1
+        for logical, single in self.singles.items():
+            if single.vanished:
+                assert single.physical not in held
+                continue
+            session = held.get(single.physical)
+            FIGURES[F + "single sessions lost"] += session is None
+            assert session is not None, (logical, single)
+            self.check_single(logical, single, session)
+        singles = {s.physical for s in self.singles.values()}
+        fleet_held = [s for s in held.values() if self.owned_by_fleet(s)]
+        orphaned = [
+            sid
+            for sid, s in held.items()
+            if sid not in singles and (self.fleet is None or not self.owned_by_fleet(s))
+        ]
+        per_interface = Counter(s["NetworkInterfaceId"] for s in fleet_held)
+        duplicated = sum(n - 1 for n in per_interface.values())
+        numbers = Counter((s["NetworkInterfaceId"], s["SessionNumber"]) for s in held.values())
+        shared = sum(n - 1 for n in numbers.values())
+        FIGURES[F + "sessions orphaned"] += len(orphaned)
+        FIGURES[F + "fleet sessions duplicated on an interface"] += duplicated
+        FIGURES[F + "SessionNumbers shared on an interface"] += shared
+        assert not orphaned, orphaned
+        assert duplicated == 0, per_interface
+        assert shared == 0, numbers
+        stored = self.world.ssm.get_parameters_by_path(Path=store_path())["Parameters"]
+        assert len(stored) == (self.fleet is not None), stored  # one record per live fleet
+
+    def check_single(self, logical: str, single: Single, session: Session) -> None:
+        """Exactly as its stack resource made it: fleets never touch it."""
+        spec = single.spec
+        assert session["NetworkInterfaceId"] == single.eni
+        assert session["SessionNumber"] == single.number, (session, single)
+        assert session["TrafficMirrorTargetId"] == self.fx.target_id
+        assert session["TrafficMirrorFilterId"] == self.fx.filter_ids[spec.filter]
+        assert session.get("PacketLength") == spec.packet
+        assert session.get("Description") == spec.desc
+        tags = {t["Key"]: t["Value"] for t in session.get("Tags", [])}
+        assert tags == {
+            MANAGED_BY_KEY: "traffic-mirror-provider",
+            STACK_KEY: self.stack_id,
+            LOGICAL_KEY: logical,
+            NUMBER_KEY: ALLOCATED if spec.number is None else DECLARED,
+        }, tags
+
+
+@pytest.fixture(scope="module")
+def single_environments(
+    embedded: EmbeddedEc2, receiver: ResponseReceiver
+) -> Iterator[LambdaEnvironments]:
+    # The embedded EC2 answers a Create in milliseconds: a shorter wait for rivals suffices.
+    with LambdaEnvironments(len(RACERS), env={"SETTLE_SECONDS": RACE_SETTLE_S}) as envs:
+        yield envs
+
+
+def test_fleets_scaling_drifting_and_single_sessions_lose_orphan_and_duplicate_nothing(
+    embedded: EmbeddedEc2,
+    handler: Handler,
+    receiver: ResponseReceiver,
+    single_environments: LambdaEnvironments,
+) -> None:
+    FleetAndSingles.env = Harness(
+        embedded,
+        handler,
+        load_handler(function="FleetFunction"),
+        load_handler(function="ReconcilerFunction"),
+        receiver,
+        single_environments,
+    )
+    run_state_machine_as_test(
+        FleetAndSingles,
+        settings=settings(
+            max_examples=SEQUENCES,
+            stateful_step_count=STEPS,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        ),
+    )
