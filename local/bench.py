@@ -130,6 +130,7 @@ class Lifecycle:
     ) -> None:
         self.ec2, self.rx, self.handler, self.fx = ec2, rx, handler, fx
         self.raw = boto3.client("ec2")
+        self.ssm = boto3.client("ssm")  # the floor writes a record as the provider does
         self.cloudformation = CustomResource(handler, rx, stack_id=new_stack_id("bench"))
         self.props = {
             "NetworkInterfaceId": fx.sources[0],
@@ -140,13 +141,14 @@ class Lifecycle:
         self.calls: dict[str, dict[str, int]] = {}
 
     def _timed(self, kind: str, body: dict[str, Any]) -> tuple[float, dict[str, Any]]:
-        before = len(self.ec2.calls)
+        before, stored = len(self.ec2.calls), len(self.ec2.json_calls)
         t0 = time.perf_counter()
         self.handler(body, LambdaContext())
         ms = (time.perf_counter() - t0) * 1000
         calls = self.ec2.calls[before:]
         writes = sum(c in WRITE_ACTIONS for c in calls)
-        self.calls[kind] = {"writes": writes, "reads": len(calls) - writes}
+        store = len(self.ec2.json_calls[stored:])
+        self.calls[kind] = {"writes": writes, "reads": len(calls) - writes, "store": store}
         return ms, self.rx.for_request(body["RequestId"])[-1].body
 
     def provider(self) -> dict[str, float]:
@@ -163,9 +165,20 @@ class Lifecycle:
         out["Delete"], _ = self._timed("Delete", delete)
         return out
 
+    def _record(self, sid: str, props: dict[str, Any] | None) -> None:
+        """The drift record's write (or removal), as the provider makes it."""
+        name = f"/bench-floor/sessions/{sid}"
+        if props is None:
+            self.ssm.delete_parameter(Name=name)
+            return
+        value = json.dumps({"stack_id": "x" * 90, "logical_id": "Bench", "properties": props})
+        self.ssm.put_parameter(
+            Name=name, Value=value, Type="String", Tier="Intelligent-Tiering", Overwrite=True
+        )
+
     def floor(self) -> dict[str, float]:
         """The same EC2 calls with a bare client (the provider's reads of the interface
-        included), each event followed by one HTTPS PUT."""
+        included), the same store write, each event followed by one HTTPS PUT."""
         url = self.rx.url_for(str(uuid.uuid4()))
         body = {"Status": "SUCCESS"}
         out: dict[str, float] = {}
@@ -179,15 +192,18 @@ class Lifecycle:
             "TrafficMirrorSessionId"
         ]
         self.raw.describe_traffic_mirror_sessions(Filters=on_interface)  # type: ignore[arg-type]
+        self._record(sid, self.props)
         put_json(url, body)  # one HTTPS PUT, a new connection, as a function makes
         out["Create"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
         self.raw.describe_traffic_mirror_sessions(Filters=on_interface)  # type: ignore[arg-type]
         self.raw.modify_traffic_mirror_session(TrafficMirrorSessionId=sid, Description="b")
+        self._record(sid, {**self.props, "Description": "b"})
         put_json(url, body)  # one HTTPS PUT, a new connection, as a function makes
         out["Update"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
         self.raw.delete_traffic_mirror_session(TrafficMirrorSessionId=sid)
+        self._record(sid, None)
         put_json(url, body)  # one HTTPS PUT, a new connection, as a function makes
         out["Delete"] = (time.perf_counter() - t0) * 1000
         return out
@@ -464,8 +480,10 @@ def report(r: dict[str, Any]) -> str:
         )
     calls = r["ec2_calls_per_event"]
     lines.append(
-        "| EC2 calls per event (writes/reads) | "
-        + ", ".join(f"{k} {v['writes']}/{v['reads']}" for k, v in calls.items())
+        "| EC2 calls per event (writes/reads), plus the drift record's SSM write | "
+        + ", ".join(
+            f"{k} {v['writes']}/{v['reads']} + {v.get('store', 0)}" for k, v in calls.items()
+        )
         + " | the same | - |"
     )
     rss = r["peak_rss"]
