@@ -3,9 +3,10 @@
 EventBridge events in: ``EC2 Instance State-change Notification`` (source ``aws.ec2``) with
 state ``running``, or Auto Scaling's ``EC2 Instance Launch Successful`` (source
 ``aws.autoscaling``), mirrors the instance for the fleets that select it; ``Scheduled Event``
-sweeps every fleet, then audits every single session for drift and every marked session for
-orphans, and emits the findings as EMF metrics (``DriftedSessions`` by kind,
-``OrphanedSessions``; dimensions ``ProviderStack`` and ``Kind`` only, never an ID). The event
+audits every single session for drift and every marked session for orphans, then sweeps every
+fleet, and emits the findings as EMF metrics (``DriftedSessions`` by kind,
+``OrphanedSessions``, ``AuditErrors``; dimensions ``ProviderStack`` and ``Kind`` only, never an
+ID), whatever failed. The event
 is read here, once; anything else is logged and ignored. Returns the summary.
 """
 
@@ -61,13 +62,20 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         def remaining() -> float:
             return float(context.get_remaining_time_in_millis()) / 1000.0
 
-        fleets = sweep(Store(), generation, remaining)
+        # The audit first: reads, bounded, and its metrics must go out whatever the fleets do.
         try:
             found = watch(Store("sessions"))
         except Exception as exc:  # noqa: BLE001 - counted and alarmed, never a crash
             logger.exception("sessions not audited")
             found = Audit(errors=[str(exc)])
-        count(found)
+        fleets: dict[str, Any] = {}
+        try:
+            fleets = sweep(Store(), generation, remaining)
+        except Exception as exc:  # noqa: BLE001 - the fleets' store unreadable, say
+            logger.exception("fleets not swept")
+            found.errors.append(f"fleets not swept: {exc}")
+        finally:
+            count(found)
         return {"swept": generation, "fleets": fleets, "sessions": summary(found)}
     logger.info("event ignored", extra={"detail_type": str(kind)[:64]})
     return {"ignored": str(kind)[:64]}

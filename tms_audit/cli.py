@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import TextIO
 
 import boto3
+from botocore.exceptions import BotoCoreError
 
 from mirror_session.audit import Audit
 from mirror_session.drift import Finding
@@ -126,11 +127,13 @@ def _run(args: argparse.Namespace, out: TextIO, ask: Callable[[str], str]) -> in
     package = logging.getLogger("mirror_session")
     level = package.level
     package.setLevel(logging.ERROR)  # the findings go to the table, not to a log
-    store = Store("sessions", ssm=boto3.client("ssm", region_name=args.region))
     try:
+        store = Store("sessions", ssm=boto3.client("ssm", region_name=args.region))
         found = watch(store, restore=False, home=Placement(region=args.region))
-    except ProviderError as exc:
-        print(f"tms-audit: {exc.reason}", file=sys.stderr)
+        home = Ec2Gateway(ec2_client(args.region))
+    except (ProviderError, BotoCoreError) as exc:
+        reason = exc.reason if isinstance(exc, ProviderError) else str(exc)
+        print(f"tms-audit: {reason}", file=sys.stderr)
         return 2
     finally:
         package.setLevel(level)
@@ -147,7 +150,11 @@ def _run(args: argparse.Namespace, out: TextIO, ask: Callable[[str], str]) -> in
         for error in found.errors:
             print(f"not audited: {error}", file=sys.stderr)
     if args.delete_orphans:
-        _delete_orphans(found, Ec2Gateway(ec2_client(args.region)), args.yes, ask, out)
+        try:
+            _delete_orphans(found, home, args.yes, ask, out)
+        except ProviderError as exc:
+            print(f"tms-audit: {exc.reason}", file=sys.stderr)
+            return 2
     if found.errors:
         return 2
     return 1 if found.findings else 0

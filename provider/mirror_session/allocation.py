@@ -213,7 +213,8 @@ def settle(
             ec2.delete(mine)  # a twin made by another pass of the same owner keeps it
             return now.get(twins[0]) or made
         current = now.get(mine) or made
-        rivals = [s for s in now.sessions if _number(s) == _number(current) and _id(s) != mine]
+        skip = {mine, *twins}  # the owner's own twins are settled above, never ranked here
+        rivals = [s for s in now.sessions if _number(s) == _number(current) and _id(s) not in skip]
         if not rivals:
             return current
         earlier = {_id(s) for s in before.sessions}

@@ -84,8 +84,12 @@ def _drifted(sweep: _Sweep, ec2: FleetGateway, record: Record, held: Session) ->
     fresh = sweep.reread(record.key)  # an Update may have landed since the records were read
     if fresh is None:
         return []
-    if fresh != record:
-        record, found = fresh, differences(desired_of(fresh), held)
+    if fresh != record:  # judged again on what EC2 and CloudFormation hold now
+        again = ec2.find(record.key)
+        if again is None:
+            return []
+        sweep.claims.forget(fresh.owner.stack_id)
+        record, held, found = fresh, again, differences(desired_of(fresh), again)
     owner, desired = record.owner, desired_of(record)
     if not found or sweep.claims.of(owner) != record.key:
         sweep.result.deferred += bool(found)  # in an operation, unclaimed: orphans report it
@@ -126,8 +130,9 @@ def _check(sweep: _Sweep, ec2: FleetGateway, record: Record, held: Session | Non
         if held is None:
             held = ec2.find(record.key)  # unmarked by hand, or gone
         found = _gone(sweep, record) if held is None else _drifted(sweep, ec2, record, held)
-    except ProviderError as exc:
-        sweep.result.errors.append(exc.reason)
+    except Exception as exc:  # noqa: BLE001 - one session's failure must not hide the others
+        reason = exc.reason if isinstance(exc, ProviderError) else f"{type(exc).__name__}: {exc}"
+        sweep.result.errors.append(f"{record.key}: {reason}")
         return
     sweep.result.checked += 1
     sweep.result.findings += found

@@ -69,9 +69,12 @@ class Claims:
         self._account = account or _caller_account
         self._stacks: dict[str, dict[str, str] | str] = {}
 
-    def forget(self) -> None:
-        """Ask again from now on (after a fresh read of the sessions to judge)."""
-        self._stacks.clear()
+    def forget(self, stack_id: str | None = None) -> None:
+        """Ask again (about one stack, or all) from now on, after a fresh read of sessions."""
+        if stack_id is None:
+            self._stacks.clear()
+        else:
+            self._stacks.pop(stack_id, None)
 
     @property
     def asked(self) -> int:

@@ -91,9 +91,14 @@ def as_held(session: Session, new: SessionSpec) -> SessionSpec:
     which an NLB target reports as its default (8500): that is no drift and is left out; any
     other length (set by hand, or by an older template) is a difference, removed."""
     held = held_as_spec(session, new)
-    if "PacketLength" in new.values or held.values.get("PacketLength") != WHOLE_PACKET:
+    absent = {
+        name
+        for name, same_as_none in (("PacketLength", WHOLE_PACKET), ("Description", ""))
+        if name not in new.values and held.values.get(name) == same_as_none
+    }  # an empty Description is none: removing it again would write on every sweep
+    if not absent:
         return held
-    values = {k: v for k, v in held.values.items() if k != "PacketLength"}
+    values = {k: v for k, v in held.values.items() if k not in absent}
     return SessionSpec(values, held.tags, held.tags_known)
 
 

@@ -154,7 +154,14 @@ class Store:
             raise explain(
                 "read", name, exc, subject=f"{self.kind[:-1]} record", service="SSM"
             ) from exc
-        return Record.decode(key, str(found["Value"]))
+        except TRANSPORT_ERRORS as exc:
+            raise explain(
+                "read", name, exc, subject=f"{self.kind[:-1]} record", service="SSM"
+            ) from exc
+        try:
+            return Record.decode(key, str(found["Value"]))
+        except (ValueError, KeyError, TypeError):
+            return None  # unreadable: judged as records() judges it, not at all
 
     def remove(self, key: str) -> None:
         """Remove the record; one already gone counts as removed."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from typing import Any
 
 import boto3
@@ -18,9 +19,10 @@ from local.harness.events import CustomResource
 from local.harness.lambda_loader import Handler
 from local.harness.receiver import ResponseReceiver
 from local.harness.stacks import STACKS
+from mirror_session.errors import ProviderError
 from mirror_session.store import ssm_client
 from tests.conftest import props
-from tests.integration.test_fleet import FLEET_HANDLER, fleet_props, group, sweep
+from tests.integration.test_fleet import FLEET_HANDLER, RECONCILER, fleet_props, group, sweep
 
 SESSIONS_PATH = "/traffic-mirror-provider/traffic-mirror-provider/sessions"
 WRITES = {"ModifyTrafficMirrorSession", "CreateTags", "DeleteTags", "CreateTrafficMirrorSession"}
@@ -356,3 +358,32 @@ def test_a_record_over_the_standard_tiers_4_kb_is_kept_whole_with_intelligent_ti
     assert [(p["Name"].rsplit("/", 1)[-1], p["Tier"]) for p in sent] == [
         (sid, "Intelligent-Tiering")
     ]
+
+
+def test_a_fleet_sweep_that_fails_still_leaves_the_audit_and_its_metrics_out(
+    ec2: EmbeddedEc2,
+    session: CustomResource,
+    fx: Fixtures,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def unreadable(*args: Any, **kwargs: Any) -> Any:
+        raise ProviderError("read fleet record (/…/fleets): ThrottlingException: Rate exceeded")
+
+    monkeypatch.setattr(sys.modules[RECONCILER.__module__], "sweep", unreadable)
+    ec2.client().modify_traffic_mirror_session(
+        TrafficMirrorSessionId=str(session.physical_id), Description="x"
+    )
+    capfd.readouterr()
+    summary = sweep()
+    out = capfd.readouterr().out
+    assert summary["sessions"]["findings"]["field"] == 1 and summary["sessions"]["errors"] == 1
+    metrics = {
+        (m["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"], m["Kind"]): m[
+            m["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"]
+        ][0]
+        for m in (json.loads(line) for line in out.splitlines() if '"_aws"' in line)
+        if "Kind" in m
+    }
+    assert metrics[("AuditErrors", "error")] == 1.0
+    assert metrics[("DriftedSessions", "field")] == 1.0

@@ -13,6 +13,7 @@ both passes have looked before either session exists, whatever the machine's loa
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,10 +21,13 @@ import pytest
 
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.environments import LambdaEnvironments
-from local.harness.events import CustomResource
+from local.harness.events import CustomResource, new_stack_id
 from local.harness.fleets import GROUP, autoscaling, primaries
 from local.harness.lambda_loader import LambdaContext
 from local.harness.receiver import ResponseReceiver
+from mirror_session.allocation import Interface, settle
+from mirror_session.ec2 import Ec2Gateway, ec2_client
+from mirror_session.identity import Owner
 from tests.integration.test_fleet import FLEET_HANDLER, fleet_props, group, sweep
 from tests.reliability._fleet_model import Clock, launched, scheduled
 
@@ -132,3 +136,65 @@ def test_after_two_passes_at_once_and_the_next_sweep_every_interface_has_one_ses
     held = by_interface(ec2)
     assert sorted(held) == primaries(ec2)
     assert all(len(sessions) == 1 for sessions in held.values()), held
+
+
+def test_twins_on_a_declared_number_leave_exactly_the_lowest_even_when_its_pass_was_slow(
+    ec2: EmbeddedEc2, fx: Fixtures
+) -> None:
+    """Two passes of one fleet that declares SessionNumber 1 both made a session on the
+    interface (EC2 accepting the shared number); the pass holding the lower ID was slow (read
+    to Create longer than the wait). Both settle reads see both twins (a barrier in front of
+    the real Describe): the lower must stay, the other go; never both gone."""
+    owner = Owner(new_stack_id("races"), "WebFleet")
+    client = ec2.client()
+    made = sorted(
+        (
+            client.create_traffic_mirror_session(
+                NetworkInterfaceId=fx.sources[0],
+                TrafficMirrorTargetId=fx.target_id,
+                TrafficMirrorFilterId=fx.filter_ids[0],
+                SessionNumber=1,
+                TagSpecifications=[
+                    {
+                        "ResourceType": "traffic-mirror-session",
+                        "Tags": [
+                            {"Key": k, "Value": v} for k, v in owner.tags(allocated=False).items()
+                        ],
+                    }
+                ],
+            )["TrafficMirrorSession"]
+            for _ in range(2)
+        ),
+        key=lambda s: s["TrafficMirrorSessionId"],
+    )
+    barrier = threading.Barrier(2)
+
+    class BothSeeBoth(Ec2Gateway):
+        def on_interface(self, interface_id: str) -> list[Any]:
+            found = super().on_interface(interface_id)
+            barrier.wait(timeout=10)
+            return found
+
+    now = time.monotonic()
+    slow = Interface(fx.sources[0], [], read_at=now - 5.0)  # the lower ID's pass: slow
+    fast = Interface(fx.sources[0], [], read_at=now)
+    outcome: dict[str, str] = {}
+
+    def run(name: str, session: Any, before: Interface) -> None:
+        try:
+            kept = settle(BothSeeBoth(ec2_client()), session, before, created_at=now, one_per=owner)
+            outcome[name] = str(kept["TrafficMirrorSessionId"])
+        except Exception as exc:  # noqa: BLE001 - the test reports what each pass did
+            outcome[name] = f"raised {exc}"
+
+    threads = [
+        threading.Thread(target=run, args=("lower", made[0], slow)),
+        threading.Thread(target=run, args=("higher", made[1], fast)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    lower = made[0]["TrafficMirrorSessionId"]
+    assert [s["TrafficMirrorSessionId"] for s in ec2.sessions()] == [lower], outcome
+    assert outcome == {"lower": lower, "higher": lower}
