@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +62,21 @@ def event(
     if old_props is not None:
         body["OldResourceProperties"] = {"ServiceToken": SERVICE_TOKEN, **old_props}
     return body
+
+
+def properties(
+    values: Mapping[str, object], tags: Iterable[tuple[str, str]] = ()
+) -> dict[str, Any]:
+    """ResourceProperties as CloudFormation sends them: every scalar a string, the properties
+    a template leaves out (None) absent, Tags as a list of {Key, Value}.
+
+    >>> properties({"SessionNumber": 1, "Description": None}, [("team", "net")])
+    {'SessionNumber': '1', 'Tags': [{'Key': 'team', 'Value': 'net'}]}
+    """
+    out: dict[str, Any] = {k: str(v) for k, v in values.items() if v is not None}
+    if listed := [{"Key": k, "Value": v} for k, v in tags]:
+        out["Tags"] = listed
+    return out
 
 
 def render(template: Path | str, values: Mapping[str, str]) -> dict[str, Any]:

@@ -94,34 +94,39 @@ def primaries(ec2: EmbeddedEc2, name: str = GROUP) -> list[str]:
     return sorted(group_instances(ec2, name).values())
 
 
-def bridge(detail_type: str, detail: dict[str, Any], source: str) -> dict[str, Any]:
-    """An EventBridge event as Lambda receives it."""
+def bridge(
+    detail_type: str, detail: dict[str, Any], source: str, at: str = "2025-06-01T12:00:00Z"
+) -> dict[str, Any]:
+    """An EventBridge event as Lambda receives it (``at``: its time)."""
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
         "detail-type": detail_type,
         "source": source,
         "account": ACCOUNT,
-        "time": "2025-06-01T12:00:00Z",
+        "time": at,
         "region": REGION,
         "resources": [],
         "detail": detail,
     }
 
 
-def running_event(instance_id: str) -> dict[str, Any]:
+def running_event(instance_id: str, at: str = "2025-06-01T12:00:00Z") -> dict[str, Any]:
     """EC2's state-change notification: the instance reached ``running``."""
     return bridge(
         "EC2 Instance State-change Notification",
         {"instance-id": instance_id, "state": "running"},
         "aws.ec2",
+        at,
     )
 
 
-def scheduled_event() -> dict[str, Any]:
-    """The sweep's schedule firing (its time, the generation of what it makes, is fresh)."""
-    event = bridge("Scheduled Event", {}, "aws.events")
-    second = uuid.uuid4().int % 86_400
-    event["time"] = f"2025-06-01T{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}Z"
+def scheduled_event(at: str | None = None) -> dict[str, Any]:
+    """The sweep's schedule firing at ``at`` (by default a fresh time: the generation of what
+    it makes)."""
+    if at is None:
+        second = uuid.uuid4().int % 86_400
+        at = f"2025-06-01T{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}Z"
+    event = bridge("Scheduled Event", {}, "aws.events", at)
     event["resources"] = [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/provider-Sweep"]
     return event

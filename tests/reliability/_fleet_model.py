@@ -1,5 +1,5 @@
 """The world of the stateful fleet suite (test_stateful_fleet.py): two Auto Scaling groups whose
-instances come and go, the EventBridge events the reconciler receives, and which interfaces a
+instances come and go (their EventBridge events: local/harness/fleets.py), and which interfaces a
 fleet selects, worked out from EC2 directly (the oracle does not use the provider's code).
 
 Example::
@@ -26,7 +26,7 @@ import boto3
 from hypothesis import strategies as st
 
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
-from local.harness.events import ACCOUNT, REGION
+from local.harness.events import properties
 
 GROUPS: Final = ("web", "api")
 #: Tags each group propagates to its instances (InstanceTags selectors pick by them).
@@ -234,34 +234,6 @@ class Clock:
         return self.now.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def bridge(detail_type: str, source: str, detail: dict[str, Any], at: str) -> dict[str, Any]:
-    """An EventBridge event as Lambda receives it."""
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": detail_type,
-        "source": source,
-        "account": ACCOUNT,
-        "time": at,
-        "region": REGION,
-        "resources": [],
-        "detail": detail,
-    }
-
-
-def launched(instance_id: str, at: str) -> dict[str, Any]:
-    """EC2's state change to ``running``."""
-    detail = {"instance-id": instance_id, "state": "running"}
-    return bridge("EC2 Instance State-change Notification", "aws.ec2", detail, at)
-
-
-def scheduled(at: str) -> dict[str, Any]:
-    """The sweep's schedule firing."""
-    event = bridge("Scheduled Event", "aws.events", {}, at)
-    event["resources"] = [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/provider-Sweep"]
-    return event
-
-
 # --- what the stack declares ------------------------------------------------------------------
 
 WORDS: Final = st.text(alphabet="abcdefghij-. ", min_size=1, max_size=12)
@@ -322,18 +294,16 @@ class Settings:
     tags: tuple[tuple[str, str], ...]
 
     def props(self, fx: Fixtures) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "TrafficMirrorTargetId": fx.target_id,
-            "TrafficMirrorFilterId": fx.filter_ids[self.filter],
-        }
-        for key, value in (("SessionNumber", self.number), ("PacketLength", self.packet)):
-            if value is not None:
-                out[key] = str(value)
-        if self.desc is not None:
-            out["Description"] = self.desc
-        if self.tags:
-            out["Tags"] = [{"Key": k, "Value": v} for k, v in self.tags]
-        return out
+        return properties(
+            {
+                "TrafficMirrorTargetId": fx.target_id,
+                "TrafficMirrorFilterId": fx.filter_ids[self.filter],
+                "SessionNumber": self.number,
+                "PacketLength": self.packet,
+                "Description": self.desc,
+            },
+            self.tags,
+        )
 
     def packet_of(self, session: dict[str, Any]) -> int | None:
         """The session's PacketLength as this fleet reads it: with PacketLength omitted, the
@@ -373,17 +343,16 @@ class SingleSpec:
     desc: str | None
 
     def props(self, fx: Fixtures, eni: str) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "NetworkInterfaceId": eni,
-            "TrafficMirrorTargetId": fx.target_id,
-            "TrafficMirrorFilterId": fx.filter_ids[self.filter],
-        }
-        for key, value in (("SessionNumber", self.number), ("PacketLength", self.packet)):
-            if value is not None:
-                out[key] = str(value)
-        if self.desc is not None:
-            out["Description"] = self.desc
-        return out
+        return properties(
+            {
+                "NetworkInterfaceId": eni,
+                "TrafficMirrorTargetId": fx.target_id,
+                "TrafficMirrorFilterId": fx.filter_ids[self.filter],
+                "SessionNumber": self.number,
+                "PacketLength": self.packet,
+                "Description": self.desc,
+            }
+        )
 
 
 single_specs: Final = st.builds(

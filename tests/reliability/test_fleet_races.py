@@ -22,14 +22,14 @@ import pytest
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.environments import LambdaEnvironments
 from local.harness.events import CustomResource, new_stack_id
-from local.harness.fleets import GROUP, autoscaling, primaries
+from local.harness.fleets import GROUP, autoscaling, primaries, running_event, scheduled_event
 from local.harness.lambda_loader import LambdaContext
 from local.harness.receiver import ResponseReceiver
 from mirror_session.allocation import Interface, settle
 from mirror_session.ec2 import Ec2Gateway, ec2_client
 from mirror_session.identity import Owner
 from tests.integration.test_fleet import FLEET_HANDLER, fleet_props, group, sweep
-from tests.reliability._fleet_model import Clock, launched, scheduled
+from tests.reliability._fleet_model import Clock
 
 SETTLE_S = "0.3"  # every party waits the same for rivals (SETTLE_SECONDS)
 
@@ -74,7 +74,7 @@ def race(
 ) -> None:
     clock = Clock()
     events = [
-        launched(instance, clock.tick()) if kind == "launch" else scheduled(clock.tick())
+        running_event(instance, clock.tick()) if kind == "launch" else scheduled_event(clock.tick())
         for kind in kinds
     ]
     ec2.inject("CreateTrafficMirrorSession", delay_s=0.5, times=2)
@@ -118,7 +118,7 @@ def test_a_fleet_update_and_a_sweep_at_once_leave_one_session_on_an_interface_mi
     stack = threading.Thread(target=lambda: FLEET_HANDLER(update, LambdaContext(timeout_s=60)))
     ec2.inject("CreateTrafficMirrorSession", delay_s=0.5, times=2)
     stack.start()
-    reconcilers.invoke_together([scheduled(Clock().tick())], lead_s=0.0)
+    reconcilers.invoke_together([scheduled_event(Clock().tick())], lead_s=0.0)
     stack.join(timeout=60)
     assert fleet.receiver.wait_for(update["RequestId"])["Status"] == "SUCCESS"
     held = by_interface(ec2)[gone["NetworkInterfaceId"]]

@@ -35,7 +35,7 @@ from hypothesis.stateful import (
 
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.environments import LambdaEnvironments
-from local.harness.events import event, new_stack_id
+from local.harness.events import event, new_stack_id, properties
 from local.harness.lambda_loader import Handler, LambdaContext
 from local.harness.receiver import ResponseReceiver
 from local.harness.stacks import STACKS
@@ -73,25 +73,19 @@ class Spec:
 
     def props(self, fx: Fixtures) -> dict[str, Any]:
         """ResourceProperties as CloudFormation sends them (strings)."""
-        out: dict[str, Any] = {
-            "NetworkInterfaceId": fx.sources[self.eni],
-            "TrafficMirrorTargetId": fx.target_id,
-            "TrafficMirrorFilterId": fx.filter_ids[self.filter],
-        }
-        if self.dry:
-            out["DryRun"] = "true"
-        for key, value in (
-            ("SessionNumber", self.number),
-            ("PacketLength", self.packet),
-            ("VirtualNetworkId", self.vni),
-        ):
-            if value is not None:
-                out[key] = str(value)
-        if self.desc is not None:
-            out["Description"] = self.desc
-        if self.tags:
-            out["Tags"] = [{"Key": k, "Value": v} for k, v in self.tags]
-        return out
+        return properties(
+            {
+                "NetworkInterfaceId": fx.sources[self.eni],
+                "TrafficMirrorTargetId": fx.target_id,
+                "TrafficMirrorFilterId": fx.filter_ids[self.filter],
+                "DryRun": "true" if self.dry else None,
+                "SessionNumber": self.number,
+                "PacketLength": self.packet,
+                "VirtualNetworkId": self.vni,
+                "Description": self.desc,
+            },
+            self.tags,
+        )
 
 
 specs = st.builds(

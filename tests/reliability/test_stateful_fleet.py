@@ -52,6 +52,7 @@ from hypothesis.stateful import (
 from local.harness.ec2sim import EmbeddedEc2
 from local.harness.environments import LambdaEnvironments
 from local.harness.events import event, new_stack_id
+from local.harness.fleets import running_event, scheduled_event
 from local.harness.lambda_loader import Handler, LambdaContext, load_handler
 from local.harness.receiver import ResponseReceiver
 from mirror_session.identity import (
@@ -77,9 +78,7 @@ from tests.reliability._fleet_model import (
     World,
     fleet_settings,
     interfaces_of,
-    launched,
     pick,
-    scheduled,
     selector_choices,
     single_specs,
 )
@@ -404,7 +403,7 @@ class FleetAndSingles(RuleBasedStateMachine):
         selects and can mirror get a session each, and nothing else is written."""
         at = self.clock.tick()
         mark = self.mark()
-        summary = self.reconcile(launched(instance, at))
+        summary = self.reconcile(running_event(instance, at))
         fleet = self.fleet
         if fleet is None:
             assert summary["fleets"] == {} and self.env.ec2.writes(mark) == []
@@ -422,7 +421,7 @@ class FleetAndSingles(RuleBasedStateMachine):
             assert summary["fleets"][fleet.physical]["mirrored"] == made, summary
         if twice:
             mark = self.mark()
-            self.reconcile(launched(instance, at))  # the same event again
+            self.reconcile(running_event(instance, at))  # the same event again
             assert self.env.ec2.writes(mark) == []
         FIGURES[F + "interfaces mirrored by a launch event"] += made
 
@@ -504,7 +503,7 @@ class FleetAndSingles(RuleBasedStateMachine):
 
     def scheduled_sweep(self) -> None:
         """The sweep makes the fleet true; a second one right after only reads."""
-        summary = self.reconcile(scheduled(self.clock.tick()))
+        summary = self.reconcile(scheduled_event(self.clock.tick()))
         fleet = self.fleet
         if fleet is None:
             assert summary["fleets"] == {}, summary
@@ -512,7 +511,7 @@ class FleetAndSingles(RuleBasedStateMachine):
             tally = summary["fleets"][fleet.physical]
             self.check_true((tally["mirrored"], tally["skipped"]))
         mark = self.mark()
-        self.reconcile(scheduled(self.clock.tick()))
+        self.reconcile(scheduled_event(self.clock.tick()))
         assert self.env.ec2.writes(mark) == [], self.env.ec2.writes(mark)
 
     # --- the steps: single sessions ----------------------------------------------------------
@@ -629,7 +628,7 @@ class FleetAndSingles(RuleBasedStateMachine):
             (found,) = [i for i in self.world.instances() if i["InstanceId"] == instance]
             eni = interfaces_of(found, "primary")[0]
             at = self.clock.tick()
-            run = lambda: self.reconcile(launched(instance, at))  # noqa: E731
+            run = lambda: self.reconcile(running_event(instance, at))  # noqa: E731
         else:
             rival = "sweep" if rival == "launch event" else rival
             eni = pick(self.candidates(), which)
@@ -639,7 +638,7 @@ class FleetAndSingles(RuleBasedStateMachine):
                 self.world.client.delete_traffic_mirror_session(TrafficMirrorSessionId=sid)
             if rival == "sweep":
                 at = self.clock.tick()
-                run = lambda: self.reconcile(scheduled(at))  # noqa: E731
+                run = lambda: self.reconcile(scheduled_event(at))  # noqa: E731
             else:
                 update = self.update_body(fleet.selector, want)
                 run = lambda: self.in_place(self.send(update))  # noqa: E731
