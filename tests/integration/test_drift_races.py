@@ -111,18 +111,18 @@ def test_one_failed_restore_is_reported_and_the_other_sessions_are_still_judged(
     b = other.create(props(fx, NetworkInterfaceId=fx.sources[1]))["PhysicalResourceId"]
     client = ec2.client()
     client.modify_traffic_mirror_session(TrafficMirrorSessionId=a, SessionNumber=2)
-    client.create_traffic_mirror_session(  # by hand, on A's declared number
+    holder = client.create_traffic_mirror_session(  # by hand, on A's declared number
         NetworkInterfaceId=fx.sources[0],
         TrafficMirrorTargetId=fx.target_id,
         TrafficMirrorFilterId=fx.filter_ids[0],
         SessionNumber=1,
-    )
+    )["TrafficMirrorSession"]["TrafficMirrorSessionId"]
     client.modify_traffic_mirror_session(TrafficMirrorSessionId=b, Description="by hand")
     summary, found = swept(caplog)
     by_session = {f["session"]: f for f in found}
     assert set(by_session) == {a, b}
     assert by_session[a]["action"].startswith("restore failed: ")
-    assert "SessionNumber 1" in by_session[a]["action"] or "1" in by_session[a]["action"]
+    assert "SessionNumber 1" in by_session[a]["action"] and holder in by_session[a]["action"]
     assert by_session[b]["action"] == "reported"
     assert summary["errors"] == 1 and summary["checked"] == 2
 
