@@ -78,7 +78,8 @@ def _drifted(sweep: _Sweep, ec2: FleetGateway, record: Record, held: Session) ->
     """The drift of one session, judged against its record as stored now and only while its
     resource claims it (an Update between the sweep's reads is no drift); restored when the
     record says so."""
-    found = differences(desired_of(record), held)
+    desired = desired_of(record)
+    found = differences(desired, held)
     if not found:
         return []
     fresh = sweep.reread(record.key)  # an Update may have landed since the records were read
@@ -89,8 +90,9 @@ def _drifted(sweep: _Sweep, ec2: FleetGateway, record: Record, held: Session) ->
         if again is None:
             return []
         sweep.claims.forget(fresh.owner.stack_id)
-        record, held, found = fresh, again, differences(desired_of(fresh), again)
-    owner, desired = record.owner, desired_of(record)
+        record, held, desired = fresh, again, desired_of(fresh)
+        found = differences(desired, held)
+    owner = record.owner
     if not found or sweep.claims.of(owner) != record.key:
         sweep.result.deferred += bool(found)  # in an operation, unclaimed: orphans report it
         return []
