@@ -76,8 +76,8 @@ class Record:
     deleting: bool = False
     assigned: Mapping[str, int] = field(default_factory=dict)
 
-    def encode(self, limit: int = MAX_VALUE) -> str:
-        """The parameter's value; a record over ``limit`` bytes is refused with a Reason."""
+    def encode(self) -> str:
+        """The parameter's value (JSON; its size is the store's to judge)."""
         props = {k: v for k, v in self.properties.items() if k not in IGNORED}
         data: dict[str, Any] = {
             "stack_id": self.owner.stack_id,
@@ -87,20 +87,7 @@ class Record:
         }
         if self.assigned:
             data["assigned"] = dict(self.assigned)
-        value = json.dumps(data, separators=(",", ":"))
-        size = len(value.encode())
-        if size > limit and limit == MAX_VALUE:
-            raise ProviderError(
-                f"The fleet's properties take {size} bytes as JSON; the store keeps at most "
-                f"{limit}. Select by AutoScalingGroupName or InstanceTags rather than long ID "
-                "lists."
-            )
-        if size > limit:
-            raise ProviderError(
-                f"The session's record takes {size} bytes as JSON; the store keeps at most "
-                f"{limit} (its tags are too long to be watched for drift)."
-            )
-        return value
+        return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def decode(cls, key: str, value: str) -> Record:
@@ -131,7 +118,17 @@ class Store:
         """Write (or overwrite) the record."""
         name = f"{self.path}/{record.key}"
         fleets = self.kind == "fleets"
-        value = record.encode(MAX_VALUE if fleets else MAX_ADVANCED)
+        value = record.encode()
+        size, limit = len(value.encode()), MAX_VALUE if fleets else MAX_ADVANCED
+        if size > limit:
+            raise ProviderError(
+                f"The fleet's properties take {size} bytes as JSON; the store keeps at most "
+                f"{limit}. Select by AutoScalingGroupName or InstanceTags rather than long ID "
+                "lists."
+                if fleets
+                else f"The session's record takes {size} bytes as JSON; the store keeps at most "
+                f"{limit} (its tags are too long to be watched for drift)."
+            )
         # Intelligent-Tiering: standard while it fits, advanced above 4 KB; SSM never turns an
         # advanced parameter back into a standard one, which an explicit Standard would ask.
         tier: Any = "Standard" if fleets else "Intelligent-Tiering"

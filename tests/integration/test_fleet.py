@@ -533,3 +533,14 @@ def test_a_pass_stops_creating_while_it_still_has_time_to_settle_what_it_made(
     ec2.clear_faults()
     sweep()  # the reconciler finishes the fleet
     assert len(ec2.sessions()) == 5
+
+
+def test_a_fleet_too_large_for_the_store_fails_saying_how_to_select_instead(
+    ec2: EmbeddedEc2, fx: Fixtures, fleet: CustomResource
+) -> None:
+    ids = [f"eni-{n:017x}" for n in range(300)]  # ~7 KB of JSON: over the standard tier's 4 KB
+    answer = fleet.create(fleet_props(fx, AutoScalingGroupName=None, NetworkInterfaceIds=ids))
+    assert answer["Status"] == "FAILED"
+    assert "the store keeps at most 4096" in answer["Reason"]
+    assert "Select by AutoScalingGroupName or InstanceTags" in answer["Reason"]
+    assert ec2.writes() == [] and records(ec2) == []
