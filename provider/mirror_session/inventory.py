@@ -14,18 +14,20 @@ Example::
 
     ec2 = FleetGateway.of(connect(placement))
     wanted = ec2.interfaces(spec)          # ['eni-1', 'eni-2']
-    held = ec2.owned(owner)                # the fleet's sessions, all pages
+    held = ec2.owned(owner)                # the fleet's sessions: DescribeTags, then by ID
     every = ec2.managed()                  # every session this provider marked (the sweep)
+
+No Describe here uses a filter its API reference does not list (DescribeTrafficMirrorSessions
+has no ``tag:`` filter): the embedded EC2 refuses undocumented names, as EC2 may.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from mirror_session.ec2 import Ec2Gateway, TrafficMirrorSessionTypeDef
+from mirror_session.ec2 import SESSION_TYPE, Ec2Gateway, TrafficMirrorSessionTypeDef
 from mirror_session.identity import (
-    LOGICAL_KEY,
     MANAGED_BY_KEY,
     STACK_KEY,
     Owner,
@@ -44,6 +46,10 @@ __all__ = ["GROUP_TAG", "FleetGateway", "interfaces_of", "selects"]
 GROUP_TAG: Final = "aws:autoscaling:groupName"
 #: Instances in these states have (or will have) interfaces worth mirroring.
 LIVE_STATES: Final = ["pending", "running", "stopping", "stopped"]
+#: The largest page DescribeTags and DescribeTrafficMirrorSessions return.
+PAGE: Final = 1000
+#: Values in one filter per call: 200, the most EC2 takes in one filter of a Describe.
+IDS_PER_READ: Final = 200
 
 
 def interfaces_of(instance: InstanceTypeDef, which: str) -> list[str]:
@@ -112,34 +118,69 @@ class FleetGateway(Ec2Gateway):
         return sorted(set(found))
 
     def owned(self, owner: Owner) -> list[TrafficMirrorSessionTypeDef]:
-        """Every session carrying the owner's stack-id and logical-id tags (all pages)."""
-        pages = self.client.get_paginator("describe_traffic_mirror_sessions")
+        """Every session carrying the owner's ownership tags (all pages).
+
+        DescribeTrafficMirrorSessions documents no ``tag:`` filter, so the owner's sessions are
+        found by their tags (DescribeTags: ``resource-type``, ``key``, ``value``) and then
+        read by ID (the ``traffic-mirror-session-id`` filter, :data:`IDS_PER_READ` a call).
+        ``make bench`` chose this over reading every session of the account: a fleet's few
+        reads do not grow with the account (figures in docs/performance.md)."""
+        ids = self.tagged(STACK_KEY, owner.stack_id)
+        return [s for s in self.by_ids(ids, f"of {owner.describe()}") if owner.owns(s)]
+
+    def tagged(self, key: str, value: str) -> list[str]:
+        """The IDs of the sessions whose tag ``key`` is ``value`` (DescribeTags, all pages)."""
+        pages = self.client.get_paginator("describe_tags")
         filters: list[FilterTypeDef] = [
-            {"Name": f"tag:{STACK_KEY}", "Values": [owner.stack_id]},
-            {"Name": f"tag:{LOGICAL_KEY}", "Values": [owner.logical_id]},
+            {"Name": "resource-type", "Values": [SESSION_TYPE]},
+            {"Name": "key", "Values": [key]},
+            {"Name": "value", "Values": [value]},
         ]
         return self._call(
             "describe",
-            f"of {owner.describe()}",
+            f"tags {key}={value}",
+            lambda: sorted(
+                {
+                    str(tag["ResourceId"])
+                    for page in pages.paginate(
+                        Filters=filters, PaginationConfig={"PageSize": PAGE}
+                    )
+                    for tag in page["Tags"]
+                }
+            ),
+        )
+
+    def by_ids(self, ids: Sequence[str], ident: str) -> list[TrafficMirrorSessionTypeDef]:
+        """The sessions with these IDs that EC2 shows (one gone meanwhile is simply absent)."""
+        pages = self.client.get_paginator("describe_traffic_mirror_sessions")
+        chunks = [list(ids[i : i + IDS_PER_READ]) for i in range(0, len(ids), IDS_PER_READ)]
+        return self._call(
+            "describe",
+            ident,
             lambda: [
                 session
-                for page in pages.paginate(Filters=filters)
+                for chunk in chunks
+                for page in pages.paginate(
+                    Filters=[{"Name": "traffic-mirror-session-id", "Values": chunk}]
+                )
                 for session in page["TrafficMirrorSessions"]
-                if owner.owns(session)
+            ],
+        )
+
+    def every(self) -> list[TrafficMirrorSessionTypeDef]:
+        """Every session EC2 shows in the account and region (all pages, 1,000 each)."""
+        pages = self.client.get_paginator("describe_traffic_mirror_sessions")
+        return self._call(
+            "describe",
+            "every session",
+            lambda: [
+                session
+                for page in pages.paginate(PaginationConfig={"PageSize": PAGE})
+                for session in page["TrafficMirrorSessions"]
             ],
         )
 
     def managed(self) -> list[TrafficMirrorSessionTypeDef]:
-        """Every session carrying this provider's managed-by marker (all pages, 1,000 each)."""
-        pages = self.client.get_paginator("describe_traffic_mirror_sessions")
-        filters: list[FilterTypeDef] = [{"Name": f"tag:{MANAGED_BY_KEY}", "Values": [managed_by()]}]
-        return self._call(
-            "describe",
-            f"managed by {managed_by()}",
-            lambda: [
-                session
-                for page in pages.paginate(Filters=filters, PaginationConfig={"PageSize": 1000})
-                for session in page["TrafficMirrorSessions"]
-                if tags_of(session).get(MANAGED_BY_KEY) == managed_by()
-            ],
-        )
+        """Every session carrying this provider's managed-by marker, found in :meth:`every`
+        (the sweep reads every session anyway: it also looks for numbers shared with them)."""
+        return [s for s in self.every() if tags_of(s).get(MANAGED_BY_KEY) == managed_by()]

@@ -526,6 +526,7 @@ def test_a_pass_stops_creating_while_it_still_has_time_to_settle_what_it_made(
         timeout_s=19.5,
     )
     ec2.inject("DescribeTrafficMirrorSessions", delay_s=1.0, times=20)
+    ec2.inject("DescribeTags", delay_s=1.0, times=20)  # the fleet's own sessions, by tag
     answer = short.create(fleet_props(fx))
     assert answer["Status"] == "SUCCESS", answer["Reason"]
     assert answer["Data"]["InterfacesMirrored"] == "2"

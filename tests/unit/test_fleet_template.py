@@ -69,9 +69,11 @@ def test_the_member_role_grants_every_ec2_action_the_fleet_code_calls() -> None:
     fleet_ec2 = {a for a in api_calls_in_code(fleet=True) if a.startswith("ec2:")}
     assert "ec2:DescribeInstances" in fleet_ec2  # what the inventory reads
     assert sorted(fleet_ec2 - member) == []
-    (reads,) = member_policy("fleet-instances")
-    (own,) = [st for st in statements("FleetRole") if st.get("Sid") == "ReadInstances"]
-    assert reads == own  # the same read-only statement as the provider's fleet role
+    assert "ec2:DescribeTags" in fleet_ec2  # how the fleet finds its sessions
+    reads = member_policy("fleet-instances")
+    sids = {"ReadInstances", "FindSessionsByTag"}
+    own = [st for st in statements("FleetRole") if st.get("Sid") in sids]
+    assert reads == own  # the same read-only statements as the provider's fleet role
 
 
 def test_the_store_is_reachable_only_under_the_providers_own_path() -> None:
