@@ -1,22 +1,26 @@
 """SessionNumbers on one interface: read, allocate, and settle distinct under concurrency.
 
-CloudFormation creates independent resources in parallel, each in its own Lambda
-environment, so two sessions may pick the same number on one interface at the same moment.
-Whether EC2 refuses a number already used on the interface is not documented; this module is
-correct either way:
+CloudFormation creates resources in parallel, each in its own Lambda environment, so two
+sessions may pick one number on one interface at once. Whether EC2 refuses a number already
+used there is not documented; this module is correct either way:
 
-- **EC2 refuses it**: the interface is read again; if the number is now held by another
-  session, the next free one is tried (a declared number fails, naming the holder).
+- **EC2 refuses it**: the interface is read again; if another session holds the number now,
+  the next free one is tried (a declared number fails, naming the holder).
 - **EC2 accepts it**: after creating, the provider waits :data:`SETTLE_SECONDS` and reads the
-  interface again. Sessions sharing the number are ordered (one read earlier first, then
-  declared before allocated, then by ID); the first keeps the number, every other one's own
-  process moves it (allocated: one Modify to a free number, distinct by rank) or removes it
-  and fails (declared: the user's number is never moved). Each process moves only its own.
+  interface again. Sessions sharing the number are ordered (seen before creating first, then
+  declared, then by ID); the first keeps it, every other one's own process moves it
+  (allocated: one Modify to a free number, distinct by rank) or removes it and fails
+  (declared). Each process moves only its own.
 
 The wait makes "each process sees the others" true: one that finishes without seeing a rival
 read the interface SETTLE_SECONDS after its own Create landed, so the rival's landed later;
 that rival saw it before creating (it is older and wins), or took longer than SETTLE_SECONDS
 from read to Create (it yields to every session it did not see before creating).
+
+Reads lag writes (:mod:`mirror_session.consistency`). The wait therefore counts from the read
+that first shows the process's own session as written; under the same lag, rivals that landed
+earlier show by then too, and a read's blind spot (the lag) counts into "took longer". Where
+lags differ or outlast the bound, the sweep finds numbers shared on an interface.
 
 Example::
 
@@ -35,6 +39,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from mirror_session.consistency import until, visible_within
 from mirror_session.ec2 import Ec2Gateway, TrafficMirrorSessionTypeDef
 from mirror_session.errors import PER_INTERFACE_LIMIT, ProviderError
 from mirror_session.identity import DECLARED, Owner, number_mode
@@ -47,6 +52,7 @@ __all__ += ["settle_wait"]
 Session = TrafficMirrorSessionTypeDef
 #: EC2 allows this many sessions per source interface.
 SESSIONS_PER_INTERFACE: Final = 3
+PER: Final = SESSIONS_PER_INTERFACE
 #: How long after its Create a process reads the interface again to find rivals: longer
 #: than a Create normally takes. The environment variable SETTLE_SECONDS overrides it.
 SETTLE_SECONDS: Final = 1.0
@@ -158,8 +164,8 @@ def place(
         except ProviderError as exc:
             if not _may_be_a_clash(exc):
                 raise
-            again = read(ec2, view.name)
-            if again.holder(number) is None and len(again.sessions) < SESSIONS_PER_INTERFACE:
+            again = _explained(ec2, view.name, number)
+            if again.holder(number) is None and len(again.sessions) < PER:
                 raise  # not the number, nor a full interface: EC2's own reason stands
             _log.info("number taken meanwhile", extra={"interface": view.name, "number": number})
             view = again
@@ -177,6 +183,40 @@ def place(
         f"allocate a SessionNumber on {view.name}: other sessions kept taking the free numbers "
         f"({MAX_ROUNDS} tries). Retry the stack operation."
     )
+
+
+def _explained(ec2: Ec2Gateway, interface: str, number: int) -> Interface:
+    """A read after a refused Create that shows why, if a number taken or a full interface is
+    why: the session that took it may not show at once (a quarter of the usual bound)."""
+    return until(
+        lambda: read(ec2, interface),
+        lambda v: v.holder(number) is not None or len(v.sessions) >= PER,
+        within=visible_within() / 4,
+    )
+
+
+def _seen(
+    ec2: Ec2Gateway, interface: str, made: Session, written: float, wait: float
+) -> tuple[Interface, float]:
+    """A read of the interface that shows ``made`` as written, and how long that took to
+    show. Reads lag writes (:mod:`~mirror_session.consistency`): once this session shows,
+    rivals written before it show after the same wait as without lag. Unseen within the
+    bound: the read as it is (the sweep finds a number shared meanwhile)."""
+    now = read(ec2, interface)
+    if _shows(now, made):
+        return now, 0.0
+    now = until(lambda: read(ec2, interface), lambda v: _shows(v, made), first=now)
+    lag = time.monotonic() - written
+    if not _shows(now, made):
+        _log.warning("own session not yet visible", extra={"session": _id(made), "lag": lag})
+        return now, lag
+    time.sleep(wait)
+    return read(ec2, interface), lag
+
+
+def _shows(view: Interface, made: Session) -> bool:
+    held = view.get(_id(made))
+    return held is not None and _number(held) == _number(made)
 
 
 def settle_wait() -> float:
@@ -204,10 +244,12 @@ def settle(
     wait = settle_wait()
     for round_ in range(MAX_ROUNDS):
         at = created_at if round_ == 0 else None
-        slow = (time.monotonic() if at is None else at) - before.read_at > wait
+        written = time.monotonic() if at is None else at
         if at is None:
             time.sleep(wait)
-        now = read(ec2, before.name)
+        now, lag = _seen(ec2, before.name, made, written, wait)
+        # Unseen rivals may have landed up to ``lag`` before the read that chose the number.
+        slow = written - before.read_at + lag > wait
         twins = sorted(_id(s) for s in now.sessions if one_per is not None and one_per.owns(s))
         if twins and twins[0] != mine and now.get(twins[0]) is not None:
             ec2.delete(mine)  # a twin made by another pass of the same owner keeps it

@@ -32,7 +32,8 @@ else:
     EC2Client = TagTypeDef = Any
     TrafficMirrorSessionTypeDef = dict
 
-__all__ = ["CLIENT_CONFIG", "SESSION_TYPE", "Ec2Gateway", "TrafficMirrorSessionTypeDef", "ec2_client"]
+__all__ = ["CLIENT_CONFIG", "SESSION_TYPE", "Ec2Gateway", "TrafficMirrorSessionTypeDef"]
+__all__ += ["ec2_client"]
 
 #: Throttling (RequestLimitExceeded) is retried by botocore's standard mode with backoff.
 #: Socket timeouts are short enough that a hung call fails well inside the Lambda timeout;

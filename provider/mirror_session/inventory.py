@@ -142,9 +142,7 @@ class FleetGateway(Ec2Gateway):
             lambda: sorted(
                 {
                     str(tag["ResourceId"])
-                    for page in pages.paginate(
-                        Filters=filters, PaginationConfig={"PageSize": PAGE}
-                    )
+                    for page in pages.paginate(Filters=filters, PaginationConfig={"PageSize": PAGE})
                     for tag in page["Tags"]
                 }
             ),

@@ -20,8 +20,10 @@ from typing import Final
 
 from mirror_session.adoption import adopt
 from mirror_session.allocation import Interface, place, read
+from mirror_session.consistency import until
 from mirror_session.converge import converge
 from mirror_session.desired import forget, remember
+from mirror_session.drift import differences
 from mirror_session.ec2 import Ec2Gateway, TrafficMirrorSessionTypeDef
 from mirror_session.errors import NOT_FOUND, ProviderError
 from mirror_session.held import attributes, held_as_spec, preview
@@ -129,9 +131,36 @@ def _staying(
     yet): None, and the Create path runs on that interface, which takes back the resource's
     own session where one is, and otherwise makes one.
     """
-    view = read(ec2, str(new.values["NetworkInterfaceId"]))
+    interface = str(new.values["NetworkInterfaceId"])
+    view = read(ec2, interface)
     physical = request.physical_resource_id
-    return view, view.get(physical) if is_session_id(physical) else None
+    if not is_session_id(physical):
+        return view, None
+    old = parse_previous(request.old_resource_properties)
+    if view.get(physical) is None and not plan_update(old, new).replace_because:
+        # Made or changed moments ago, it may not show yet: one read never means "gone".
+        view = until(
+            lambda: read(ec2, interface), lambda v: v.get(physical) is not None, first=view
+        )
+    return view, view.get(physical)
+
+
+def _as_last_written(
+    ec2: Ec2Gateway, view: Interface, held: Session, old: SessionSpec, new: SessionSpec
+) -> tuple[Interface, Session, SessionSpec]:
+    """The session as the previous properties made it (a read may still show it as it was
+    before: reads lag writes), and what to diff the new properties against: the previous
+    ones; or what EC2 holds, when that is already the new (a failed Update's rollback).
+    Still neither after the bound: changed outside the stack; diffed against the previous."""
+    sid = str(held["TrafficMirrorSessionId"])
+
+    def written(v: Interface) -> bool:
+        again = v.get(sid)
+        return again is not None and not (differences(old, again) and differences(new, again))
+
+    view = until(lambda: read(ec2, view.name), written, first=view)
+    held = view.get(sid) or held
+    return view, held, old if differences(new, held) else held_as_spec(held, new)
 
 
 def update(request: Request, connect: Connect) -> Outcome:
@@ -149,7 +178,10 @@ def update(request: Request, connect: Connect) -> Outcome:
         return _create(request, new, ec2, view)
     old = parse_previous(request.old_resource_properties)
     trusted = not old.dry_run and not plan_update(old, new).replace_because
-    base = old if trusted else held_as_spec(held, new)
+    if trusted:
+        view, held, base = _as_last_written(ec2, view, held, old, new)
+    else:
+        base = held_as_spec(held, new)
     try:
         session = converge(ec2, view, held, base=base, new=new, owner=Owner.of(request))
     except ProviderError as exc:
