@@ -3,7 +3,7 @@
 Two kinds of record, one parameter each, named by the resource's physical ID:
 
 - ``fleets``: ``<FLEET_STORE_PATH>/<fleet id>`` (template.yaml:
-  ``/traffic-mirror-provider/<provider stack>/fleets``), standard tier, under 4 KB (a larger
+  ``/traffic-mirror-provider/<provider stack>/fleets``), Intelligent-Tiering, under 4 KB (a larger
   fleet is refused with a Reason). Create and Update write it, Delete removes it (or marks
   it ``deleting`` when it could not finish: the reconciler then finishes and removes it).
 - ``sessions``: ``<SESSION_STORE_PATH>/<session id>`` (``…/sessions``), the desired state
@@ -129,9 +129,11 @@ class Store:
                 else f"The session's record takes {size} bytes as JSON; the store keeps at most "
                 f"{limit} (its tags are too long to be watched for drift)."
             )
-        # Intelligent-Tiering: standard while it fits, advanced above 4 KB; SSM never turns an
-        # advanced parameter back into a standard one, which an explicit Standard would ask.
-        tier: Any = "Standard" if fleets else "Intelligent-Tiering"
+        # Intelligent-Tiering for both kinds: standard while it fits and while the account has
+        # fewer than 10,000 standard parameters (an explicit Standard then fails with
+        # ParameterLimitExceeded), advanced otherwise; SSM never turns an advanced parameter
+        # back into a standard one, which an explicit Standard would ask.
+        tier: Any = "Intelligent-Tiering"
         self._run(
             "store",
             name,
@@ -170,6 +172,10 @@ class Store:
                 raise explain(
                     "remove", name, exc, subject=f"{self.kind[:-1]} record", service="SSM"
                 ) from exc
+        except TRANSPORT_ERRORS as exc:  # a timeout or a reset: the caller decides, as for EC2
+            raise explain(
+                "remove", name, exc, subject=f"{self.kind[:-1]} record", service="SSM"
+            ) from exc
 
     def records(self) -> list[Record]:
         """Every record under the path (all pages); unreadable ones are skipped."""

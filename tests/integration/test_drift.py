@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 import boto3
+from botocore.exceptions import EndpointConnectionError
 import pytest
 
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
@@ -387,3 +388,57 @@ def test_a_fleet_sweep_that_fails_still_leaves_the_audit_and_its_metrics_out(
     }
     assert metrics[("AuditErrors", "error")] == 1.0
     assert metrics[("DriftedSessions", "field")] == 1.0
+
+
+def test_a_delete_succeeds_when_ssm_cannot_be_reached_and_the_record_is_left_to_the_sweep(
+    ec2: EmbeddedEc2,
+    stack: CustomResource,
+    fx: Fixtures,
+    no_backoff: None,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A timeout or reset on the way to SSM is a transport error, not an SSM answer: the
+    Delete still answers SUCCESS (its session is gone), and the record is left behind."""
+    sid = stack.create(props(fx))["PhysicalResourceId"]
+    tries: list[str] = []
+
+    def unreachable(request: Any, **_: Any) -> None:
+        tries.append(request.url)
+        raise EndpointConnectionError(endpoint_url=request.url)
+
+    ssm_client().meta.events.register("before-send.ssm.DeleteParameter", unreachable)
+    try:
+        with caplog.at_level(logging.WARNING):
+            answer = stack.delete()
+    finally:
+        ssm_client().meta.events.unregister("before-send.ssm.DeleteParameter", unreachable)
+    assert answer["Status"] == "SUCCESS", answer["Reason"]
+    assert ec2.sessions() == []
+    assert len(tries) > 1  # retried by botocore, every try refused
+    assert sid in recorded(ec2)  # left for the sweep, which drops unclaimed records
+    assert [r.getMessage() for r in caplog.records if r.name == "mirror_session.resource"] == [
+        "record not removed"
+    ]
+
+
+def test_fleet_records_are_written_with_intelligent_tiering_not_an_explicit_standard(
+    ec2: EmbeddedEc2, receiver: ResponseReceiver, fx: Fixtures
+) -> None:
+    """Past 10,000 standard parameters in a region an explicit Standard fails with
+    ParameterLimitExceeded; Intelligent-Tiering promotes the record instead."""
+    sent: list[dict[str, Any]] = []
+
+    def seen(params: dict[str, Any], **_: Any) -> None:
+        sent.append(params)
+
+    group(ec2, fx, 1)
+    fleet = CustomResource(
+        FLEET_HANDLER, receiver, logical_id="WebFleet", resource_type="Custom::TrafficMirrorFleet"
+    )
+    ssm_client().meta.events.register("provide-client-params.ssm.PutParameter", seen)
+    try:
+        answer = fleet.create(fleet_props(fx))
+    finally:
+        ssm_client().meta.events.unregister("provide-client-params.ssm.PutParameter", seen)
+    assert answer["Status"] == "SUCCESS", answer["Reason"]
+    assert [p["Tier"] for p in sent if "/fleets/" in p["Name"]] == ["Intelligent-Tiering"]
