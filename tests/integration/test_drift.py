@@ -12,8 +12,8 @@ import sys
 from typing import Any
 
 import boto3
-from botocore.exceptions import EndpointConnectionError
 import pytest
+from botocore.exceptions import EndpointConnectionError
 
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.events import CustomResource
