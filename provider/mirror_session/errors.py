@@ -24,6 +24,7 @@ __all__ = [
     "MISMATCH",
     "MISSING",
     "NOT_FOUND",
+    "NOT_SUPPORTED",
     "PER_INTERFACE_LIMIT",
     "ProviderError",
     "error_code",
@@ -36,6 +37,7 @@ MAX_REASON: Final = 256
 NOT_FOUND: Final = "InvalidTrafficMirrorSessionId.NotFound"
 MISMATCH: Final = "IdempotentParameterMismatch"
 PER_INTERFACE_LIMIT: Final = "TrafficMirrorSessionsPerInterfaceLimitExceeded"
+NOT_SUPPORTED: Final = "NetworkInterfaceNotSupported"
 #: EC2's answer to a DryRun call the caller is allowed to make.
 DRY_RUN_OK: Final = "DryRunOperation"
 #: Codes whose message names the refused action and resource (IAM's wording).
@@ -60,12 +62,12 @@ ADVICE: Final[dict[str, str]] = {
     "another target, or an NLB or GWLB endpoint target.",
     "TrafficMirrorSessionLimitExceeded": "The account has 10,000 sessions, the EC2 maximum: "
     "delete unused ones.",
-    "NetworkInterfaceNotSupported": "This interface's instance type cannot be a mirror "
-    "source: use a Nitro instance type (not bare metal).",
+    NOT_SUPPORTED: "Its instance type is not on Traffic Mirroring's supported list (not "
+    "all Nitro: no M6i, C6i, M7g; yes C4, M4, R4; no bare metal).",
     "InterfaceInUseByTrafficMirrorTarget": "An interface cannot be both a mirror source and a "
     "mirror target: pick another NetworkInterfaceId.",
-    MISMATCH: "A retry of this request carried other parameters than the "
-    "first: update the stack again to send a fresh request.",
+    MISMATCH: "This request's ClientToken was used before with other parameters, or for a "
+    "session since deleted: update the stack again to send a fresh request.",
     "UnauthorizedOperation": "Check the role's policy: managed-by tag, target and source tag "
     "conditions, allowed regions.",
     "AccessDenied": "The role must trust the provider's role (examples/member-role.yaml), its "

@@ -29,7 +29,7 @@ from typing import Final
 from mirror_session.allocation import Interface, place, read, settle, settle_wait
 from mirror_session.converge import put_back
 from mirror_session.ec2 import TrafficMirrorSessionTypeDef
-from mirror_session.errors import PER_INTERFACE_LIMIT, ProviderError
+from mirror_session.errors import NOT_SUPPORTED, PER_INTERFACE_LIMIT, ProviderError
 from mirror_session.identity import Owner, fleet_id, fleet_token
 from mirror_session.inventory import FleetGateway
 from mirror_session.plan import create_params
@@ -45,7 +45,7 @@ RESERVE_S: Final = 15.0
 #: EC2 refusals that concern one interface: it is skipped, the fleet goes on.
 SKIPPED_CODES: Final = frozenset(
     {
-        "NetworkInterfaceNotSupported",
+        NOT_SUPPORTED,
         "InterfaceInUseByTrafficMirrorTarget",
         "InvalidNetworkInterfaceID.NotFound",
         "InvalidParameterValue",
@@ -109,10 +109,15 @@ def _skippable(exc: ProviderError) -> bool:
     return exc.code in SKIPPED_CODES or (exc.code is None and exc.source == "provider")
 
 
-def _skip(tally: Tally, interface: str, exc: ProviderError) -> None:
+def _skip(tally: Tally, interface: str, exc: ProviderError, kind: str = "") -> None:
+    """Count and log a skipped interface; its instance type named where EC2 refused it."""
+    why = f"{kind} " if kind and exc.code == NOT_SUPPORTED else ""
     tally.skipped += 1
-    tally.reasons.append(f"{interface}: {exc.reason}")
-    _log.warning("interface skipped", extra={"interface": interface, "reason": exc.reason})
+    tally.reasons.append(f"{interface}: {why}{exc.reason}")
+    _log.warning(
+        "interface skipped",
+        extra={"interface": interface, "instance_type": kind, "reason": f"{why}{exc.reason}"},
+    )
 
 
 def _fleet_vni(fleet: Fleet, held: Collection[Session]) -> int | None:
@@ -169,7 +174,7 @@ def sync(
         except ProviderError as exc:
             if not _skippable(exc):
                 raise
-            _skip(tally, eni, exc)
+            _skip(tally, eni, exc, ec2.types.get(eni, ""))
             continue
         tally.mirrored += 1
     missing = [eni for eni in wanted if eni not in mine]
@@ -218,7 +223,7 @@ def _create_missing(
         except ProviderError as exc:
             if not _skippable(exc):
                 raise
-            _skip(tally, eni, exc)
+            _skip(tally, eni, exc, ec2.types.get(eni, ""))
             continue
         placed.append((made, view, time.monotonic()))
         if tally.vni is None and "VirtualNetworkId" in made:
@@ -231,6 +236,6 @@ def _create_missing(
         except ProviderError as exc:
             if not _skippable(exc):
                 raise
-            _skip(tally, view.name, exc)
+            _skip(tally, view.name, exc, ec2.types.get(view.name, ""))
             continue
         tally.mirrored += 1

@@ -81,6 +81,11 @@ def selects(spec: SessionSpec, instance: InstanceTypeDef) -> bool:
 class FleetGateway(Ec2Gateway):
     """The EC2 gateway, plus the two reads a fleet needs."""
 
+    def __init__(self, client: Any, account: str | None = None) -> None:
+        super().__init__(client, account)
+        #: The instance type behind each interface read by :meth:`interfaces` (for Reasons).
+        self.types: dict[str, str] = {}
+
     @classmethod
     def of(cls, gateway: Ec2Gateway) -> FleetGateway:
         """The same client and account, with the fleet's reads."""
@@ -114,8 +119,10 @@ class FleetGateway(Ec2Gateway):
         if "NetworkInterfaceIds" in spec.lists:
             return list(spec.lists["NetworkInterfaceIds"])
         which = spec.text("Interfaces") or "primary"
-        found = (eni for i in self.instances(spec) for eni in interfaces_of(i, which))
-        return sorted(set(found))
+        for instance in self.instances(spec):
+            kind = str(instance.get("InstanceType", ""))
+            self.types.update(dict.fromkeys(interfaces_of(instance, which), kind))
+        return sorted(self.types)
 
     def owned(self, owner: Owner) -> list[TrafficMirrorSessionTypeDef]:
         """Every session carrying the owner's ownership tags (all pages).

@@ -5,6 +5,8 @@ handler with real EventBridge events."""
 
 from __future__ import annotations
 
+import logging
+
 import threading
 import time
 import uuid
@@ -146,11 +148,18 @@ def test_delete_removes_every_session_of_the_fleet_and_its_record(
 
 
 def test_an_interface_ec2_will_not_mirror_is_skipped_and_counted_not_failed(
-    ec2: EmbeddedEc2, fx: Fixtures, fleet: CustomResource
+    ec2: EmbeddedEc2, fx: Fixtures, fleet: CustomResource, caplog: pytest.LogCaptureFixture
 ) -> None:
     group(ec2, fx, 3)
     ec2.inject("CreateTrafficMirrorSession", "NetworkInterfaceNotSupported")
-    answer = fleet.create(fleet_props(fx))
+    with caplog.at_level(logging.WARNING):
+        answer = fleet.create(fleet_props(fx))
+    (skipped,) = [r for r in caplog.records if r.getMessage() == "interface skipped"]
+    reservations = ec2.client().describe_instances()["Reservations"]
+    kinds = {i["InstanceType"] for r in reservations for i in r["Instances"]}
+    assert getattr(skipped, "instance_type", None) in kinds  # the type EC2 refused, named
+    assert str(getattr(skipped, "reason", "")).startswith(f"{skipped.instance_type} ")
+    assert "M6i" in str(getattr(skipped, "reason", ""))  # the documented list, not "Nitro"
     assert answer["Status"] == "SUCCESS", answer["Reason"]
     assert (answer["Data"]["InterfacesMirrored"], answer["Data"]["InterfacesSkipped"]) == (
         "2",
