@@ -6,7 +6,6 @@ handler with real EventBridge events."""
 from __future__ import annotations
 
 import logging
-
 import threading
 import time
 import uuid
