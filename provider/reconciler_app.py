@@ -44,6 +44,11 @@ def _launched_instance(event: Mapping[str, Any]) -> tuple[str, dict[str, str]] |
     return None
 
 
+def _text(value: object) -> str | None:
+    """A string field of the event, or None when absent or not a string."""
+    return value[:64] if isinstance(value, str) and value else None
+
+
 @logger.inject_lambda_context(log_event=False, clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Reconcile after an instance launch, or sweep on the schedule."""
@@ -54,7 +59,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if (launch := _launched_instance(event)) is not None:
         instance, about = launch
         logger.info("instance launched", extra={"instance": instance[:32], **about})
-        return {"launched": instance, **about, "fleets": launched(Store(), instance)}
+        # Matched only against fleets placed in the event's account and region: EC2 and Auto
+        # Scaling events come from the account and region the instance is in.
+        where = (_text(event.get("account")), _text(event.get("region")))
+        arn = str(getattr(context, "invoked_function_arn", "")).split(":")
+        mirrored = launched(Store(), instance, where, arn[4] if len(arn) > 4 else None)
+        return {"launched": instance, **about, "fleets": mirrored}
     if kind == SCHEDULED:
         # The generation of any session made now: the sweep's time (a redelivery reuses it).
         generation = str(event.get("time") or time.time())

@@ -23,6 +23,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +36,7 @@ from mirror_session.fleet_schema import FLEET
 from mirror_session.inventory import FleetGateway, interfaces_of, selects
 from mirror_session.placement import Connector, Placement
 from mirror_session.request import Request
+from mirror_session.schema import SessionSpec
 from mirror_session.store import Record, Store
 from mirror_session.validation import parse
 
@@ -128,7 +130,24 @@ def sweep(store: Store, generation: str, budget: Budget = _unlimited) -> Summary
     return _each(store, work)
 
 
-def launched(store: Store, instance_id: str) -> Summary:
+def _placed_at(spec: SessionSpec, where: tuple[str | None, str | None], home: str | None) -> bool:
+    """Whether the fleet is placed in the event's (account, region); None: not said. A fleet
+    without RoleArn is in ``home`` (the provider's account), without Region in its region."""
+    account, region = where
+    role = spec.text("RoleArn")
+    placed_account = role.split(":")[4] if role else home
+    placed_region = spec.text("Region") or os.environ.get("AWS_REGION")
+    return (account is None or placed_account in (None, account)) and (
+        region is None or placed_region in (None, region)
+    )
+
+
+def launched(
+    store: Store,
+    instance_id: str,
+    where: tuple[str | None, str | None] = (None, None),
+    home: str | None = None,
+) -> Summary:
     """The instance's interfaces mirrored for every fleet that selects it.
 
     One launch brings two events (EC2's ``running``, Auto Scaling's ``EC2 Instance Launch
@@ -138,8 +157,8 @@ def launched(store: Store, instance_id: str) -> Summary:
     """
 
     def work(record: Record, fleet: Fleet, ec2: FleetGateway) -> Tally | None:
-        if record.deleting:
-            return None
+        if record.deleting or not _placed_at(fleet.spec, where, home):
+            return None  # the instance is not in this fleet's account and region
         found = ec2.instances(fleet.spec, instance_ids=[instance_id])
         instance = next((i for i in found if selects(fleet.spec, i)), None)
         if instance is None:

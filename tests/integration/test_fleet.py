@@ -212,6 +212,35 @@ def test_a_launched_instance_is_mirrored_on_its_running_event(
     assert len({s["VirtualNetworkId"] for s in held.values()}) == 1  # the fleet's VNI
 
 
+@pytest.mark.parametrize(
+    ("account", "region"), [("111111111111", None), (None, "eu-west-1")], ids=["account", "region"]
+)
+def test_a_launch_event_from_another_account_or_region_is_not_matched_against_this_fleet(
+    ec2: EmbeddedEc2,
+    fx: Fixtures,
+    fleet: CustomResource,
+    account: str | None,
+    region: str | None,
+) -> None:
+    """EC2 and Auto Scaling events come from where the instance is: a fleet placed elsewhere
+    never looks the instance up (it used to log InvalidInstanceID.NotFound on every launch)."""
+    enis = group(ec2, fx, 2)
+    fleet.create(fleet_props(fx))
+    resize(ec2, 3)
+    (new,) = set(primaries(ec2)) - set(enis)
+    instance = ec2.client().describe_network_interfaces(NetworkInterfaceIds=[new])[
+        "NetworkInterfaces"
+    ][0]["Attachment"]["InstanceId"]
+    event = running_event(instance)
+    event.update({k: v for k, v in (("account", account), ("region", region)) if v})
+    mark = len(ec2.calls)
+    summary = RECONCILER(event, LambdaContext(timeout_s=60))
+    assert summary["fleets"] == {}  # no fleet is placed there
+    assert ec2.calls[mark:] == []  # not even a DescribeInstances
+    home = RECONCILER(running_event(instance), LambdaContext(timeout_s=60))
+    assert home["fleets"][fleet.physical_id]["mirrored"] == 1  # the same event from home does
+
+
 def test_the_sweep_heals_a_session_deleted_and_one_changed_out_of_band(
     ec2: EmbeddedEc2, fx: Fixtures, fleet: CustomResource
 ) -> None:

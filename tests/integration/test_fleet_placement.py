@@ -80,6 +80,7 @@ def test_every_call_a_fleet_makes_in_a_member_account_is_granted_by_the_member_r
     # The lifecycle reached every kind of call a fleet makes: reads of instances included.
     assert made == {
         "ec2:DescribeInstances",
+        "ec2:DescribeTags",
         "ec2:DescribeTrafficMirrorSessions",
         "ec2:CreateTrafficMirrorSession",
         "ec2:ModifyTrafficMirrorSession",
