@@ -616,6 +616,33 @@ class _HttpLayer:
         return self.app(environ, start_response)
 
 
+def tagged_sessions(client: EC2Client, tags: dict[str, str]) -> list[dict[str, Any]]:
+    """Sessions holding every one of ``tags``, read the documented way (DescribeTrafficMirror
+    Sessions has no ``tag:`` filter): DescribeTags by ``resource-type``, ``key`` and ``value``
+    of one tag, then DescribeTrafficMirrorSessions by those IDs, the other tags checked on the
+    answer. For the benchmarks' bare-boto3 floors."""
+    (key, value), *others = tags.items()
+    pages = client.get_paginator("describe_tags").paginate(
+        Filters=[
+            {"Name": "resource-type", "Values": ["traffic-mirror-session"]},
+            {"Name": "key", "Values": [key]},
+            {"Name": "value", "Values": [value]},
+        ],
+        PaginationConfig={"PageSize": 1000},
+    )
+    ids = [t["ResourceId"] for page in pages for t in page["Tags"]]
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(ids), 1000):
+        answer = client.describe_traffic_mirror_sessions(
+            TrafficMirrorSessionIds=ids[start : start + 1000]
+        )
+        for session in answer["TrafficMirrorSessions"]:
+            held = {t["Key"]: t["Value"] for t in session.get("Tags", [])}
+            if all(held.get(k) == v for k, v in others):
+                found.append(dict(session))
+    return found
+
+
 class _QuietHandler(WSGIRequestHandler):
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         """No access log: callers read ``EmbeddedEc2.calls`` instead."""
