@@ -127,6 +127,16 @@ def test_without_strict_filters_an_unknown_name_is_ignored_as_moto_does_until_re
     assert ec2.strict_filters is True
 
 
+def test_a_new_embedded_ec2_is_strict_about_filters_with_no_lag_unless_the_environment_sets_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from local.harness.ec2sim import EmbeddedEc2, default_read_lag  # noqa: PLC0415 - as conftest
+
+    assert EmbeddedEc2().strict_filters is True
+    monkeypatch.delenv("EMBEDDED_EC2_READ_LAG", raising=False)
+    assert default_read_lag() == 0.0
+
+
 def test_every_documented_session_filter_selects_the_matching_session(
     ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
