@@ -23,7 +23,7 @@ from typing import Any, Final
 
 import boto3
 
-from local.harness.ec2sim import WRITE_ACTIONS, EmbeddedEc2
+from local.harness.ec2sim import WRITE_ACTIONS, EmbeddedEc2, tagged_sessions
 from local.harness.events import CustomResource, new_stack_id
 from local.harness.fleets import scheduled_event
 from local.harness.lambda_loader import LambdaContext, load_handler
@@ -62,16 +62,8 @@ def _setup(ec2: EmbeddedEc2, rx: ResponseReceiver) -> list[str]:
 def _floor(ec2: EmbeddedEc2, stacks: list[str]) -> None:
     """The reads a sweep cannot avoid, with bare boto3."""
     ec2_client = ec2.client()
-    pages = ec2_client.get_paginator("describe_traffic_mirror_sessions").paginate(
-        Filters=[
-            {
-                "Name": "tag:traffic-mirror-provider:managed-by",
-                "Values": ["traffic-mirror-provider"],
-            }
-        ],
-        PaginationConfig={"PageSize": 1000},
-    )
-    sum(len(p["TrafficMirrorSessions"]) for p in pages)
+    # EC2 documents no tag: filter on DescribeTrafficMirrorSessions: DescribeTags, then by IDs
+    tagged_sessions(ec2_client, {"traffic-mirror-provider:managed-by": "traffic-mirror-provider"})
     ssm = boto3.client("ssm", region_name=ec2.region, endpoint_url=ec2.endpoint)
     sum(
         len(p["Parameters"])

@@ -33,7 +33,7 @@ import boto3
 import botocore.retries.standard
 from botocore.config import Config
 
-from local.harness.ec2sim import WRITE_ACTIONS, EmbeddedEc2, Fixtures
+from local.harness.ec2sim import WRITE_ACTIONS, EmbeddedEc2, Fixtures, tagged_sessions
 from local.harness.events import CustomResource, new_stack_id
 from local.harness.fleets import GROUP, LIVE, create_group, scheduled_event
 from local.harness.lambda_loader import LambdaContext, load_handler, read_template
@@ -224,10 +224,7 @@ class Bench:
         return made
 
     def floor_owned(self, tags: dict[str, str]) -> list[Any]:
-        pages = self.raw.get_paginator("describe_traffic_mirror_sessions").paginate(
-            Filters=[{"Name": f"tag:{k}", "Values": [v]} for k, v in tags.items()]
-        )
-        return [s for page in pages for s in page["TrafficMirrorSessions"]]
+        return tagged_sessions(self.raw, tags)  # no tag: filter on sessions in EC2
 
     def floor_sweep(self, tags: dict[str, str]) -> None:
         """The two reads a sweep cannot avoid: the group's instances, the fleet's sessions."""
