@@ -46,6 +46,7 @@ SHORT_TIMEOUT_S = float(os.environ.get("BENCH_FLEET_SHORT_TIMEOUT_S", "22"))
 #: The EC2 actions a fleet's Create makes, each throttled 1 in THROTTLE_EVERY.
 THROTTLED: Final = (
     "DescribeInstances",
+    "DescribeTags",
     "DescribeTrafficMirrorSessions",
     "CreateTrafficMirrorSession",
 )

@@ -20,7 +20,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from app import NAMESPACE, logger
 from mirror_session.audit import Audit
-from mirror_session.drift import KINDS
+from mirror_session.drift import KINDS, SHARED
 from mirror_session.identity import managed_by
 from mirror_session.reconcile import launched, sweep, watch
 from mirror_session.store import Store
@@ -94,7 +94,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def count(found: Audit) -> None:
     """One metric value per kind of finding, zeros included (an alarm then sees data), and
     the audit's errors (what went unaudited)."""
-    names = {"orphaned": "OrphanedSessions", "error": "AuditErrors"}
+    names = {"orphaned": "OrphanedSessions", "error": "AuditErrors", SHARED: "SharedSessionNumbers"}
     for kind in (*KINDS, "error"):
         value = (
             len(found.errors)

@@ -1,8 +1,9 @@
 """The drift and orphan sweep over single sessions: the reconciler's schedule and ``tms-audit``.
 
 Per placement (the provider's own account and region, plus every RoleArn/Region a record
-names), one paginated ``DescribeTrafficMirrorSessions`` on the managed-by marker reads every
-session the provider marked; CloudFormation is asked after that read. Then:
+names), one paginated ``DescribeTrafficMirrorSessions`` reads every session (no filter: none
+documented finds a tag); those with this provider's marker are judged. CloudFormation is
+asked after that read. Then:
 
 - **drift**: each recorded session (:mod:`mirror_session.desired`) is compared with what EC2
   holds (:func:`~mirror_session.drift.differences`). A difference is judged against the
@@ -16,6 +17,10 @@ session the provider marked; CloudFormation is asked after that read. Then:
   Its record is dropped once nothing claims it (a failed cleanup's record).
 - **orphans**: every marked session whose owner's stack resource no longer claims it is
   reported ``orphaned``; never deleted here.
+- **shared numbers**: sessions of this provider sharing a SessionNumber on an interface (a
+  settle that could not see a rival: reads lag writes). Confirmed by a second read after the
+  lag bound; then an allocated one (not the first by declared, then lowest ID) is moved to a
+  free number, and anything else is reported ``shared-number``.
 
 One session's or one placement's failure is counted in ``errors``; the sweep goes on. Nothing
 drifted costs reads only: the Describes, the store, two CloudFormation reads per stack.
@@ -29,17 +34,21 @@ Example::
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from mirror_session.claims import UNSURE, Claims
+from mirror_session.consistency import visible_within
 from mirror_session.converge import put_back
 from mirror_session.desired import desired_of
-from mirror_session.drift import Finding, differences, orphaned, owner_of
+from mirror_session.drift import SHARED, Finding, differences, orphaned, owner_of, shared
 from mirror_session.ec2 import TrafficMirrorSessionTypeDef
 from mirror_session.errors import ProviderError
+from mirror_session.identity import ALLOCATED, MANAGED_BY_KEY, managed_by, number_mode, tags_of
 from mirror_session.inventory import FleetGateway
 from mirror_session.placement import Placement
+from mirror_session.plan import Modify, free_numbers
 from mirror_session.store import Record
 
 __all__ = ["Audit", "audit"]
@@ -72,6 +81,7 @@ class _Sweep:
     restore: bool
     drop: Callable[[str], None] | None
     result: Audit
+    keep: Callable[[Record], None] | None = None
 
 
 def _drifted(sweep: _Sweep, ec2: FleetGateway, record: Record, held: Session) -> list[Finding]:
@@ -140,6 +150,60 @@ def _check(sweep: _Sweep, ec2: FleetGateway, record: Record, held: Session | Non
     sweep.result.findings += found
 
 
+def _shared(sweep: _Sweep, ec2: FleetGateway, every: list[Session], mine: list[Record]) -> None:
+    """Numbers shared on an interface: after the bound on read lag, what still shares is
+    real. An allocated session of this provider, not the first of its group, moves to the
+    lowest free number (one Modify; its record follows); any other is reported."""
+    groups = shared(every)
+    if groups and visible_within() > 0:
+        time.sleep(visible_within())  # a settle in flight, or a move not yet shown
+        interfaces = sorted({str(g[0]["NetworkInterfaceId"]) for g in groups})
+        every = [s for eni in interfaces for s in ec2.on_interface(eni)]
+        groups = shared(every)
+    records = {r.key: r for r in mine}
+    for keeper, *others in groups:
+        eni, number = str(keeper["NetworkInterfaceId"]), int(keeper.get("SessionNumber", 0))
+        used = {int(s.get("SessionNumber", 0)) for s in every if s.get("NetworkInterfaceId") == eni}
+        for session in (keeper, *others):
+            owner = owner_of(session)
+            if owner is None or not _ours(session):
+                continue  # never judged: not this provider's
+            sid = str(session["TrafficMirrorSessionId"])
+            other = str((others[0] if session is keeper else keeper)["TrafficMirrorSessionId"])
+            action = "reported"
+            if session is not keeper and number_mode(session) == ALLOCATED and sweep.restore:
+                to = free_numbers(used)[0]
+                try:
+                    ec2.modify(sid, Modify({"SessionNumber": to}))
+                    used.add(to)
+                    action = f"moved to #{to}"
+                    if (record := records.get(sid)) is not None and sweep.keep is not None:
+                        sweep.keep(
+                            replace(record, assigned={**record.assigned, "SessionNumber": to})
+                        )
+                except ProviderError as exc:
+                    action = f"move failed: {exc.reason}"
+                    sweep.result.errors.append(exc.reason)
+            detail = f"#{number} on {eni} is also {other}'s"
+            sweep.result.findings.append(
+                Finding(
+                    SHARED,
+                    sid,
+                    owner.stack_id,
+                    owner.logical_id,
+                    "SessionNumber",
+                    None,
+                    str(number),
+                    detail,
+                    action,
+                )
+            )
+
+
+def _ours(session: Session) -> bool:
+    return tags_of(session).get(MANAGED_BY_KEY) == managed_by()
+
+
 def _placements(records: Iterable[Record], home: Placement) -> dict[Placement, list[Record]]:
     by: dict[Placement, list[Record]] = {home: []}
     for record in records:
@@ -174,14 +238,17 @@ def audit(
     reread: Callable[[str], Record | None],
     drop: Callable[[str], None] | None = None,
     home: Placement | None = None,
+    keep: Callable[[Record], None] | None = None,
 ) -> Audit:
-    """Drift of every recorded session, orphans in every placement; see the module doc."""
-    sweep = _Sweep(claims, reread, restore, drop, Audit())
+    """Drift of every recorded session, orphans and shared numbers in every placement; see
+    the module doc. ``keep`` rewrites a record (a session the sweep moved)."""
+    sweep = _Sweep(claims, reread, restore, drop, Audit(), keep)
     seen: set[str] = set()
     for placement, mine in _placements(records, home or Placement()).items():
         try:
             ec2 = gateways(placement, mine[0] if mine else None)
-            held = {str(s["TrafficMirrorSessionId"]): s for s in ec2.managed()}
+            every = ec2.every()
+            held = {str(s["TrafficMirrorSessionId"]): s for s in every if _ours(s)}
         except ProviderError as exc:
             _log.warning("placement not audited", extra={"reason": exc.reason})
             sweep.result.errors.append(exc.reason)
@@ -191,6 +258,7 @@ def audit(
         for record in mine:
             _check(sweep, ec2, record, held.get(record.key))
         _orphans(sweep, held, seen)
+        _shared(sweep, ec2, every, mine)
         found = sweep.result.findings
         found[first:] = [replace(f, where=ec2.where) for f in found[first:]]
     sweep.result.seen = len(seen)

@@ -22,21 +22,25 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
 from mirror_session.claims import GONE, UNSURE
 from mirror_session.converge import as_held
 from mirror_session.ec2 import TrafficMirrorSessionTypeDef
-from mirror_session.identity import Owner
+from mirror_session.identity import DECLARED, Owner, number_mode
 from mirror_session.plan import plan_update
 from mirror_session.schema import FIELDS, SessionSpec, Unknown
 
-__all__ = ["KINDS", "Difference", "Finding", "differences", "orphaned"]
+__all__ = ["KINDS", "SHARED", "Difference", "Finding", "differences", "orphaned", "shared"]
 
 Session = TrafficMirrorSessionTypeDef
+#: A number shared with another session on the interface (reads lag writes: settling after a
+#: Create cannot always see every rival; the sweep finds what it missed).
+SHARED: Final = "shared-number"
 #: The kinds of finding: the only dimension of the DriftedSessions and OrphanedSessions metrics.
-KINDS: Final = ("field", "tag", "deleted", "orphaned")
+KINDS: Final = ("field", "tag", "deleted", "orphaned", SHARED)
 _BY_REMOVE: Final = {f.remove_as: f.name for f in FIELDS if f.remove_as}
 
 
@@ -127,3 +131,27 @@ def owner_of(session: Session) -> Owner | None:
     """The owner the session's tags name (None: made by hand or by an old provider)."""
     owner = Owner.recorded_on(session)
     return owner if owner and owner.logical_id else None
+
+
+def shared(sessions: Iterable[Session]) -> list[list[Session]]:
+    """Sessions sharing a SessionNumber on one interface, a group each, the one that keeps
+    the number first: declared before allocated, then the lowest ID (the order
+    :func:`mirror_session.allocation.settle` ranks sessions it did not see before by).
+
+    >>> from mirror_session.identity import NUMBER_KEY
+    >>> def s(sid, n, mode="allocated"):
+    ...     return {"TrafficMirrorSessionId": sid, "NetworkInterfaceId": "eni-1",
+    ...             "SessionNumber": n, "Tags": [{"Key": NUMBER_KEY, "Value": mode}]}
+    >>> [[x["TrafficMirrorSessionId"] for x in g] for g in shared(
+    ...     [s("tms-2", 1), s("tms-1", 1), s("tms-3", 1, "declared"), s("tms-4", 2)])]
+    [['tms-3', 'tms-1', 'tms-2']]
+    """
+    by: dict[tuple[str, int], list[Session]] = {}
+    for session in sessions:
+        key = (str(session.get("NetworkInterfaceId")), int(session.get("SessionNumber", 0)))
+        by.setdefault(key, []).append(session)
+    return [
+        sorted(group, key=lambda x: (number_mode(x) != DECLARED, str(x["TrafficMirrorSessionId"])))
+        for group in by.values()
+        if len(group) > 1
+    ]

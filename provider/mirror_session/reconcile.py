@@ -83,6 +83,7 @@ def watch(
         reread=store.get,
         drop=drop,
         home=home or Placement(),
+        keep=store.put if restore else None,
     )
 
 

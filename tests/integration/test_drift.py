@@ -442,3 +442,40 @@ def test_fleet_records_are_written_with_intelligent_tiering_not_an_explicit_stan
         ssm_client().meta.events.unregister("provide-client-params.ssm.PutParameter", seen)
     assert answer["Status"] == "SUCCESS", answer["Reason"]
     assert [p["Tier"] for p in sent if "/fleets/" in p["Name"]] == ["Intelligent-Tiering"]
+
+
+def test_a_shared_number_is_moved_when_allocated_and_reported_when_declared(
+    ec2: EmbeddedEc2,
+    handler: Handler,
+    receiver: ResponseReceiver,
+    fx: Fixtures,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """What a settle could not see (reads lag writes) the sweep finds: sessions sharing a
+    number on one interface. The first by declared-then-lowest-ID keeps it; another allocated
+    one of this provider moves to a free number, its record with it; a declared one is only
+    reported."""
+    made = []
+    for logical, number in (("Declared", "1"), ("AllocatedA", None), ("AllocatedB", None)):
+        resource = CustomResource(handler, receiver, logical_id=logical)
+        answer = resource.create(props(fx, SessionNumber=number))
+        assert answer["Status"] == "SUCCESS", answer["Reason"]
+        made.append(answer["PhysicalResourceId"])
+    declared, first, second = made
+    for sid in (first, second):  # as if settling had missed them: all three on #1
+        ec2.client().modify_traffic_mirror_session(TrafficMirrorSessionId=sid, SessionNumber=1)
+        records = recorded(ec2)
+        assert records[sid]["assigned"]["SessionNumber"] in (2, 3)
+    before = len(ec2.calls)
+    summary, found = swept(caplog)
+    shared = {f["session"]: f for f in found if f["kind"] == "shared-number"}
+    assert shared[declared]["action"] == "reported"  # it keeps #1: declared first
+    moved = {shared[sid]["action"] for sid in (first, second)}
+    assert moved == {"moved to #2", "moved to #3"}
+    assert summary["findings"]["shared-number"] == 3
+    numbers = {s["TrafficMirrorSessionId"]: s["SessionNumber"] for s in ec2.sessions()}
+    assert numbers[declared] == 1 and sorted(numbers.values()) == [1, 2, 3]
+    assert ec2.writes(before) == ["ModifyTrafficMirrorSession"] * 2
+    for sid in (first, second):  # the records follow: the next sweep finds nothing
+        assert recorded(ec2)[sid]["assigned"]["SessionNumber"] == numbers[sid]
+    assert [f for f in swept(caplog)[1] if f["kind"] == "shared-number"] == []

@@ -158,10 +158,13 @@ def test_the_alarms_watch_exactly_the_metrics_the_reconciler_emits() -> None:
     from mirror_session.drift import KINDS  # noqa: PLC0415
 
     assert '"DriftedSessions"' in code and '"OrphanedSessions"' in code
+    assert '"SharedSessionNumbers"' in code
     assert set(re.findall(r'add_dimension\(name="(\w+)"', code)) == {"ProviderStack", "Kind"}
     drift = RESOURCES["DriftAlarm"]["Properties"]
     stats = [m["MetricStat"]["Metric"] for m in drift["Metrics"] if "MetricStat" in m]
-    assert {m["MetricName"] for m in stats} == {"DriftedSessions"}
+    assert {m["MetricName"] for m in stats} == {"DriftedSessions", "SharedSessionNumbers"}
+    (shared,) = [m for m in stats if m["MetricName"] == "SharedSessionNumbers"]
+    assert {d["Name"]: d["Value"] for d in shared["Dimensions"]}["Kind"] == "shared-number"
     assert {m["Namespace"] for m in stats} == {"TrafficMirrorProvider"}
     kinds = {d["Value"] for m in stats for d in m["Dimensions"] if d["Name"] == "Kind"}
     assert kinds == set(KINDS) - {"orphaned"}
