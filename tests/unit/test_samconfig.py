@@ -3,6 +3,7 @@ updates the default provider in place, and the two never manage each other's ses
 
 from __future__ import annotations
 
+import re
 import tomllib
 from typing import Any
 
@@ -52,3 +53,25 @@ def test_the_stack_name_alone_keeps_two_providers_in_one_account_apart() -> None
     for logical_id, resource in template["Resources"].items():
         fixed = {"FunctionName", "RoleName", "LogGroupName"} & set(resource["Properties"])
         assert not fixed, (logical_id, fixed)
+
+
+def test_every_environment_names_a_region() -> None:
+    """Plain `sam deploy` fails with "Unable to resolve a region" when neither the command
+    line, the profile nor samconfig names one: every environment names it (in global, so
+    deploy, delete, logs and sync all act in the same region)."""
+    for name in DEPLOYED:
+        shared = ENVIRONMENTS[name].get("global", {}).get("parameters", {})
+        region = shared.get("region")
+        assert isinstance(region, str), name
+        assert re.fullmatch(r"[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}", region), (name, region)
+        # A region set again for one command must not send it elsewhere.
+        for command, table in ENVIRONMENTS[name].items():
+            own = table.get("parameters", {}).get("region", region)
+            assert own == region, (name, command, own)
+
+
+def test_the_region_line_says_what_to_do_with_it() -> None:
+    text = (ROOT / "samconfig.toml").read_text()
+    for line in text.splitlines():
+        if line.startswith("region ="):
+            assert "#" in line and "change it" in line, line
