@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
+import botocore.retries.standard
 import pytest
 
 from local.aws.backend import Backend
@@ -32,6 +33,16 @@ def suite_backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     finally:
         backend.close()
         write_observed(MODE, region=backend.region, run_id=backend.run_id)
+
+
+@pytest.fixture(autouse=True)
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tests/conftest.py's, but only embedded: a real account's throttling needs botocore's
+    backoff sleeps."""
+    if MODE != "real":
+        monkeypatch.setattr(
+            botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, ctx: 0
+        )
 
 
 @pytest.fixture
