@@ -12,7 +12,7 @@ TEMPLATES    := template.yaml examples/consumer.yaml examples/member-role.yaml e
 	examples/fleet.yaml
 
 .PHONY: help venv lint format typecheck unit integration test demo demo-fleet demo-migration invoke \
-	clean lint-cfn build package bench reliability
+	clean lint-cfn build package bench reliability test-aws sweep-aws
 
 # Every target in .PHONY appears here (tests/unit/test_makefile.py checks it).
 help:
@@ -31,6 +31,10 @@ help:
 	@echo "  make integration   the handler end to end on the embedded EC2 (tests/integration)"
 	@echo "  make lint-cfn      sam validate --lint, cfn-lint and checkov on the templates"
 	@echo "  make reliability   fuzzing, stateful, concurrency and fault suites at full size"
+	@echo "A real AWS account (creates instances and sessions: it costs money, docs/real-aws.md):"
+	@echo "  make test-aws      the acceptance suite there; needs AWS_TEST_ACCOUNT, AWS_TEST_REGION"
+	@echo "                     and AWS_TEST_PROFILE (refused, exit 2, without them)"
+	@echo "  make sweep-aws     delete what a failed test-aws run left, found by its tag"
 	@echo "Build and measure:"
 	@echo "  make build         sam build (no Docker needed)"
 	@echo "  make package       make build, then check what the package holds"
@@ -135,6 +139,14 @@ reliability: $(STAMP)
 		FLEET_SEQUENCES=50 FLEET_STEPS=30 \
 		$(BIN)/pytest tests/reliability tests/integration/test_failures.py \
 		tests/integration/test_ownership.py
+
+# The acceptance suite against a real account (tests/aws; make test runs it embedded). Both
+# refuse without AWS_TEST_ACCOUNT, AWS_TEST_REGION and AWS_TEST_PROFILE, and check the account.
+test-aws: $(STAMP)
+	@$(BIN)/python -m local.aws test
+
+sweep-aws: $(STAMP)
+	@$(BIN)/python -m local.aws sweep
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .mypy_cache .ruff_cache .pytest_cache \
