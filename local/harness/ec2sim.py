@@ -750,6 +750,13 @@ class EmbeddedEc2:
         with _REALISM.lag.lock:
             _REALISM.lag.setting = checked
 
+    def wait_visible(self) -> float:
+        """Sleep until every session write made so far shows in Describe (a test's setup made
+        by hand, before the provider is asked); the seconds waited."""
+        left = max(_REALISM.lag.settled_at() - time.monotonic(), 0.0)
+        time.sleep(left)
+        return left
+
     @property
     def injected(self) -> dict[str, int]:
         """Faults that fired since start, by kind (reset() keeps these)."""

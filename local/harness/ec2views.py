@@ -130,6 +130,14 @@ class Lag:
                 )
         return seen
 
+    def settled_at(self) -> float:
+        """When every write made so far shows (monotonic time; now or earlier: all do)."""
+        with self.lock:
+            return max(
+                (v[-1].visible_at for held in self.history.values() for v in held.values()),
+                default=-math.inf,
+            )
+
     def clear(self, setting: LagSetting) -> None:
         with self.lock:
             self.history.clear()

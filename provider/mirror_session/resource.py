@@ -74,10 +74,18 @@ def _create(
     if own is not None:
         # A redelivered Create, or the rollback of a replacement: the session that this
         # resource already has here is made to match and kept, never a second one made.
-        return _answer(
-            converge(ec2, view, own, base=held_as_spec(own, spec), new=spec, owner=owner),
-            ec2,
-        )
+        try:
+            return _answer(
+                converge(ec2, view, own, base=held_as_spec(own, spec), new=spec, owner=owner),
+                ec2,
+            )
+        except ProviderError as exc:
+            if exc.code != NOT_FOUND:
+                raise
+            # Deleted, though the read still showed it (reads lag writes): make a new one.
+            gone = own["TrafficMirrorSessionId"]
+            others = [s for s in view.sessions if s["TrafficMirrorSessionId"] != gone]
+            view = Interface(view.name, others, view.read_at)
     session = place(ec2, view, params, tags, lambda n: client_token(request, n))
     return _answer(session, ec2, created=True)
 
