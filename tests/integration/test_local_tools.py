@@ -54,6 +54,7 @@ def test_demo_plays_the_whole_lifecycle() -> None:
     assert "FAILED   create-failed-" in row("Create with SessionNumber 40000")
     preflight = row("Second session: DryRun preflight")
     assert "SUCCESS  dryrun-" in preflight and "#2" in preflight  # number allocated
+    assert "VNI=-  " in preflight  # not yet known: "-" as in every other empty cell
     deployed = row("Real deploy, SessionNumber omitted")
     assert "SUCCESS  tms-" in deployed and "#2" in deployed
     assert "reason: Invalid properties: SessionNumber must be between 1 and 32766" in result.stdout
@@ -62,6 +63,11 @@ def test_demo_plays_the_whole_lifecycle() -> None:
     assert ref.split("= ")[1].startswith("tms-") and ref.split("= ")[1] == att.split("= ")[1]
     vni = next(line for line in result.stdout.splitlines() if "VirtualNetworkId =" in line)
     assert vni.split("= ")[1].isdigit()
+    lines = result.stdout.splitlines()
+    outputs = next(i for i, line in enumerate(lines) if "Stack outputs" in line)
+    assert "after step 4 " in lines[outputs]
+    assert lines[outputs - 1] == row("Cleanup Delete of the old session")  # where it belongs
+    assert lines[outputs + 4] == row("Create with SessionNumber 40000")
     assert "EC2 holds 0 session(s) at the end" in result.stdout
     assert "X-Amz-Signature" not in result.stdout + result.stderr
 
