@@ -274,9 +274,18 @@ def test_fleet_demo_keeps_ec2_and_the_stack_in_agreement_through_scaling() -> No
     assert "writes: 3 Create" in details("Create the fleet") and "3 session(s)" in details(
         "Create the fleet"
     )
-    assert "reconciler: mirrored 1" in details("scale out to 4")
+    assert "InterfacesMirrored 3 in total" in details("Create the fleet")
+    assert "reconciler: created 1, removed 0, the new instance's 1 interface(s) mirrored" in (
+        details("scale out to 4")
+    )
+    sweeps = [line for line in rows if ". the scheduled sweep" in line]
+    assert "reconciler: created 1, removed 0, 4 interface(s) mirrored in total" in sweeps[0]
+    assert "reconciler: created 0, removed 2, 2 interface(s) mirrored in total" in sweeps[1]
     assert "writes: 4 Modify" in details("filter changed in the template")
-    assert "removed 2" in result.stdout and "EC2 holds 0 session(s) at the end" in result.stdout
+    assert "InterfacesMirrored 4 in total" in details("filter changed in the template")
+    assert "EC2 holds 0 session(s) at the end" in result.stdout
+    assert "in its last answer" not in result.stdout  # each count said once, where it changes
+    assert re.search(r"reconciler: mirrored \d", result.stdout) is None  # never a bare count
     assert "X-Amz-Signature" not in result.stdout + result.stderr
 
 
