@@ -353,3 +353,30 @@ def test_fleet_demo_fails_when_a_step_leaves_ec2_and_the_stack_apart(
     bad = next(i for i, r in enumerate(rows) if r.startswith(bad_row))
     assert all(r.startswith("ok  ") for r in rows[:bad]), rows  # the break, not before it
     assert says in out and "DEMO FAILED" in out, out
+
+
+def test_migration_demo_plays_the_six_steps_and_shows_the_session_throughout() -> None:
+    result = run_module("local.migration_demo")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    rows = demo_rows(result.stdout)
+    titles = [r[4:].split("  ")[0] for r in rows]
+    assert [t.split(".")[0] for t in titles[:7]] == ["1", "2", "3", "4a", "4b", "5", "6"]
+    assert all(r.startswith("ok  ") for r in rows), rows
+    assert "AllowAdoption=true" in titles[0] and "Retain removed" in titles[5]
+    assert "(no event" not in result.stdout and "EC2 untouched" not in result.stdout
+    for row in rows:  # every step says what it did: an answer, or what happens instead
+        said = row[4:].split("  ", 1)[1].strip()
+        assert said.startswith(("SUCCESS ", "no provider event: ", "no session event: ")), row
+    session = re.search(r"session (tms-\w+)  #1  VNI (\d+)", result.stdout)
+    assert session, result.stdout
+    sid, vni = session.groups()
+    shown = [line.strip() for line in lines if line.strip().startswith("session: ")]
+    assert shown[:-1] == [f"session: {sid} #1 VNI {vni}"] * 8  # before, during and after
+    assert shown[-1] == "session: none (deleted with the stack)"
+    assert f"AdoptSessionId: {sid}" in result.stdout  # from tms-audit --adoptable, step 3
+    assert lines[-1] == (
+        f"checked: the same session ID ({sid}), the same SessionNumber (1) and the same VNI "
+        f"({vni}) before, during and after adoption, and no gap: the session existed after "
+        "every step and no second one was made"
+    )
