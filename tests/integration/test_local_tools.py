@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
@@ -16,7 +17,7 @@ import pytest
 from local import demo, fleet_demo
 from local import invoke as invoke_module
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
-from local.harness.lambda_loader import ROOT, Handler, LambdaContext, load_handler
+from local.harness.lambda_loader import ROOT, Handler, LambdaContext, load_handler, read_template
 from local.harness.receiver import ResponseReceiver, put_json
 from local.invoke import invoke, main
 
@@ -93,7 +94,9 @@ def test_invoke_cli_delivers_the_sample_create() -> None:
     assert result.returncode == 0, result.stderr
     body = json.loads(result.stdout[: result.stdout.rindex("}") + 1])
     assert body["Status"] == "SUCCESS" and body["PhysicalResourceId"].startswith("tms-")
-    assert "(EC2 now holds 1 session(s))" in result.stdout
+    assert "(answered by ProviderFunction, the function of its ResourceType; EC2 now holds 1" in (
+        result.stdout
+    )
 
 
 @pytest.mark.parametrize(
@@ -201,6 +204,11 @@ BAD_EVENTS = {
     "unknown placeholder": (
         write(sample("create.json").replace("{{TrafficMirrorTargetId}}", "{{TargetId}}")),
         "unknown placeholder {{TargetId}}; invoke fills in only NetworkInterfaceId,",
+    ),
+    "ResourceType of neither function": (
+        write(sample("create.json").replace("Custom::TrafficMirrorSession", "Custom::Mirror")),
+        'ResourceType is "Custom::Mirror"; invoke sends Custom::TrafficMirrorSession to '
+        "ProviderFunction, Custom::TrafficMirrorFleet to FleetFunction (template.yaml)",
     ),
     "PhysicalResourceId without properties": (
         write(sample("delete.json").replace('"ResourceProperties"', '"Properties"')),
@@ -380,3 +388,70 @@ def test_migration_demo_plays_the_six_steps_and_shows_the_session_throughout() -
         f"({vni}) before, during and after adoption, and no gap: the session existed after "
         "every step and no second one was made"
     )
+
+
+def test_invoke_cli_sends_a_fleet_event_to_the_fleet_function() -> None:
+    result = run_module("local.invoke", "events/fleet-create.json")
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout[: result.stdout.rindex("}") + 1])
+    assert body["Status"] == "SUCCESS" and body["PhysicalResourceId"].startswith("fleet-")
+    assert body["Data"]["InterfacesMirrored"] == "2"
+    assert "(answered by FleetFunction, the function of its ResourceType; EC2 now holds 2" in (
+        result.stdout
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "function", "other_export"),
+    [
+        ("fleet-create.json", "ProviderFunction", "FleetServiceToken"),
+        ("create.json", "FleetFunction", "ServiceToken"),
+    ],
+)
+def test_an_event_for_the_other_function_fails_naming_its_service_token_export(
+    receiver: ResponseReceiver,
+    ec2: EmbeddedEc2,
+    fx: Fixtures,
+    name: str,
+    function: str,
+    other_export: str,
+) -> None:
+    """The sample event, delivered to the function of the other resource type (a template
+    whose ServiceToken imports the wrong export): FAILED, saying which export to use, and
+    EC2 untouched. The names match template.yaml's Outputs."""
+    exports = {
+        key: value["Export"]["Name"]["Sub"]
+        for key, value in read_template()["Outputs"].items()
+        if "Export" in value
+    }
+    assert exports["ServiceToken"] == "${AWS::StackName}-ServiceToken"
+    assert exports["FleetServiceToken"] == "${AWS::StackName}-FleetServiceToken"
+    with contextlib.redirect_stdout(io.StringIO()):
+        wrong = load_handler(function=function)
+    kind = json.loads(sample(name))["ResourceType"]
+    served, own_export = {
+        "ProviderFunction": ("Custom::TrafficMirrorSession", "ServiceToken"),
+        "FleetFunction": ("Custom::TrafficMirrorFleet", "FleetServiceToken"),
+    }[function]
+    before = len(ec2.calls)
+    body = invoke(ROOT / "events" / name, wrong, receiver, fx, io.StringIO())
+    assert body["Status"] == "FAILED"
+    assert body["Reason"] == (
+        f"this event is for {kind}: its ServiceToken is the traffic-mirror-provider-"
+        f"{other_export} export; this function serves {served} (traffic-mirror-provider-"
+        f"{own_export})."
+    )
+    assert ec2.calls[before:] == []
+
+
+def test_a_delete_for_the_other_function_is_answered_so_a_rollback_can_finish(
+    receiver: ResponseReceiver, ec2: EmbeddedEc2, fx: Fixtures, handler: Handler, tmp_path: Path
+) -> None:
+    """The Create refused above leaves CloudFormation a Delete to send (its rollback); a
+    FAILED Delete would hold the stack in ROLLBACK_FAILED, so it is answered as ever."""
+    delete = json.loads(sample("fleet-create.json"))
+    delete.update(RequestType="Delete", PhysicalResourceId="invalid-event")
+    path = tmp_path / "wrong-function-delete.json"
+    path.write_text(json.dumps(delete))
+    body = invoke(path, handler, receiver, fx, io.StringIO())
+    assert body["Status"] == "SUCCESS", body["Reason"]
