@@ -5,6 +5,14 @@ ROOT   := $(dir $(abspath $(firstword $(MAKEFILE_LIST))))
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The demos and make invoke run from a lighter environment: what they import, and no test,
+# lint or type tools (requirements-demo.txt; make test installs those into .venv).
+DEMO_VENV  := .venv-demo
+DEMO_BIN   := $(DEMO_VENV)/bin
+DEMO_STAMP := $(DEMO_VENV)/.installed
+
+# SAM CLI sends no telemetry from any target here (and prints no notice about it).
+export SAM_CLI_TELEMETRY := 0
 
 SAM_VENV     := .venv-sam
 CHECKOV_VENV := .venv-checkov
@@ -17,7 +25,8 @@ TEMPLATES    := template.yaml examples/consumer.yaml examples/member-role.yaml e
 # Every target in .PHONY appears here (tests/unit/test_makefile.py checks it).
 help:
 	@echo "Try it (no AWS account, no Docker):"
-	@echo "  make demo          the whole lifecycle against an embedded EC2"
+	@echo "  make demo          the whole lifecycle against an embedded EC2 (the first run installs"
+	@echo "                     .venv-demo: about 150 MB, 20 s)"
 	@echo "  make demo-fleet    a fleet kept true as its Auto Scaling group scales out and in"
 	@echo "  make demo-migration  adopt a native AWS::EC2::TrafficMirrorSession's session, no gap"
 	@echo "  make invoke EVENT=events/create.json"
@@ -45,14 +54,24 @@ help:
 	@echo "  make clean         remove the virtual environments, caches and build output"
 	@echo "  make help          this list"
 
-$(STAMP): requirements-dev.txt provider/requirements.txt pyproject.toml
-	@echo "==> setting up $(VENV) (first run only)"
+$(STAMP): requirements-dev.txt requirements-demo.txt provider/requirements.txt pyproject.toml
+	@echo "==> setting up $(VENV) for make test (first run only): about 65 packages (about 290 MB),"
+	@echo "    30 s to 2 minutes: the demo's packages plus pytest, hypothesis, mypy, ruff, policy-sentry"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install --progress-bar off --disable-pip-version-check -r requirements-dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .  # tms-audit
 	@touch $(STAMP)
+	@echo "==> tms-audit is $(BIN)/tms-audit: '. $(BIN)/activate' puts it on your PATH"
 
 venv: $(STAMP)
+
+$(DEMO_STAMP): requirements-demo.txt provider/requirements.txt pyproject.toml
+	@echo "==> first run: installing the demo's 35 packages (about 150 MB) into $(DEMO_VENV);"
+	@echo "    about 20 s, up to a minute on a slow network. Later runs start at once."
+	$(PYTHON) -m venv $(DEMO_VENV)
+	$(DEMO_BIN)/pip install --progress-bar off --disable-pip-version-check -r requirements-demo.txt
+	$(DEMO_BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .  # tms-audit
+	@touch $(DEMO_STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -104,20 +123,20 @@ integration: $(STAMP)
 test: lint typecheck lint-cfn package
 	$(BIN)/pytest
 
-demo: $(STAMP)
-	$(BIN)/python -m local.demo
+demo: $(DEMO_STAMP)
+	$(DEMO_BIN)/python -m local.demo
 
-demo-fleet: $(STAMP)
-	$(BIN)/python -m local.fleet_demo
+demo-fleet: $(DEMO_STAMP)
+	$(DEMO_BIN)/python -m local.fleet_demo
 
-demo-migration: $(STAMP)
-	$(BIN)/python -m local.migration_demo
+demo-migration: $(DEMO_STAMP)
+	$(DEMO_BIN)/python -m local.migration_demo
 
 # Exit status of local.invoke: 0 SUCCESS, 1 FAILED, 2 bad usage or event file (nothing sent).
 # make itself exits 2 whenever a recipe fails; its "Error 1" / "Error 2" line keeps the code.
-invoke: $(STAMP)
+invoke: $(DEMO_STAMP)
 	@test -n "$(EVENT)" || { echo "usage: make invoke EVENT=events/create.json" >&2; exit 2; }
-	@$(BIN)/python -m local.invoke "$(EVENT)"
+	@$(DEMO_BIN)/python -m local.invoke "$(EVENT)"
 
 # sam build (BuildMethod: makefile) calls this with ARTIFACTS_DIR set. It installs wheels for
 # the function's runtime and architecture, so it needs neither Docker nor python3.13 here.
@@ -149,5 +168,5 @@ sweep-aws: $(STAMP)
 	@$(BIN)/python -m local.aws sweep
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .mypy_cache .ruff_cache .pytest_cache \
+	rm -rf $(VENV) $(DEMO_VENV) $(SAM_VENV) $(CHECKOV_VENV) .mypy_cache .ruff_cache .pytest_cache \
 		.hypothesis .aws-sam build

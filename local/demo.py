@@ -30,13 +30,14 @@ class Step:
     expect: str  # SUCCESS or FAILED
     send: Callable[[], dict[str, Any]]
     live: Callable[[], set[str]]  # the session IDs CloudFormation believes exist afterwards
-    outputs: bool = False  # the stack's outputs are shown as they stand after this step
+    outputs: bool = False  # the stack's outputs are shown right after this step
     watch: bool = False  # then the reconciler's sweep and tms-audit (local/watch_demo.py)
 
 
 def _row(n: int, step: Step, body: dict[str, Any], ms: float, ok: bool) -> str:
     data = body.get("Data") or {}
-    keys = f"VNI={data.get('VirtualNetworkId', '-'):<9} #{data.get('SessionNumber', '-'):<3}"
+    # An empty attribute (a dry run has no VNI yet) shows as "-", like an absent one.
+    keys = f"VNI={data.get('VirtualNetworkId') or '-':<9} #{data.get('SessionNumber') or '-':<3}"
     mark = "ok " if ok else "BAD"
     line = (
         f"{mark}{n:>3}. {step.title:<38} {body['Status']:<8} "
@@ -170,8 +171,6 @@ def run(log_path: Path = LOG) -> int:
         bad = CustomResource(handler, rx, logical_id="BadSession", stack_id=main.stack_id)
         extra = CustomResource(handler, rx, logical_id="SecondSession", stack_id=main.stack_id)
         failures = 0
-        outputs: dict[str, Any] = {}
-        outputs_after = 0  # the step whose outputs are shown
         print("Lifecycle, as CloudFormation sends it:")
         steps = build_steps(main, bad, extra, fx)
         for n, step in enumerate(steps, start=1):
@@ -187,17 +186,12 @@ def run(log_path: Path = LOG) -> int:
             if live != expected:
                 print(f"       EC2 holds {sorted(live)}, CloudFormation expects {sorted(expected)}")
             if step.outputs:
-                outputs = {"Ref": main.physical_id, **main_data(main, rx)}
-                outputs_after = n
+                show_outputs(n, {"Ref": main.physical_id, **main_data(main, rx)})
             if step.watch:
                 failures += watch(
                     ec2, rx=rx, reported=main, restored=extra, fx=fx, log=log, log_path=log_path
                 )
                 print("\nThe stack is deleted:")
-        print(f"\nStack outputs (after step {outputs_after}, the update complete):")
-        print(f"  Ref MirrorSession                         = {outputs.get('Ref')}")
-        print(f"  Fn::GetAtt MirrorSession.Id               = {outputs.get('Id')}")
-        print(f"  Fn::GetAtt MirrorSession.VirtualNetworkId = {outputs.get('VirtualNetworkId')}")
         remaining = ec2.sessions()
         lines = log_path.read_text().count("\n")
         print(f"\nEC2 holds {len(remaining)} session(s) at the end; CloudFormation expects 0.")
@@ -208,6 +202,14 @@ def run(log_path: Path = LOG) -> int:
     elapsed = time.monotonic() - started
     print(f"\nAll {len(steps)} steps behaved as CloudFormation expects ({elapsed:.1f} s).")
     return 0
+
+
+def show_outputs(step: int, outputs: dict[str, Any]) -> None:
+    """The stack's outputs as they stand after ``step`` (printed right under its row)."""
+    print(f"       Stack outputs after step {step} (the update complete):")
+    print(f"         Ref MirrorSession                         = {outputs.get('Ref')}")
+    print(f"         Fn::GetAtt MirrorSession.Id               = {outputs.get('Id')}")
+    print(f"         Fn::GetAtt MirrorSession.VirtualNetworkId = {outputs.get('VirtualNetworkId')}")
 
 
 def _shown(path: Path) -> str:

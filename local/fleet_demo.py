@@ -69,14 +69,13 @@ class Belief:
     target: str = "-"
     filter: str = "-"
     vni: str = "-"
-    mirrored: str = "-"
 
     def show(self) -> str:
         if self.target == "-":
             return "no fleet"
         return (
-            f"group {GROUP!r} selects {len(self.interfaces)}, filter {self.filter}, "
-            f"VirtualNetworkId {self.vni} (InterfacesMirrored {self.mirrored} in its last answer)"
+            f"group {GROUP!r} selects {len(self.interfaces)} interface(s), filter {self.filter}, "
+            f"VirtualNetworkId {self.vni}"
         )
 
 
@@ -130,8 +129,7 @@ class FleetDemo:
             set(primaries(self.ec2, declared["AutoScalingGroupName"])),
             declared["TrafficMirrorTargetId"],
             declared["TrafficMirrorFilterId"],
-            str(self.data.get("VirtualNetworkId", "-")),
-            str(self.data.get("InterfacesMirrored", "-")),
+            str(self.data.get("VirtualNetworkId") or "-"),
         )
         return belief, problems
 
@@ -139,15 +137,35 @@ class FleetDemo:
         """CloudFormation's answer, shown; a FAILED one fails the step."""
         if body["Status"] != "SUCCESS":
             raise RuntimeError(f"answered {body['Status']}: {body.get('Reason')}")
-        if body.get("Data"):
-            self.data = body["Data"]
         self.exists = exists  # after a Create or Update; not after the Delete
-        return f"{body['Status']} {body['PhysicalResourceId']}"
+        shown = f"{body['Status']} {body['PhysicalResourceId']}"
+        if not body.get("Data"):
+            return shown
+        self.data = body["Data"]
+        return (
+            f"{shown}: InterfacesMirrored {self.data.get('InterfacesMirrored')} in total, "
+            f"InterfacesSkipped {self.data.get('InterfacesSkipped')}"
+        )
 
-    def reconcile(self, event: dict[str, Any]) -> str:
+    def reconcile(self, event: dict[str, Any], launch: bool = False) -> str:
+        """Deliver an EventBridge event to the reconciler; say what it did, each count named
+        (a launch pass counts the new instance's interfaces, a sweep the whole fleet's)."""
+        mark = len(self.ec2.calls)
         summary = self.reconciler(event, LambdaContext(timeout_s=60))
         mine = summary.get("fleets", {}).get(self.fleet.physical_id, {})
-        return "reconciler: " + (", ".join(f"{k} {v}" for k, v in mine.items() if v) or "-")
+        if not mine:
+            return "reconciler: did nothing for this fleet"
+        created = self.ec2.writes(mark).count(CREATE)
+        mirrored = mine.get("mirrored", 0)
+        said = [
+            f"created {created}",
+            f"removed {mine.get('removed', 0)}",
+            f"the new instance's {mirrored} interface(s) mirrored"
+            if launch
+            else f"{mirrored} interface(s) mirrored in total",
+        ]
+        said += [f"{k} {v}" for k, v in mine.items() if k not in {"mirrored", "removed"} and v]
+        return "reconciler: " + ", ".join(said)
 
     # The steps.
     def steps(self) -> list[Step]:
@@ -157,7 +175,7 @@ class FleetDemo:
             before = set(group_instances(self.ec2))
             resize(self.ec2, 4)
             (new,) = set(group_instances(self.ec2)) - before
-            return self.reconcile(running_event(new))
+            return self.reconcile(running_event(new), launch=True)
 
         def by_hand() -> str:
             gone = min(self.ec2.sessions(), key=lambda s: str(s["NetworkInterfaceId"]))

@@ -1,6 +1,10 @@
 """``make invoke EVENT=events/create.json``: one event to the handler, like ``sam local invoke``
 without Docker. Prints the response body CloudFormation would receive.
 
+The event goes to the function of its ``ResourceType``, as template.yaml deploys them:
+``Custom::TrafficMirrorSession`` to ProviderFunction's handler, ``Custom::TrafficMirrorFleet``
+to FleetFunction's (``events/fleet-create.json``).
+
 Exit codes: 0 when the provider answered SUCCESS, 1 when it answered FAILED (or not at all),
 2 for bad usage or a bad event file: those are refused with one line saying what is wrong,
 before the embedded EC2 or the receiver start, so nothing is sent and nothing waits.
@@ -39,6 +43,11 @@ FIXTURE_PLACEHOLDERS = (  # in the order placeholders() fills them
 )
 PLACEHOLDERS = (*FIXTURE_PLACEHOLDERS, "ResponseURL", "RequestId", "PhysicalResourceId")
 SHAPE = "events/create.json shows the shape"
+#: The function of each resource type (template.yaml: ProviderFunction, FleetFunction).
+FUNCTIONS = {
+    "Custom::TrafficMirrorSession": "ProviderFunction",
+    "Custom::TrafficMirrorFleet": "FleetFunction",
+}
 
 
 class BadEvent(Exception):
@@ -109,6 +118,18 @@ def read_event(path: Path) -> str:
     return text
 
 
+def function_for(path: Path, text: str) -> str:
+    """The template function that serves the event's ResourceType; else BadEvent."""
+    kind = json.loads(text).get("ResourceType")
+    if kind in FUNCTIONS:
+        return FUNCTIONS[kind]
+    served = ", ".join(f"{k} to {v}" for k, v in FUNCTIONS.items())
+    raise BadEvent(
+        f"{path}: ResourceType is {json.dumps(kind)}; invoke sends {served} "
+        "(template.yaml), so write one of those"
+    )
+
+
 def json_kind(value: object) -> str:
     """What a parsed JSON value is, in JSON's words."""
     if isinstance(value, list):
@@ -131,7 +152,8 @@ def deliver(
     """Render a checked event file's text, create its session first if it names
     ``{{PhysicalResourceId}}``, deliver it, and return the response body."""
     values = placeholders(fx)
-    cloudformation = CustomResource(handler, rx)
+    kind = json.loads(text).get("ResourceType")
+    cloudformation = CustomResource(handler, rx, resource_type=str(kind))
     if "{{PhysicalResourceId}}" in text:
         probe = render(text, {**values, "ResponseURL": "https://x", "RequestId": "x"})
         if isinstance(probe.get("StackId"), str):
@@ -167,6 +189,7 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         text = read_event(Path(argv[0]))  # before anything starts: a bad file waits for nothing
+        function = function_for(Path(argv[0]), text)
     except BadEvent as exc:
         print(f"invoke: {exc}", file=sys.stderr)
         return 2
@@ -174,14 +197,17 @@ def main(argv: list[str]) -> int:
     with EmbeddedEc2() as ec2, ResponseReceiver() as rx:
         fx = ec2.fixtures()
         with contextlib.redirect_stdout(log):
-            handler = load_handler()
+            handler = load_handler(function=function)
         try:
             body = deliver(text, handler, rx, fx, log)
         except NoAnswer as exc:
             print(f"invoke: {exc}; CloudFormation would fail the resource", file=sys.stderr)
             return 1
         print(json.dumps(body, indent=2))
-        print(f"(EC2 now holds {len(ec2.sessions())} session(s))")
+        print(
+            f"(answered by {function}, the function of its ResourceType; "
+            f"EC2 now holds {len(ec2.sessions())} session(s))"
+        )
     status = body.get("Status")
     if status == "SUCCESS":
         return 0

@@ -1,9 +1,14 @@
-"""``make demo-migration``: the README's Migration steps, played against an embedded EC2.
+"""``make demo-migration``: the README's six Migration steps, played against an embedded EC2.
 
-A session made by ``AWS::EC2::TrafficMirrorSession`` is retained, removed from the template,
-then adopted by ``Custom::TrafficMirrorSession`` (``AdoptSessionId``), updated and finally
-deleted with the stack. After every step it checks what the migration promises: one session,
-with the same ID, SessionNumber and VXLAN ID, mirroring the whole time. Exits 1 on any surprise.
+A session made by ``AWS::EC2::TrafficMirrorSession`` (``WebMirror`` in the stack
+``legacy-network``) moves to ``Custom::TrafficMirrorSession``: adoption allowed on the
+provider (1), the native resource retained and tagged adoptable (2), removed from the
+template (3, after ``tms-audit --adoptable`` printed the resource to paste), declared as a
+custom resource that adopts it (4, a dry run first), its Retain removed (5), adoption turned
+off again (6); then an update in place and the stack's deletion. A step that sends no event
+to the provider says what it does instead. After every step it prints the session as EC2
+holds it and checks what the migration promises: one session, with the same ID,
+SessionNumber and VXLAN ID, mirroring the whole time. Exits 1 on any surprise.
 """
 
 from __future__ import annotations
@@ -12,41 +17,71 @@ import contextlib
 import io
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from local.harness.ec2sim import EmbeddedEc2
-from local.harness.events import CustomResource
-from local.harness.lambda_loader import load_handler
+from local.harness.events import CustomResource, new_stack_id
+from local.harness.iam_policies import role_policies
+from local.harness.lambda_loader import ROOT, load_handler, read_template
 from local.harness.receiver import ResponseReceiver
+from local.harness.stacks import STACKS
+from tms_audit.cli import main as tms_audit
 
-Check = Callable[[list[dict[str, Any]]], str | None]
+PROVIDER = "traffic-mirror-provider"  # the provider stack's name (its managed-by marker)
+ADOPTABLE = "traffic-mirror:adoptable"
+NATIVE = "AWS::EC2::TrafficMirrorSession"
+ADOPT_SID = "AdoptUnmarkedSessions"  # the statement AllowAdoption adds to the roles
+
+
+@dataclass
+class Step:
+    """One Migration step: what it does, and what EC2 must hold afterwards."""
+
+    title: str
+    act: Callable[[], str]  # does it; returns what it did, in words
+    gone: bool = False  # the session is deleted by this step (the stack's deletion)
+
+
+def adoption_statement(allow: str) -> str:
+    """Whether ProviderRole (template.yaml) and MemberRole (examples/member-role.yaml) carry
+    the adoption statement for AllowAdoption=``allow``, as CloudFormation renders them."""
+    held = []
+    for path, role in (
+        (ROOT / "template.yaml", "ProviderRole"),
+        (ROOT / "examples" / "member-role.yaml", "MemberRole"),
+    ):
+        policies = role_policies(read_template(path), role, {"AllowAdoption": allow})
+        sids = {s.get("Sid") for doc in policies.values() for s in doc["Statement"]}
+        held.append(ADOPT_SID in sids)
+    if all(held):
+        return f"ProviderRole and MemberRole gain {ADOPT_SID} (ec2:CreateTags, their 4 tags only)"
+    if not any(held):
+        return f"ProviderRole and MemberRole lose {ADOPT_SID}"
+    return f"ProviderRole and MemberRole disagree on {ADOPT_SID}: {held}"
 
 
 def main() -> int:
-    """Play the migration; print one line per step; 0 when every promise held."""
+    """Play the migration; print each step and the session after it; 0 when every promise
+    held."""
     failures = 0
     with EmbeddedEc2() as ec2, ResponseReceiver() as rx:
         with contextlib.redirect_stdout(io.StringIO()):
             handler = load_handler()
         fx = ec2.fixtures()
-        native = ec2.client().create_traffic_mirror_session(
+        client = ec2.client()
+        native = client.create_traffic_mirror_session(
             NetworkInterfaceId=fx.sources[0],
             TrafficMirrorTargetId=fx.target_id,
             TrafficMirrorFilterId=fx.filter_ids[0],
             SessionNumber=1,
             Description="made by AWS::EC2::TrafficMirrorSession",
-            # Step 2 tags it as adoptable by this provider, with DeletionPolicy: Retain.
-            TagSpecifications=[
-                {
-                    "ResourceType": "traffic-mirror-session",
-                    "Tags": [
-                        {"Key": "traffic-mirror:adoptable", "Value": "traffic-mirror-provider"}
-                    ],
-                }
-            ],
         )["TrafficMirrorSession"]
         sid, vni = native["TrafficMirrorSessionId"], native["VirtualNetworkId"]
-        print(f"the native resource's session: {sid}  #1  VNI={vni}\n")
+        legacy = new_stack_id("legacy-network")
+        STACKS.answered(legacy, "WebMirror", "Create", sid, NATIVE)
+        print(f"before: {NATIVE} WebMirror in stack legacy-network")
+        print(f"        session {sid}  #1  VNI {vni}\n")
         declared = {
             "NetworkInterfaceId": fx.sources[0],
             "TrafficMirrorTargetId": fx.target_id,
@@ -55,53 +90,104 @@ def main() -> int:
             "Description": "made by AWS::EC2::TrafficMirrorSession",
             "AdoptSessionId": sid,
         }
-        custom = CustomResource(handler, rx, logical_id="WebMirror")
+        custom = CustomResource(handler, rx, logical_id="WebMirror", stack_id=legacy)
 
-        def unchanged(held: list[dict[str, Any]]) -> str | None:
-            if [s["TrafficMirrorSessionId"] for s in held] != [sid]:
-                return f"EC2 holds {[s['TrafficMirrorSessionId'] for s in held]}, not [{sid}]"
-            if held[0]["SessionNumber"] != 1 or held[0]["VirtualNetworkId"] != vni:
-                return "the SessionNumber or VXLAN ID changed"
-            return None
+        def answered(body: dict[str, Any]) -> str:
+            if body["Status"] != "SUCCESS":
+                raise RuntimeError(f"answered {body['Status']}: {body.get('Reason')}")
+            return f"{body['Status']} {body['PhysicalResourceId']}"
 
-        steps: list[tuple[str, Callable[[], dict[str, Any] | None], Check]] = [
-            ("2. Retain + adoptable tag on the native resource", lambda: None, unchanged),
-            ("3. native resource removed from the template", lambda: None, unchanged),
-            (
+        def tag() -> str:
+            client.create_tags(Resources=[sid], Tags=[{"Key": ADOPTABLE, "Value": PROVIDER}])
+            return (
+                f"no provider event: CloudFormation tags the session {ADOPTABLE}={PROVIDER} "
+                "in place (CreateTags); Retain is CloudFormation's own"
+            )
+
+        def forget() -> str:
+            out = io.StringIO()
+            status = tms_audit(["--adoptable", "legacy-network"], out=out)
+            shown = [line for line in out.getvalue().splitlines() if sid in line][:2]
+            STACKS.answered(legacy, "WebMirror", "Delete", sid, NATIVE)
+            lines = [
+                "no provider event: CloudFormation forgets the session, and Retain keeps it",
+                f"first, $ tms-audit --adoptable legacy-network (exit {status}) prints:",
+                *(f"  {line.strip()}" for line in shown),
+            ]
+            return "\n       ".join(lines)
+
+        steps = [
+            Step(
+                "1. AllowAdoption=true, provider (member role)",
+                lambda: f"no session event: a provider update; {adoption_statement('true')}",
+            ),
+            Step("2. native resource: Retain, adoptable tag", tag),
+            Step("3. native resource removed from the template", forget),
+            Step(
                 "4a. custom resource, DryRun: the preflight",
-                lambda: custom.send(custom.make("Create", {**declared, "DryRun": "true"})),
-                unchanged,
+                lambda: answered(
+                    custom.send(custom.make("Create", {**declared, "DryRun": "true"}))
+                ),
             ),
-            ("4b. custom resource adopts the session", lambda: custom.create(declared), unchanged),
-            (
+            Step(
+                "4b. custom resource adopts the session",
+                lambda: answered(custom.create(declared)),
+            ),
+            Step(
+                "5. Retain removed from the custom resource",
+                lambda: (
+                    "no provider event: a DeletionPolicy is CloudFormation's own; deleting "
+                    "WebMirror now deletes the session"
+                ),
+            ),
+            Step(
+                "6. AllowAdoption=false again (optional)",
+                lambda: f"no session event: a provider update; {adoption_statement('false')}",
+            ),
+            Step(
                 "later: an update in place",
-                lambda: custom.update({**declared, "Description": "managed by the stack"}),
-                unchanged,
+                lambda: answered(
+                    custom.update({**declared, "Description": "managed by the stack"})
+                ),
             ),
-            (
-                "later: the stack is deleted",
-                custom.delete,
-                lambda held: None if held == [] else f"{len(held)} session(s) left",
-            ),
+            Step("later: the stack is deleted", lambda: answered(custom.delete()), gone=True),
         ]
-        for title, act, check in steps:
-            with contextlib.redirect_stdout(io.StringIO()):  # the function's log lines
-                answer = act()
-            status = answer["Status"] if answer else "-"
-            problem = check(ec2.sessions())
-            if answer and answer["Status"] != "SUCCESS":
-                problem = f"answered {answer['Status']}: {answer.get('Reason')}"
+        for step in steps:
+            try:
+                with contextlib.redirect_stdout(io.StringIO()):  # the function's log lines
+                    said = step.act()
+                problem = None
+            except Exception as exc:  # noqa: BLE001 - a step that breaks is a broken promise
+                said, problem = f"raised {type(exc).__name__}", str(exc)
+            held = ec2.sessions()
+            now = [
+                f"{s['TrafficMirrorSessionId']} #{s['SessionNumber']} VNI {s['VirtualNetworkId']}"
+                for s in held
+            ]
+            if step.gone:
+                problem = problem or (f"{len(held)} session(s) left" if held else None)
+            elif [
+                (s["TrafficMirrorSessionId"], s["SessionNumber"], s["VirtualNetworkId"])
+                for s in held
+            ] != [(sid, 1, vni)]:
+                problem = problem or f"EC2 holds {now or 'no session'}, not {sid} #1 VNI {vni}"
             failures += problem is not None
-            physical = answer["PhysicalResourceId"] if answer else "(no event: EC2 untouched)"
-            mark = "ok " if problem is None else "BAD"
-            print(f"{mark} {title:<50} {status:<8} {physical}")
+            print(f"{'ok ' if problem is None else 'BAD'} {step.title:<46} {said}")
+            print(f"       session: {', '.join(now) or 'none (deleted with the stack)'}")
             if problem:
-                print(f"    {problem}")
-        creates = len(ec2.requests("CreateTrafficMirrorSession"))
-        print(f"\nCreateTrafficMirrorSession calls after the native one: {creates - 1}")
-        failures += creates != 1
-    print("migration promises held" if not failures else f"{failures} promise(s) broken")
-    return 1 if failures else 0
+                print(f"       PROBLEM: {problem}")
+        creates = len(ec2.requests("CreateTrafficMirrorSession")) - 1  # after the native one
+        failures += creates != 0
+        print(f"\nCreateTrafficMirrorSession calls after the native one: {creates}")
+    if failures:
+        print(f"MIGRATION FAILED: {failures} promise(s) broken")
+        return 1
+    print(
+        f"checked: the same session ID ({sid}), the same SessionNumber (1) and the same VNI "
+        f"({vni}) before, during and after adoption, and no gap: the session existed after "
+        "every step and no second one was made"
+    )
+    return 0
 
 
 if __name__ == "__main__":

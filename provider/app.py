@@ -18,6 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from mirror_session.crhelper_adapter import Responder
 from mirror_session.errors import ProviderError
+from mirror_session.identity import managed_by
 from mirror_session.placement import Connector
 from mirror_session.request import REQUEST_TYPES, MalformedEvent, Outcome, Request
 from mirror_session.resource import ACTIONS
@@ -30,6 +31,12 @@ NAMESPACE: Final = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "TrafficMirror
 #: Constructing Powertools' Tracer imports aws_xray_sdk (~190 ms of cold start), so a
 #: function with tracing off does not construct it.
 TRACING: Final = os.environ.get("POWERTOOLS_TRACE_DISABLED", "true").lower() == "false"
+
+SESSION_TYPE: Final = "Custom::TrafficMirrorSession"
+FLEET_TYPE: Final = "Custom::TrafficMirrorFleet"
+#: Each resource type's function, named by the provider stack's export of its ServiceToken
+#: (template.yaml's Outputs: ``<stack>-ServiceToken``, ``<stack>-FleetServiceToken``).
+EXPORTS: Final = {SESSION_TYPE: "ServiceToken", FLEET_TYPE: "FleetServiceToken"}
 
 logger = Logger(service=SERVICE)
 copy_config_to_registered_loggers(source_logger=logger, include={"mirror_session"})
@@ -104,8 +111,24 @@ def handle(request: Request) -> Outcome:
 helper = Responder(handle=handle, on_sent=record)
 
 
-def serve(responder: Responder, event: dict[str, Any], context: Any) -> None:
-    """Parse the event once, then have ``responder`` answer it (or reject it, malformed)."""
+def wrong_function(request: Request, serves: str) -> str | None:
+    """The Reason for a Create or Update of the provider's other resource type (its template
+    names the other ServiceToken export), else None. A Delete is handled as ever: a FAILED
+    Delete would hold up the rollback of the very Create this refused."""
+    kind = request.resource_type
+    if kind == serves or kind not in EXPORTS or request.request_type == "Delete":
+        return None
+    return (
+        f"this event is for {kind}: its ServiceToken is the {managed_by()}-{EXPORTS[kind]} "
+        f"export; this function serves {serves} ({managed_by()}-{EXPORTS[serves]})."
+    )
+
+
+def serve(
+    responder: Responder, event: dict[str, Any], context: Any, serves: str = SESSION_TYPE
+) -> None:
+    """Parse the event once, then have ``responder`` answer it (or reject it: malformed, or
+    for the other resource type than the one this function ``serves``)."""
     if not isinstance(event, Mapping) or not str(event.get("ResponseURL", "")).startswith(
         "https://"
     ):
@@ -120,6 +143,13 @@ def serve(responder: Responder, event: dict[str, Any], context: Any) -> None:
     except MalformedEvent as exc:
         logger.error("malformed event", extra={"problem": str(exc)})
         responder.reject(event, f"Malformed request: {exc}.")
+        return
+    if (reason := wrong_function(request, serves)) is not None:
+        logger.error(
+            "event for the other function",
+            extra={"resource_type": request.resource_type, "serves": serves},
+        )
+        responder.reject(event, reason)
         return
     responder.answer(request, event, context)
 

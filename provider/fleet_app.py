@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app import logger, record, run, serve, traced
+from app import FLEET_TYPE, logger, record, run, serve, traced
 from mirror_session.crhelper_adapter import Responder
 from mirror_session.fleet_resource import fleet_actions
 from mirror_session.request import Outcome, Request
@@ -41,4 +41,4 @@ helper = Responder(handle=handle, on_sent=record)
 def handler(event: dict[str, Any], context: Any) -> None:
     """The Lambda handler CloudFormation invokes (asynchronously) for each fleet event."""
     _contexts[:] = [context]
-    serve(helper, event, context)
+    serve(helper, event, context, serves=FLEET_TYPE)

@@ -100,10 +100,20 @@ class Stacks:
         )
         return 200, body.encode()
 
+    def _named(self, stack_name: str) -> dict[str, _Resource] | None:
+        """A stack by its ID or, as CloudFormation also accepts, by its name."""
+        if stack_name in self._stacks:
+            return self._stacks[stack_name]
+        for stack_id, resources in self._stacks.items():
+            if stack_id.split(":stack/", 1)[-1].split("/", 1)[0] == stack_name:
+                return resources
+        return None
+
     def list_stack_resources(self, stack_name: str) -> tuple[int, bytes]:
-        """The HTTP status and body of ``ListStackResources`` (one page)."""
+        """The HTTP status and body of ``ListStackResources`` (one page), for a stack ID or
+        name."""
         with self._lock:
-            found = self._stacks.get(stack_name)
+            found = self._named(stack_name)
             if found is None:
                 return 400, _error(f"Stack with id {stack_name} does not exist")
             members = "".join(

@@ -18,6 +18,7 @@ from typing import Final
 from botocore.exceptions import ClientError
 
 __all__ = [
+    "ADOPTION_ADVICE",
     "ADVICE",
     "DRY_RUN_OK",
     "MAX_REASON",
@@ -79,6 +80,13 @@ ADVICE: Final[dict[str, str]] = {
     "InvalidParameterValue": "EC2 rejected a value: check the property its message names.",
 }
 
+#: A refused CreateTags on a session: how an adoption (AdoptSessionId) marks the session it
+#: takes over, which the role allows only with AllowAdoption; else the managed-by condition.
+ADOPTION_ADVICE: Final = (
+    "Adopting a session (AdoptSessionId) needs AllowAdoption=true on the provider or member "
+    "role; else check the role's managed-by tag condition."
+)
+
 
 #: NotFound codes naming a prerequisite, and the property that named it: the Reason leads
 #: with that property, its ID and where the provider looked, before any of EC2's message.
@@ -135,6 +143,21 @@ def _refused(exc: ClientError, message: str, service: str) -> str:
     return f"{action} on {resource}" if resource else action
 
 
+def _tagging_a_session(exc: ClientError, message: str, service: str) -> bool:
+    """IAM refused ec2:CreateTags on a traffic mirror session (an adoption's first write).
+
+    >>> err = ClientError({"Error": {"Code": "UnauthorizedOperation", "Message": "not "
+    ...     "authorized to perform: ec2:CreateTags on resource: arn:aws:ec2:us-east-1:1:"
+    ...     "traffic-mirror-session/tms-1"}}, "CreateTags")
+    >>> print(explain("tag", "tms-1", err))  # doctest: +NORMALIZE_WHITESPACE
+    tag traffic mirror session (tms-1): UnauthorizedOperation: refused ec2:CreateTags on it.
+    Adopting a session (AdoptSessionId) needs AllowAdoption=true on the provider or member
+    role; else check the role's managed-by tag condition.
+    """
+    refused = _refused(exc, message, service)
+    return refused.startswith("ec2:CreateTags on ") and ":traffic-mirror-session/" in refused
+
+
 def explain(
     verb: str,
     ident: str,
@@ -174,6 +197,12 @@ def explain(
             lead = f"{verb} {subject}: {code}: {prop} {ids[prop]} was not found {where}. {advice}"
             lead = fit(lead, MAX_REASON - 12)
             return ProviderError(f"{lead} {service} said: {message}", code, service)
+        if code in REFUSED and _tagging_a_session(exc, message, service):
+            # The session's ID is in the head already: the ARN would push the advice past
+            # the 256-character cut.
+            return ProviderError(
+                f"{head}{code}: refused ec2:CreateTags on it. {ADOPTION_ADVICE}", code, service
+            )
         if code in REFUSED:
             return ProviderError(
                 f"{head}{code}: refused {_refused(exc, message, service)}. {advice}",

@@ -14,9 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.events import CustomResource
+from local.harness.lambda_loader import _CfnLoader, read_template
 from local.harness.receiver import ResponseReceiver
 from local.harness.stacks import STACKS
 from tests.conftest import props
@@ -135,3 +137,203 @@ def test_the_installed_console_script_runs_the_same_audit(
     )
     assert done.returncode == 1, done.stderr
     assert {f["kind"] for f in json.loads(done.stdout)["findings"]} == {"field", "orphaned"}
+
+
+def test_help_names_the_exit_codes_and_how_credentials_are_found(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0
+    shown = capsys.readouterr().out
+    for said in (
+        "0  nothing found",
+        "1  findings",
+        "2  could not audit",
+        "--region",
+        "AWS_REGION",
+        "AWS_PROFILE",
+        "aws configure",
+        "aws sso login",
+        "--adoptable STACK",
+    ):
+        assert said in shown, said
+
+
+@pytest.fixture
+def no_aws_configuration(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A terminal with no AWS configuration at all: no region, no profile, no keys."""
+    for key in (
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_PROFILE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+    ):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance role either
+
+
+@pytest.mark.usefixtures("no_aws_configuration")
+def test_without_a_region_it_names_the_option_and_the_variable(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run()[0] == 2
+    err = capsys.readouterr().err
+    assert err.startswith("tms-audit: no AWS region: pass --region") and "AWS_REGION" in err
+    assert "You must specify a region" not in err and err.count("\n") == 1
+
+
+@pytest.mark.usefixtures("no_aws_configuration")
+@pytest.mark.parametrize("region", [["--region", "eu-west-1"], []])
+def test_without_credentials_it_names_profiles_not_lambda_advice(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], region: list[str]
+) -> None:
+    if not region:
+        monkeypatch.setenv("AWS_REGION", "eu-west-1")  # the variable counts like --region
+    assert run(*region)[0] == 2
+    err = capsys.readouterr().err
+    assert err.startswith("tms-audit: no AWS credentials found: set AWS_PROFILE")
+    assert "aws configure" in err and "aws sso login" in err
+    assert "function" not in err and "network route" not in err
+
+
+def test_refused_credentials_say_to_renew_them(
+    ec2: EmbeddedEc2, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ec2.inject("*", "ExpiredToken", status=400, times=10, message="The token has expired.")
+    try:
+        assert run("--adoptable", "any")[0] == 2
+    finally:
+        ec2.clear_faults()
+    err = capsys.readouterr().err
+    assert "your AWS credentials were refused (ExpiredToken)" in err and "aws sso login" in err
+
+
+def test_the_region_option_is_where_the_audit_runs(
+    ec2: EmbeddedEc2, stack: CustomResource, fx: Fixtures
+) -> None:
+    assert stack.create(props(fx))["Status"] == "SUCCESS"
+    assert run("--region", "eu-west-1")[0] == 0  # nothing recorded there
+    assert {p["@region"] for p in ec2.requests_since(0) if "@region" in p} >= {"eu-west-1"}
+    assert os.environ["AWS_DEFAULT_REGION"] == "us-east-1"  # put back after the run
+
+
+NATIVE = "AWS::EC2::TrafficMirrorSession"
+
+
+@pytest.fixture
+def legacy_stack(ec2: EmbeddedEc2, fx: Fixtures) -> dict[str, str]:
+    """A stack named legacy-network with two native sessions (one tagged adoptable) and
+    another resource; its session IDs by logical ID."""
+    client = ec2.client()
+    stack_id = "arn:aws:cloudformation:us-east-1:123456789012:stack/legacy-network/1-2-3"
+    made = {}
+    for logical, eni, tags in (
+        (
+            "WebMirror",
+            fx.sources[0],
+            [
+                {"Key": "traffic-mirror:adoptable", "Value": "traffic-mirror-provider"},
+                {"Key": "team", "Value": "net sec"},
+            ],
+        ),
+        ("DbMirror", fx.sources[1], []),
+    ):
+        spec = [{"ResourceType": "traffic-mirror-session", "Tags": tags}] if tags else []
+        session = client.create_traffic_mirror_session(
+            NetworkInterfaceId=eni,
+            TrafficMirrorTargetId=fx.target_id,
+            TrafficMirrorFilterId=fx.filter_ids[0],
+            SessionNumber=3,
+            VirtualNetworkId=4242,
+            Description=f"{logical}: all: TCP",
+            TagSpecifications=spec,  # type: ignore[arg-type]
+        )["TrafficMirrorSession"]
+        made[logical] = session["TrafficMirrorSessionId"]
+        STACKS.answered(stack_id, logical, "Create", made[logical], NATIVE)
+    STACKS.answered(stack_id, "Collector", "Create", fx.target_id, "AWS::EC2::TrafficMirrorTarget")
+    return made
+
+
+def test_adoptable_lists_the_native_sessions_and_prints_the_resources_to_paste(
+    ec2: EmbeddedEc2, fx: Fixtures, legacy_stack: dict[str, str]
+) -> None:
+    before = len(ec2.calls)
+    status, out = run("--adoptable", "legacy-network")
+    assert status == 0, out
+    assert ec2.writes(before) == []  # reads only
+    web, db = legacy_stack["WebMirror"], legacy_stack["DbMirror"]
+    listing = out.split("\n\n")[0].splitlines()
+    assert listing[0] == f"{NATIVE} resources of legacy-network (us-east-1):"
+    assert listing[1:] == [
+        f"  DbMirror   {db}  {fx.sources[1]} #3 VNI 4242",
+        f"  WebMirror  {web}  {fx.sources[0]} #3 VNI 4242",
+    ]
+    pasted = out[out.index("Resources:") :]
+    template = yaml.load(pasted, Loader=_CfnLoader)
+    resources = template["Resources"]
+    assert set(resources) == {"WebMirror", "DbMirror"}  # not the target
+    webmirror = resources["WebMirror"]
+    assert webmirror["Type"] == "Custom::TrafficMirrorSession"
+    assert webmirror["DeletionPolicy"] == "Retain"
+    assert webmirror["Properties"] == {
+        "ServiceToken": {"ImportValue": "traffic-mirror-provider-ServiceToken"},
+        "ServiceTimeout": 300,
+        "AdoptSessionId": web,
+        "NetworkInterfaceId": fx.sources[0],
+        "TrafficMirrorTargetId": fx.target_id,
+        "TrafficMirrorFilterId": fx.filter_ids[0],
+        "SessionNumber": 3,
+        "VirtualNetworkId": 4242,
+        "Description": "WebMirror: all: TCP",
+        "Tags": [{"Key": "team", "Value": "net sec"}],  # not the adoptable tag: its job done
+    }
+    assert "Tags" not in resources["DbMirror"]["Properties"]
+    # DbMirror is not yet tagged adoptable: said, with the step that does it.
+    assert (
+        "# first tag DbMirror traffic-mirror:adoptable=traffic-mirror-provider in "
+        "legacy-network (step 2)" in out
+    )
+    assert "# first tag WebMirror" not in out
+
+
+def test_adoptable_names_the_provider_stacks_export(legacy_stack: dict[str, str]) -> None:
+    status, out = run("--adoptable", "legacy-network", "--provider-stack", "tmp-prod")
+    assert status == 0 and "ServiceToken: !ImportValue tmp-prod-ServiceToken" in out
+    export = read_template()["Outputs"]["ServiceToken"]["Export"]["Name"]
+    assert export == {"Sub": "${AWS::StackName}-ServiceToken"}  # what the YAML imports
+
+
+def test_adoptable_with_no_native_session_exits_one(
+    ec2: EmbeddedEc2, stack: CustomResource, fx: Fixtures
+) -> None:
+    assert stack.create(props(fx))["Status"] == "SUCCESS"  # a custom one: not native
+    status, out = run("--adoptable", "mirror-demo")
+    assert status == 1 and "mirror-demo has no AWS::EC2::TrafficMirrorSession" in out
+
+
+def test_adoptable_of_a_stack_that_does_not_exist_exits_two(
+    ec2: EmbeddedEc2, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run("--adoptable", "no-such-stack")[0] == 2
+    assert "Stack with id no-such-stack does not exist" in capsys.readouterr().err
+
+
+def test_the_installed_console_script_prints_the_adoptable_resources(
+    ec2: EmbeddedEc2, legacy_stack: dict[str, str]
+) -> None:
+    script = Path(sys.executable).parent / "tms-audit"
+    done = subprocess.run(
+        [str(script), "--adoptable", "legacy-network"],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"AdoptSessionId: {legacy_stack['WebMirror']}" in done.stdout

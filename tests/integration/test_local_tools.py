@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
@@ -16,7 +17,7 @@ import pytest
 from local import demo, fleet_demo
 from local import invoke as invoke_module
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
-from local.harness.lambda_loader import ROOT, Handler, LambdaContext, load_handler
+from local.harness.lambda_loader import ROOT, Handler, LambdaContext, load_handler, read_template
 from local.harness.receiver import ResponseReceiver, put_json
 from local.invoke import invoke, main
 
@@ -54,6 +55,7 @@ def test_demo_plays_the_whole_lifecycle() -> None:
     assert "FAILED   create-failed-" in row("Create with SessionNumber 40000")
     preflight = row("Second session: DryRun preflight")
     assert "SUCCESS  dryrun-" in preflight and "#2" in preflight  # number allocated
+    assert "VNI=-  " in preflight  # not yet known: "-" as in every other empty cell
     deployed = row("Real deploy, SessionNumber omitted")
     assert "SUCCESS  tms-" in deployed and "#2" in deployed
     assert "reason: Invalid properties: SessionNumber must be between 1 and 32766" in result.stdout
@@ -62,6 +64,11 @@ def test_demo_plays_the_whole_lifecycle() -> None:
     assert ref.split("= ")[1].startswith("tms-") and ref.split("= ")[1] == att.split("= ")[1]
     vni = next(line for line in result.stdout.splitlines() if "VirtualNetworkId =" in line)
     assert vni.split("= ")[1].isdigit()
+    lines = result.stdout.splitlines()
+    outputs = next(i for i, line in enumerate(lines) if "Stack outputs" in line)
+    assert "after step 4 " in lines[outputs]
+    assert lines[outputs - 1] == row("Cleanup Delete of the old session")  # where it belongs
+    assert lines[outputs + 4] == row("Create with SessionNumber 40000")
     assert "EC2 holds 0 session(s) at the end" in result.stdout
     assert "X-Amz-Signature" not in result.stdout + result.stderr
 
@@ -87,7 +94,9 @@ def test_invoke_cli_delivers_the_sample_create() -> None:
     assert result.returncode == 0, result.stderr
     body = json.loads(result.stdout[: result.stdout.rindex("}") + 1])
     assert body["Status"] == "SUCCESS" and body["PhysicalResourceId"].startswith("tms-")
-    assert "(EC2 now holds 1 session(s))" in result.stdout
+    assert "(answered by ProviderFunction, the function of its ResourceType; EC2 now holds 1" in (
+        result.stdout
+    )
 
 
 @pytest.mark.parametrize(
@@ -196,6 +205,11 @@ BAD_EVENTS = {
         write(sample("create.json").replace("{{TrafficMirrorTargetId}}", "{{TargetId}}")),
         "unknown placeholder {{TargetId}}; invoke fills in only NetworkInterfaceId,",
     ),
+    "ResourceType of neither function": (
+        write(sample("create.json").replace("Custom::TrafficMirrorSession", "Custom::Mirror")),
+        'ResourceType is "Custom::Mirror"; invoke sends Custom::TrafficMirrorSession to '
+        "ProviderFunction, Custom::TrafficMirrorFleet to FleetFunction (template.yaml)",
+    ),
     "PhysicalResourceId without properties": (
         write(sample("delete.json").replace('"ResourceProperties"', '"Properties"')),
         "names {{PhysicalResourceId}} but has no ResourceProperties object",
@@ -268,9 +282,18 @@ def test_fleet_demo_keeps_ec2_and_the_stack_in_agreement_through_scaling() -> No
     assert "writes: 3 Create" in details("Create the fleet") and "3 session(s)" in details(
         "Create the fleet"
     )
-    assert "reconciler: mirrored 1" in details("scale out to 4")
+    assert "InterfacesMirrored 3 in total" in details("Create the fleet")
+    assert "reconciler: created 1, removed 0, the new instance's 1 interface(s) mirrored" in (
+        details("scale out to 4")
+    )
+    sweeps = [line for line in rows if ". the scheduled sweep" in line]
+    assert "reconciler: created 1, removed 0, 4 interface(s) mirrored in total" in sweeps[0]
+    assert "reconciler: created 0, removed 2, 2 interface(s) mirrored in total" in sweeps[1]
     assert "writes: 4 Modify" in details("filter changed in the template")
-    assert "removed 2" in result.stdout and "EC2 holds 0 session(s) at the end" in result.stdout
+    assert "InterfacesMirrored 4 in total" in details("filter changed in the template")
+    assert "EC2 holds 0 session(s) at the end" in result.stdout
+    assert "in its last answer" not in result.stdout  # each count said once, where it changes
+    assert re.search(r"reconciler: mirrored \d", result.stdout) is None  # never a bare count
     assert "X-Amz-Signature" not in result.stdout + result.stderr
 
 
@@ -338,3 +361,97 @@ def test_fleet_demo_fails_when_a_step_leaves_ec2_and_the_stack_apart(
     bad = next(i for i, r in enumerate(rows) if r.startswith(bad_row))
     assert all(r.startswith("ok  ") for r in rows[:bad]), rows  # the break, not before it
     assert says in out and "DEMO FAILED" in out, out
+
+
+def test_migration_demo_plays_the_six_steps_and_shows_the_session_throughout() -> None:
+    result = run_module("local.migration_demo")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    rows = demo_rows(result.stdout)
+    titles = [r[4:].split("  ")[0] for r in rows]
+    assert [t.split(".")[0] for t in titles[:7]] == ["1", "2", "3", "4a", "4b", "5", "6"]
+    assert all(r.startswith("ok  ") for r in rows), rows
+    assert "AllowAdoption=true" in titles[0] and "Retain removed" in titles[5]
+    assert "(no event" not in result.stdout and "EC2 untouched" not in result.stdout
+    for row in rows:  # every step says what it did: an answer, or what happens instead
+        said = row[4:].split("  ", 1)[1].strip()
+        assert said.startswith(("SUCCESS ", "no provider event: ", "no session event: ")), row
+    session = re.search(r"session (tms-\w+)  #1  VNI (\d+)", result.stdout)
+    assert session, result.stdout
+    sid, vni = session.groups()
+    shown = [line.strip() for line in lines if line.strip().startswith("session: ")]
+    assert shown[:-1] == [f"session: {sid} #1 VNI {vni}"] * 8  # before, during and after
+    assert shown[-1] == "session: none (deleted with the stack)"
+    assert f"AdoptSessionId: {sid}" in result.stdout  # from tms-audit --adoptable, step 3
+    assert lines[-1] == (
+        f"checked: the same session ID ({sid}), the same SessionNumber (1) and the same VNI "
+        f"({vni}) before, during and after adoption, and no gap: the session existed after "
+        "every step and no second one was made"
+    )
+
+
+def test_invoke_cli_sends_a_fleet_event_to_the_fleet_function() -> None:
+    result = run_module("local.invoke", "events/fleet-create.json")
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout[: result.stdout.rindex("}") + 1])
+    assert body["Status"] == "SUCCESS" and body["PhysicalResourceId"].startswith("fleet-")
+    assert body["Data"]["InterfacesMirrored"] == "2"
+    assert "(answered by FleetFunction, the function of its ResourceType; EC2 now holds 2" in (
+        result.stdout
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "function", "other_export"),
+    [
+        ("fleet-create.json", "ProviderFunction", "FleetServiceToken"),
+        ("create.json", "FleetFunction", "ServiceToken"),
+    ],
+)
+def test_an_event_for_the_other_function_fails_naming_its_service_token_export(
+    receiver: ResponseReceiver,
+    ec2: EmbeddedEc2,
+    fx: Fixtures,
+    name: str,
+    function: str,
+    other_export: str,
+) -> None:
+    """The sample event, delivered to the function of the other resource type (a template
+    whose ServiceToken imports the wrong export): FAILED, saying which export to use, and
+    EC2 untouched. The names match template.yaml's Outputs."""
+    exports = {
+        key: value["Export"]["Name"]["Sub"]
+        for key, value in read_template()["Outputs"].items()
+        if "Export" in value
+    }
+    assert exports["ServiceToken"] == "${AWS::StackName}-ServiceToken"
+    assert exports["FleetServiceToken"] == "${AWS::StackName}-FleetServiceToken"
+    with contextlib.redirect_stdout(io.StringIO()):
+        wrong = load_handler(function=function)
+    kind = json.loads(sample(name))["ResourceType"]
+    served, own_export = {
+        "ProviderFunction": ("Custom::TrafficMirrorSession", "ServiceToken"),
+        "FleetFunction": ("Custom::TrafficMirrorFleet", "FleetServiceToken"),
+    }[function]
+    before = len(ec2.calls)
+    body = invoke(ROOT / "events" / name, wrong, receiver, fx, io.StringIO())
+    assert body["Status"] == "FAILED"
+    assert body["Reason"] == (
+        f"this event is for {kind}: its ServiceToken is the traffic-mirror-provider-"
+        f"{other_export} export; this function serves {served} (traffic-mirror-provider-"
+        f"{own_export})."
+    )
+    assert ec2.calls[before:] == []
+
+
+def test_a_delete_for_the_other_function_is_answered_so_a_rollback_can_finish(
+    receiver: ResponseReceiver, ec2: EmbeddedEc2, fx: Fixtures, handler: Handler, tmp_path: Path
+) -> None:
+    """The Create refused above leaves CloudFormation a Delete to send (its rollback); a
+    FAILED Delete would hold the stack in ROLLBACK_FAILED, so it is answered as ever."""
+    delete = json.loads(sample("fleet-create.json"))
+    delete.update(RequestType="Delete", PhysicalResourceId="invalid-event")
+    path = tmp_path / "wrong-function-delete.json"
+    path.write_text(json.dumps(delete))
+    body = invoke(path, handler, receiver, fx, io.StringIO())
+    assert body["Status"] == "SUCCESS", body["Reason"]
