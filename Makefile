@@ -120,8 +120,13 @@ integration: $(STAMP)
 	$(BIN)/pytest tests/integration
 
 # Every level; the reliability suites at their default size.
+# Then the same again with EC2's reads lagging its writes by a fixed 1.5 s (the embedded EC2's
+# read lag): parallel Creates in their own Lambda environments, allocation and the lifecycle.
+LAGGED := EMBEDDED_EC2_READ_LAG=1.5 VISIBLE_WITHIN_SECONDS=10
 test: lint typecheck lint-cfn package
 	$(BIN)/pytest
+	$(LAGGED) CONCURRENCY_ROUNDS=2 $(BIN)/pytest tests/reliability/test_concurrency.py \
+		tests/integration/test_allocation.py tests/integration/test_lifecycle.py
 
 demo: $(DEMO_STAMP)
 	$(DEMO_BIN)/python -m local.demo
