@@ -306,6 +306,7 @@ def test_findings_become_emf_metrics_by_kind_with_no_id_in_any_dimension(
         ("DriftedSessions", "tag"): 0.0,
         ("DriftedSessions", "deleted"): 0.0,
         ("OrphanedSessions", "orphaned"): 0.0,
+        ("SharedSessionNumbers", "shared-number"): 0.0,
         ("AuditErrors", "error"): 0.0,
     }
     for m in metrics:
