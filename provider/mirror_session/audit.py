@@ -12,6 +12,9 @@ asked after that read. Then:
   (:mod:`mirror_session.claims`); otherwise it waits for the next sweep. With ``OnDrift:
   Restore`` (and ``restore``) it is put back with the same writes an Update makes: one
   Modify for the fields, the tag calls for the tags; a failed restore is reported as such.
+- **just written**: a record written less than the read-lag bound ago
+  (:func:`~mirror_session.consistency.visible_within`) is not judged (``deferred``): EC2's
+  reads may not show that Create or Update yet; the next sweep judges it.
 - **deleted**: a recorded session gone from EC2 is reported while its resource claims it,
   never re-created (its ID is the stack's ``Ref``; the next stack update re-creates it).
   Its record is dropped once nothing claims it (a failed cleanup's record).
@@ -95,6 +98,9 @@ def _drifted(sweep: _Sweep, ec2: FleetGateway, record: Record, held: Session) ->
     fresh = sweep.reread(record.key)  # an Update may have landed since the records were read
     if fresh is None:
         return []
+    if fresh.written_within(visible_within()):  # EC2 may not show that write yet
+        sweep.result.deferred += 1
+        return []
     if fresh != record:  # judged again on what EC2 and CloudFormation hold now
         again = ec2.find(record.key)
         if again is None:
@@ -124,6 +130,9 @@ def _drifted(sweep: _Sweep, ec2: FleetGateway, record: Record, held: Session) ->
 def _gone(sweep: _Sweep, record: Record) -> list[Finding]:
     """A recorded session EC2 no longer has: reported while its resource claims it; its
     record dropped once nothing claims it (a failed cleanup's); else judged later."""
+    if record.written_within(visible_within()):  # just created: EC2 may not show it yet
+        sweep.result.deferred += 1
+        return []
     claim = sweep.claims.of(record.owner)
     if claim == record.key:
         owner = record.owner

@@ -27,8 +27,10 @@ from __future__ import annotations
 import functools
 import json
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 import boto3
@@ -75,6 +77,13 @@ class Record:
     properties: Mapping[str, Any] = field(default_factory=dict)
     deleting: bool = False
     assigned: Mapping[str, int] = field(default_factory=dict)
+    #: When the store last wrote it (epoch seconds; None: not read from the store).
+    written_at: float | None = None
+
+    def written_within(self, seconds: float) -> bool:
+        """Whether the record was written less than ``seconds`` ago: its resource was just
+        created or updated, and EC2's reads may not show that yet."""
+        return self.written_at is not None and time.time() - self.written_at < seconds
 
     def encode(self) -> str:
         """The parameter's value (JSON; its size is the store's to judge)."""
@@ -90,12 +99,13 @@ class Record:
         return json.dumps(data, separators=(",", ":"))
 
     @classmethod
-    def decode(cls, key: str, value: str) -> Record:
-        """A record from a parameter's value."""
+    def decode(cls, key: str, value: str, written: object = None) -> Record:
+        """A record from a parameter's value (``written``: its LastModifiedDate)."""
         data = json.loads(value)
         owner = Owner(str(data["stack_id"]), str(data["logical_id"]))
         assigned = {str(k): int(v) for k, v in dict(data.get("assigned", {})).items()}
-        return cls(key, owner, dict(data["properties"]), bool(data.get("deleting")), assigned)
+        at = written.timestamp() if isinstance(written, datetime) else None
+        return cls(key, owner, dict(data["properties"]), bool(data.get("deleting")), assigned, at)
 
 
 class Store:
@@ -158,7 +168,7 @@ class Store:
                 "read", name, exc, subject=f"{self.kind[:-1]} record", service="SSM"
             ) from exc
         try:
-            return Record.decode(key, str(found["Value"]))
+            return Record.decode(key, str(found["Value"]), found.get("LastModifiedDate"))
         except (ValueError, KeyError, TypeError):
             return None  # unreadable: judged as records() judges it, not at all
 
@@ -189,7 +199,8 @@ class Store:
         for parameter in found:
             try:
                 name = str(parameter["Name"]).rsplit("/", 1)[-1]
-                records.append(Record.decode(name, str(parameter["Value"])))
+                value, written = str(parameter["Value"]), parameter.get("LastModifiedDate")
+                records.append(Record.decode(name, value, written))
             except (ValueError, KeyError, TypeError):
                 continue
         return records
