@@ -99,9 +99,16 @@ def _allowed(call: Callable[[], object]) -> Callable[[], None]:
 class Ec2Gateway:
     """Create, modify, tag, find and delete traffic mirror sessions; errors become reasons."""
 
-    def __init__(self, client: EC2Client, account: str | None = None) -> None:
+    def __init__(
+        self,
+        client: EC2Client,
+        account: str | None = None,
+        credentials: Mapping[str, str] | None = None,
+    ) -> None:
         self.client = client
         self.account = account  # given when reached through RoleArn
+        #: The role's keys (through RoleArn), for other services' clients in that account.
+        self.credentials: Mapping[str, str] = credentials or {}
 
     @property
     def where(self) -> str:

@@ -88,6 +88,7 @@ class Fleet:
 class Tally:
     """What a pass found and did."""
 
+    selected: int = 0
     mirrored: int = 0
     skipped: int = 0
     removed: int = 0
@@ -100,6 +101,7 @@ class Tally:
         return {
             "Id": physical_id,
             "VirtualNetworkId": "" if self.vni is None else str(self.vni),
+            "InterfacesSelected": str(self.selected),
             "InterfacesMirrored": str(self.mirrored),
             "InterfacesSkipped": str(self.skipped),
         }
@@ -152,7 +154,9 @@ def sync(
     if only is not None:
         wanted = [eni for eni in wanted if eni in only]
     held = ec2.owned(fleet.owner)
-    tally = Tally(vni=_fleet_vni(fleet, held))
+    tally = Tally(selected=len(wanted), vni=_fleet_vni(fleet, held))
+    if not wanted:
+        _log.warning("the selector selects no interface", extra={"fleet": fleet.id})
     mine: dict[str, Session] = {}
     for session in sorted(held, key=lambda s: str(s["TrafficMirrorSessionId"])):
         eni = str(session["NetworkInterfaceId"])

@@ -67,12 +67,17 @@ def _check(request: Request, fleet: Fleet, ec2: FleetGateway, budget: Budget) ->
 def _apply(request: Request, connect: Connect, budget: Budget, store: Store) -> Outcome:
     spec = parse(request.resource_properties, schema=FLEET)
     fleet = Fleet(spec, Owner.of(request))
-    ec2 = FleetGateway.of(connect(Placement.of(spec)))
-    if spec.dry_run:
-        return _check(request, fleet, ec2, budget)
     props = request.resource_properties
     assert isinstance(props, Mapping)  # parse checked it
-    store.put(Record(fleet.id, fleet.owner, props))
+    record = Record(fleet.id, fleet.owner, props)
+    if not spec.dry_run:
+        store.fitting(record)
+    ec2 = FleetGateway.of(connect(Placement.of(spec)))
+    ec2.check_selector(spec)  # names that do not exist fail before anything is written
+    ec2.check_target_and_filter(spec)
+    if spec.dry_run:
+        return _check(request, fleet, ec2, budget)
+    store.put(record)
     try:
         tally = sync(ec2, fleet, generation=request.request_id, budget=budget)
     except Exception:

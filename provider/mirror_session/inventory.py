@@ -23,10 +23,21 @@ has no ``tag:`` filter): the embedded EC2 refuses undocumented names, as EC2 may
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import difflib
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from mirror_session.ec2 import SESSION_TYPE, Ec2Gateway, TrafficMirrorSessionTypeDef
+import boto3
+from botocore.exceptions import ClientError
+
+from mirror_session.ec2 import (
+    CLIENT_CONFIG,
+    SESSION_TYPE,
+    TRANSPORT_ERRORS,
+    Ec2Gateway,
+    TrafficMirrorSessionTypeDef,
+)
+from mirror_session.errors import ProviderError, error_code, explain
 from mirror_session.identity import (
     MANAGED_BY_KEY,
     STACK_KEY,
@@ -34,7 +45,7 @@ from mirror_session.identity import (
     managed_by,
     tags_of,
 )
-from mirror_session.schema import SessionSpec
+from mirror_session.schema import SessionSpec, Value
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2.type_defs import FilterTypeDef, InstanceTypeDef
@@ -46,6 +57,13 @@ __all__ = ["GROUP_TAG", "FleetGateway", "interfaces_of", "selects"]
 GROUP_TAG: Final = "aws:autoscaling:groupName"
 #: Instances in these states have (or will have) interfaces worth mirroring.
 LIVE_STATES: Final = ["pending", "running", "stopping", "stopped"]
+#: What EC2 answers for instance and interface IDs that do not exist.
+NOT_FOUND_CODES: Final = (
+    "InvalidInstanceID.NotFound",
+    "InvalidInstanceID.Malformed",
+    "InvalidNetworkInterfaceID.NotFound",
+    "InvalidNetworkInterfaceID.Malformed",
+)
 #: The largest page DescribeTags and DescribeTrafficMirrorSessions return.
 PAGE: Final = 1000
 #: Values in one filter per call: 200, the most EC2 takes in one filter of a Describe.
@@ -81,15 +99,17 @@ def selects(spec: SessionSpec, instance: InstanceTypeDef) -> bool:
 class FleetGateway(Ec2Gateway):
     """The EC2 gateway, plus the two reads a fleet needs."""
 
-    def __init__(self, client: Any, account: str | None = None) -> None:
-        super().__init__(client, account)
+    def __init__(
+        self, client: Any, account: str | None = None, credentials: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(client, account, credentials)
         #: The instance type behind each interface read by :meth:`interfaces` (for Reasons).
         self.types: dict[str, str] = {}
 
     @classmethod
     def of(cls, gateway: Ec2Gateway) -> FleetGateway:
         """The same client and account, with the fleet's reads."""
-        return cls(gateway.client, gateway.account)
+        return cls(gateway.client, gateway.account, gateway.credentials)
 
     def instances(self, spec: SessionSpec, instance_ids: list[str] | None = None) -> list[Any]:
         """The live instances the selector names (or, given ``instance_ids``, those)."""
@@ -112,6 +132,101 @@ class FleetGateway(Ec2Gateway):
                 for reservation in page["Reservations"]
                 for instance in reservation["Instances"]
             ],
+        )
+
+    def check_selector(self, spec: SessionSpec) -> None:
+        """Fail, naming it and where it was looked for, when the selector names what does not
+        exist: an Auto Scaling group (with close names), instances, interfaces. An existing
+        group with no instances, or tags that match nothing, select nothing and are valid."""
+        if (group := spec.text("AutoScalingGroupName")) is not None:
+            self._check_group(group)
+        reads: dict[str, Callable[[list[str]], object]] = {
+            "InstanceIds": lambda ids: self.client.describe_instances(InstanceIds=ids),
+            "NetworkInterfaceIds": lambda ids: self.client.describe_network_interfaces(
+                NetworkInterfaceIds=ids
+            ),
+        }
+        for prop, call in reads.items():
+            if ids := list(spec.lists.get(prop, ())):
+                try:
+                    call(ids)
+                except ClientError as exc:
+                    if error_code(exc) not in NOT_FOUND_CODES:
+                        raise explain("describe", prop, exc, where=self.where) from exc
+                    message = str(exc.response.get("Error", {}).get("Message", ""))
+                    raise ProviderError(
+                        f"{prop}: {message or 'not found'} (looked {self.where}). Check the IDs, "
+                        "and the fleet's RoleArn and Region.",
+                        error_code(exc),
+                        "EC2",
+                    ) from exc
+                except TRANSPORT_ERRORS as exc:
+                    raise explain("describe", prop, exc, where=self.where) from exc
+
+    def _check_group(self, group: str) -> None:
+        keys = self.credentials
+        scaling = boto3.client(
+            "autoscaling",
+            region_name=self.region,
+            config=CLIENT_CONFIG,
+            aws_access_key_id=keys.get("aws_access_key_id"),
+            aws_secret_access_key=keys.get("aws_secret_access_key"),
+            aws_session_token=keys.get("aws_session_token"),
+        )
+        try:
+            if scaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])[
+                "AutoScalingGroups"
+            ]:
+                return
+            pages = scaling.get_paginator("describe_auto_scaling_groups").paginate(
+                PaginationConfig={"MaxItems": 1000}
+            )
+            names = [str(g["AutoScalingGroupName"]) for p in pages for g in p["AutoScalingGroups"]]
+        except (ClientError, *TRANSPORT_ERRORS) as exc:
+            raise explain(
+                "describe", group, exc, subject="Auto Scaling group", service="Auto Scaling"
+            ) from exc
+        close = difflib.get_close_matches(group, names, n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise ProviderError(
+            f"AutoScalingGroupName {group} was not found {self.where}.{hint} Check the name, "
+            "and the fleet's RoleArn and Region."
+        )
+
+    def check_target_and_filter(self, spec: SessionSpec) -> None:
+        """Fail when the target or the filter does not exist where the fleet looks (checked
+        even when the selector selects nothing, so a fleet of none still learns of it)."""
+        target, mirror_filter = (
+            spec.text("TrafficMirrorTargetId"),
+            spec.text("TrafficMirrorFilterId"),
+        )
+        ids: dict[str, Value] = {}
+        try:
+            if target is not None:
+                ids = {"TrafficMirrorTargetId": target}
+                found = self.client.describe_traffic_mirror_targets(TrafficMirrorTargetIds=[target])
+                if not found.get("TrafficMirrorTargets"):
+                    raise self._missing("TrafficMirrorTargetId", target)
+            if mirror_filter is not None:
+                ids = {"TrafficMirrorFilterId": mirror_filter}
+                held = self.client.describe_traffic_mirror_filters(
+                    TrafficMirrorFilterIds=[mirror_filter]
+                )
+                if not held.get("TrafficMirrorFilters"):
+                    raise self._missing("TrafficMirrorFilterId", mirror_filter)
+        except ClientError as exc:
+            raise explain(
+                "check", str(next(iter(ids.values()))), exc, where=self.where, ids=ids
+            ) from exc
+        except TRANSPORT_ERRORS as exc:
+            raise explain("check", str(next(iter(ids.values()))), exc, where=self.where) from exc
+
+    def _missing(self, prop: str, value: str) -> ProviderError:
+        return ProviderError(
+            f"check traffic mirror fleet: {prop} {value} was not found {self.where}. Check it "
+            "exists there (a target may be shared with that account through RAM).",
+            f"Invalid{prop[:-2]}Id.NotFound",
+            "EC2",
         )
 
     def interfaces(self, spec: SessionSpec) -> list[str]:

@@ -111,15 +111,20 @@ class Connector:
                 "provider runs: use a role of this partition."
             )
         credentials = self._assume(placement.role_arn, placement.external_id)
+        keys = {
+            "aws_access_key_id": str(credentials["AccessKeyId"]),
+            "aws_secret_access_key": str(credentials["SecretAccessKey"]),
+            "aws_session_token": str(credentials["SessionToken"]),
+        }
         client = boto3.client(
             "ec2",
             region_name=region,
             config=CLIENT_CONFIG,
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
+            aws_access_key_id=keys["aws_access_key_id"],
+            aws_secret_access_key=keys["aws_secret_access_key"],
+            aws_session_token=keys["aws_session_token"],
         )
-        return Ec2Gateway(client, account=placement.role_arn.split(":")[4])
+        return Ec2Gateway(client, account=placement.role_arn.split(":")[4], credentials=keys)
 
     def _assume(self, role_arn: str, external_id: str | None) -> Mapping[str, Any]:
         args: dict[str, Any] = {

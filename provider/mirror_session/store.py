@@ -51,6 +51,11 @@ __all__ = ["KINDS", "MAX_VALUE", "Record", "Store", "store_path"]
 #: The standard tier's limit on a parameter's value; the advanced tier's.
 MAX_VALUE: Final = 4096
 MAX_ADVANCED: Final = 8192
+#: Intelligent-Tiering for both kinds: standard while it fits and while the account has fewer
+#: than 10,000 standard parameters (an explicit Standard then fails with
+#: ParameterLimitExceeded), advanced otherwise; SSM never turns an advanced parameter back
+#: into a standard one, which an explicit Standard would ask.
+_TIER: Final = "Intelligent-Tiering"
 #: Each kind of record, and the variable template.yaml sets its path in.
 KINDS: Final = {"fleets": "FLEET_STORE_PATH", "sessions": "SESSION_STORE_PATH"}
 
@@ -127,6 +132,19 @@ class Store:
     def put(self, record: Record) -> None:
         """Write (or overwrite) the record."""
         name = f"{self.path}/{record.key}"
+        value = self.fitting(record)
+        tier: Any = _TIER
+        self._run(
+            "store",
+            name,
+            lambda: self.ssm.put_parameter(
+                Name=name, Value=value, Type="String", Tier=tier, Overwrite=True
+            ),
+        )
+
+    def fitting(self, record: Record) -> str:
+        """The record's value; fails with a Reason when the store cannot keep it (checked
+        before anything is written)."""
         fleets = self.kind == "fleets"
         value = record.encode()
         size, limit = len(value.encode()), MAX_VALUE if fleets else MAX_ADVANCED
@@ -139,18 +157,7 @@ class Store:
                 else f"The session's record takes {size} bytes as JSON; the store keeps at most "
                 f"{limit} (its tags are too long to be watched for drift)."
             )
-        # Intelligent-Tiering for both kinds: standard while it fits and while the account has
-        # fewer than 10,000 standard parameters (an explicit Standard then fails with
-        # ParameterLimitExceeded), advanced otherwise; SSM never turns an advanced parameter
-        # back into a standard one, which an explicit Standard would ask.
-        tier: Any = "Intelligent-Tiering"
-        self._run(
-            "store",
-            name,
-            lambda: self.ssm.put_parameter(
-                Name=name, Value=value, Type="String", Tier=tier, Overwrite=True
-            ),
-        )
+        return value
 
     def get(self, key: str) -> Record | None:
         """The record as stored now (None when there is none)."""

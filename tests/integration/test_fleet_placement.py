@@ -81,6 +81,8 @@ def test_every_call_a_fleet_makes_in_a_member_account_is_granted_by_the_member_r
     assert made == {
         "ec2:DescribeInstances",
         "ec2:DescribeTags",
+        "ec2:DescribeTrafficMirrorTargets",  # a fleet checks its target and filter exist
+        "ec2:DescribeTrafficMirrorFilters",
         "ec2:DescribeTrafficMirrorSessions",
         "ec2:CreateTrafficMirrorSession",
         "ec2:ModifyTrafficMirrorSession",

@@ -55,7 +55,7 @@ def test_fleet_role_grants_exactly_the_api_actions_the_fleet_code_calls() -> Non
         for st in statements("FleetRole")
         if st["Effect"] == "Allow"
         for a in actions(st)
-        if a.startswith(("ec2:", "sts:", "ssm:", "cloudformation:"))
+        if a.startswith(("ec2:", "sts:", "ssm:", "cloudformation:", "autoscaling:"))
     }
     assert granted == api_calls_in_code(fleet=True)
     assert "cloudformation:ListStackResources" in granted  # read-only: who claims a session
@@ -71,7 +71,7 @@ def test_the_member_role_grants_every_ec2_action_the_fleet_code_calls() -> None:
     assert sorted(fleet_ec2 - member) == []
     assert "ec2:DescribeTags" in fleet_ec2  # how the fleet finds its sessions
     reads = member_policy("fleet-instances")
-    sids = {"ReadInstances", "FindSessionsByTag"}
+    sids = {"ReadInstances", "FindSessionsByTag", "CheckSelectorsTargetsAndFilters"}
     own = [st for st in statements("FleetRole") if st.get("Sid") in sids]
     assert reads == own  # the same read-only statements as the provider's fleet role
 

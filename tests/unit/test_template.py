@@ -68,7 +68,10 @@ def api_calls_in_code(fleet: bool = False) -> set[str]:
     ssm |= set(re.findall(r"self\.ssm\.get_paginator\(\"([a-z_]+)\"\)", code))
     cfn = set(re.findall(r"client\.get_paginator\(\"([a-z_]+)\"\)\.paginate\(StackName", code))
     cfn |= set(re.findall(r"client\.([a-z_]+)\(StackName", code))
+    scaling = set(re.findall(r"scaling\.(?!get_paginator\b)([a-z_]+)\(", code))
+    scaling |= set(re.findall(r"scaling\.get_paginator\(\"([a-z_]+)\"\)", code))
     calls = {f"ec2:{pascal(m)}" for m in ec2} | {f"sts:{pascal(m)}" for m in sts}
+    calls |= {f"autoscaling:{pascal(m)}" for m in scaling}
     return calls | {f"ssm:{pascal(m)}" for m in ssm} | {f"cloudformation:{pascal(m)}" for m in cfn}
 
 
