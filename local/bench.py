@@ -5,7 +5,9 @@ Prints a table and writes build/bench.json (git-ignored, so a run leaves the clo
 A benchmark, not a test: timings are reported, never judged. It exits 1 only when the fleet
 rows (:mod:`local.bench_fleet`) find the fleet not as declared (not all mirrored, a write in
 a sweep of a true fleet, sessions left after Delete), or the drift rows
-(:mod:`local.bench_drift`) find a sweep with nothing drifted writing or reporting anything.
+(:mod:`local.bench_drift`) find a sweep with nothing drifted writing or reporting anything,
+or the lookup rows (:mod:`local.bench_lookup`) find a way to the sessions answering other
+sessions, or making other calls, than it should.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 
 import boto3
 
-from local import bench_drift, bench_fleet
+from local import bench_drift, bench_fleet, bench_lookup
 from local.harness.ec2sim import WRITE_ACTIONS, EmbeddedEc2, Fixtures
 from local.harness.events import CustomResource, event, new_stack_id
 from local.harness.lambda_loader import ROOT, Handler, LambdaContext, handler_location, load_handler
@@ -449,6 +451,16 @@ def run() -> dict[str, Any]:
                 flush=True,
             )
             results["drift"], results["drift_problems"] = bench_drift.run(ec2, rx)
+        if bench_lookup.SIZES:  # BENCH_LOOKUP_SIZES="" leaves the lookup rows out
+            print(
+                f"lookups: a fleet's sessions and the sweep's, both ways, at "
+                f"{', '.join(f'{n:,}' for n in bench_lookup.SIZES)} sessions, "
+                f"{bench_lookup.RUNS} runs each ...",
+                flush=True,
+            )
+            t0 = time.perf_counter()
+            results["lookup"], results["lookup_problems"] = bench_lookup.run(ec2)
+            results["lookup"]["bench_s"] = round(time.perf_counter() - t0, 1)
     results["package"] = package()
     return results
 
@@ -508,6 +520,9 @@ def report(r: dict[str, Any]) -> str:
     if "drift" in r:
         lines += bench_drift.rows(r["drift"])
     lines += [f"DRIFT PROBLEM: {p}" for p in r.get("drift_problems", [])]
+    if "lookup" in r:
+        lines += bench_lookup.rows(r["lookup"])
+    lines += [f"LOOKUP PROBLEM: {p}" for p in r.get("lookup_problems", [])]
     return "\n".join(lines)
 
 
@@ -519,7 +534,8 @@ def main() -> int:
     print()
     print(report(results))
     print(f"\nwritten: {RESULTS.relative_to(ROOT)}")
-    return 1 if results.get("fleet_problems") or results.get("drift_problems") else 0
+    problems = ("fleet_problems", "drift_problems", "lookup_problems")
+    return 1 if any(results.get(key) for key in problems) else 0
 
 
 if __name__ == "__main__":
