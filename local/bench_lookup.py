@@ -132,7 +132,7 @@ class Lookup:
             PaginationConfig={"PageSize": self.inventory.PAGE},
         )
         ids = sorted({t["ResourceId"] for page in pages for t in page["Tags"]})
-        per = int(self.inventory.IDS_PER_READ)
+        per = int(self.inventory.VALUES_PER_FILTER)
         found: list[Session] = []
         for start in range(0, len(ids), per):  # one page each: 200 IDs, 1,000 a page
             answer = self.raw.describe_traffic_mirror_sessions(
@@ -238,7 +238,7 @@ def sweep_strategies() -> list[Strategy]:
 def expected_calls(way: str, wanted: int, account: int, inventory: ModuleType) -> dict[str, int]:
     """The calls a way makes: DescribeTags pages (one tag a session) and chunks of IDs, or
     every page of the account (an empty answer is one call too)."""
-    page, per = int(inventory.PAGE), int(inventory.IDS_PER_READ)
+    page, per = int(inventory.PAGE), int(inventory.VALUES_PER_FILTER)
     if way == BY_TAGS:
         calls = {TAGS: max(1, math.ceil(wanted / page))}
         if wanted:
@@ -451,7 +451,7 @@ def run(ec2: EmbeddedEc2) -> tuple[dict[str, Any], list[str]]:
     return {
         "runs": RUNS,
         "page": inventory.PAGE,
-        "ids_per_read": inventory.IDS_PER_READ,
+        "ids_per_read": inventory.VALUES_PER_FILTER,
         "others_managed_percent": OTHERS_MANAGED_PERCENT,
         "sizes": sizes,
     }, problems

@@ -196,13 +196,19 @@ def _explained(ec2: Ec2Gateway, interface: str, number: int) -> Interface:
 
 
 def _seen(
-    ec2: Ec2Gateway, interface: str, made: Session, written: float, wait: float
+    ec2: Ec2Gateway,
+    interface: str,
+    made: Session,
+    written: float,
+    wait: float,
+    *,
+    first: Interface | None = None,
 ) -> tuple[Interface, float]:
     """A read of the interface that shows ``made`` as written, and how long that took to
     show. Reads lag writes (:mod:`~mirror_session.consistency`): once this session shows,
     rivals written before it show after the same wait as without lag. Unseen within the
     bound: the read as it is (the sweep finds a number shared meanwhile)."""
-    now = read(ec2, interface)
+    now = first or read(ec2, interface)
     if _shows(now, made):
         return now, 0.0
     now = until(lambda: read(ec2, interface), lambda v: _shows(v, made), first=now)
@@ -231,14 +237,16 @@ def settle(
     *,
     created_at: float | None = None,
     one_per: Owner | None = None,
+    after: Interface | None = None,
 ) -> Session:
     """Make sure no other session on the interface shares ``made``'s number; see module doc.
 
     ``before``: the read that chose the number. ``created_at`` (a batch): when the Create
     returned; the caller has waited :func:`settle_wait` since the batch's last Create.
     ``one_per`` (a fleet): of sessions this owner's passes made on the interface at once, the
-    lowest ID keeps it, the others are deleted (never the lowest: never none). Returns the
-    session kept, as EC2 holds it.
+    lowest ID keeps it, the others are deleted (never the lowest: never none). ``after`` (a
+    batch): the interface as read after the wait (read by the page). Returns the session
+    kept, as EC2 holds it.
     """
     mine = _id(made)
     wait = settle_wait()
@@ -247,7 +255,8 @@ def settle(
         written = time.monotonic() if at is None else at
         if at is None:
             time.sleep(wait)
-        now, lag = _seen(ec2, before.name, made, written, wait)
+        first = after if round_ == 0 else None
+        now, lag = _seen(ec2, before.name, made, written, wait, first=first)
         # Unseen rivals may have landed up to ``lag`` before the read that chose the number.
         slow = written - before.read_at + lag > wait
         twins = sorted(_id(s) for s in now.sessions if one_per is not None and one_per.owns(s))

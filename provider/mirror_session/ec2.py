@@ -33,7 +33,7 @@ else:
     TrafficMirrorSessionTypeDef = dict
 
 __all__ = ["CLIENT_CONFIG", "SESSION_TYPE", "Ec2Gateway", "TrafficMirrorSessionTypeDef"]
-__all__ += ["ec2_client"]
+__all__ += ["VALUES_PER_FILTER", "ec2_client"]
 
 #: Throttling (RequestLimitExceeded) is retried by botocore's standard mode with backoff.
 #: Socket timeouts are short enough that a hung call fails well inside the Lambda timeout;
@@ -45,6 +45,8 @@ CLIENT_CONFIG: Final = Config(
     user_agent_extra="traffic-mirror-provider",
 )
 SESSION_TYPE: Final = "traffic-mirror-session"
+#: Values in one filter of one Describe call: 200, the most EC2 takes in one filter.
+VALUES_PER_FILTER: Final = 200
 T = TypeVar("T")
 #: Failures other than an EC2 error code: network, timeouts, an answer that is not EC2's.
 TRANSPORT_ERRORS: Final = (BotoCoreError, ResponseParserError)
@@ -231,6 +233,30 @@ class Ec2Gateway:
                 for session in page["TrafficMirrorSessions"]
             ],
         )
+
+    def on_interfaces(self, interfaces: list[str]) -> dict[str, list[TrafficMirrorSessionTypeDef]]:
+        """The sessions of many interfaces, by interface: one paginated Describe per
+        :data:`VALUES_PER_FILTER` interfaces (a fleet's pass reads by the page, not per
+        interface)."""
+        pages = self.client.get_paginator("describe_traffic_mirror_sessions")
+        found: dict[str, list[TrafficMirrorSessionTypeDef]] = {eni: [] for eni in interfaces}
+        for i in range(0, len(interfaces), VALUES_PER_FILTER):
+            chunk = interfaces[i : i + VALUES_PER_FILTER]
+            sessions = self._call(
+                "describe",
+                f"on {len(chunk)} interfaces",
+                lambda chunk=chunk: [  # type: ignore[misc]
+                    session
+                    for page in pages.paginate(
+                        Filters=[{"Name": "network-interface-id", "Values": chunk}],
+                        PaginationConfig={"PageSize": 1000},
+                    )
+                    for session in page["TrafficMirrorSessions"]
+                ],
+            )
+            for session in sessions:
+                found.setdefault(str(session.get("NetworkInterfaceId")), []).append(session)
+        return found
 
     def find(self, session_id: str) -> TrafficMirrorSessionTypeDef | None:
         """The session with this ID, or None when EC2 no longer has it."""

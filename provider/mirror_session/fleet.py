@@ -26,9 +26,9 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Final
 
-from mirror_session.allocation import Interface, place, read, settle, settle_wait
+from mirror_session.allocation import Interface, place, settle, settle_wait
 from mirror_session.converge import put_back
-from mirror_session.ec2 import TrafficMirrorSessionTypeDef
+from mirror_session.ec2 import VALUES_PER_FILTER, TrafficMirrorSessionTypeDef
 from mirror_session.errors import NOT_SUPPORTED, PER_INTERFACE_LIMIT, ProviderError
 from mirror_session.identity import Owner, fleet_id, fleet_token
 from mirror_session.inventory import FleetGateway
@@ -197,20 +197,29 @@ def _create_missing(
 ) -> None:
     """One Create per missing interface, then one wait, then each settles (no second wait).
 
-    The pass stops starting Creates while it still has time to finish them: RESERVE_S, the
-    wait, and one interface read per session placed (at the pace of this pass's reads)."""
+    The interfaces are read by the page (:meth:`~mirror_session.ec2.Ec2Gateway.on_interfaces`,
+    200 a call) before their Creates and again after the wait, so a pass makes about one call
+    per interface. It stops starting Creates while it still has time to finish them:
+    RESERVE_S, the wait, and the reads after it (at the pace of this pass's reads)."""
     placed: list[tuple[Session, Interface, float]] = []
     read_s: list[float] = []
     declared = "SessionNumber" in fleet.spec.values
     tags = {**fleet.spec.tags, **fleet.owner.tags(allocated=not declared)}
+    views: dict[str, Interface] = {}
     for eni in missing:
         pace = sum(read_s) / len(read_s) if read_s else 0.0
-        if budget() < RESERVE_S + settle_wait() + len(placed) * pace:
+        if budget() < RESERVE_S + settle_wait() + (len(placed) // VALUES_PER_FILTER + 1) * pace:
             tally.unfinished = True  # the next pass (reconciler, redelivery) goes on
             break
-        started = time.monotonic()
-        view = read(ec2, eni)
-        read_s.append(time.monotonic() - started)
+        if eni not in views:  # the next page of interfaces, read just before their Creates
+            started = time.monotonic()
+            page = missing[missing.index(eni) :][:VALUES_PER_FILTER]
+            views.update(
+                (name, Interface(name, held, started))
+                for name, held in ec2.on_interfaces(page).items()
+            )
+            read_s.append(time.monotonic() - started)
+        view = views[eni]
         if view.owned(fleet.owner) is not None:
             # Made since the fleet's sessions were read, by another pass (the instance's other
             # launch event, a sweep): the interface is mirrored, a second session would not be.
@@ -234,9 +243,12 @@ def _create_missing(
             tally.vni = int(made["VirtualNetworkId"])  # the fleet shares the first one's
     if placed:
         time.sleep(settle_wait())
+    started = time.monotonic()
+    after = ec2.on_interfaces([view.name for _, view, _ in placed]) if placed else {}
     for made, view, at in placed:
         try:
-            settle(ec2, made, view, created_at=at, one_per=fleet.owner)
+            now = Interface(view.name, after.get(view.name, []), started)
+            settle(ec2, made, view, created_at=at, one_per=fleet.owner, after=now)
         except ProviderError as exc:
             if not _skippable(exc):
                 raise

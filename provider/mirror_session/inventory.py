@@ -34,6 +34,7 @@ from mirror_session.ec2 import (
     CLIENT_CONFIG,
     SESSION_TYPE,
     TRANSPORT_ERRORS,
+    VALUES_PER_FILTER,
     Ec2Gateway,
     TrafficMirrorSessionTypeDef,
 )
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
 else:
     FilterTypeDef = InstanceTypeDef = dict
 
-__all__ = ["GROUP_TAG", "FleetGateway", "interfaces_of", "selects"]
+__all__ = ["GROUP_TAG", "VALUES_PER_FILTER", "FleetGateway", "interfaces_of", "selects"]
 
 GROUP_TAG: Final = "aws:autoscaling:groupName"
 #: Instances in these states have (or will have) interfaces worth mirroring.
@@ -66,8 +67,6 @@ NOT_FOUND_CODES: Final = (
 )
 #: The largest page DescribeTags and DescribeTrafficMirrorSessions return.
 PAGE: Final = 1000
-#: Values in one filter per call: 200, the most EC2 takes in one filter of a Describe.
-IDS_PER_READ: Final = 200
 
 
 def interfaces_of(instance: InstanceTypeDef, which: str) -> list[str]:
@@ -244,7 +243,7 @@ class FleetGateway(Ec2Gateway):
 
         DescribeTrafficMirrorSessions documents no ``tag:`` filter, so the owner's sessions are
         found by their tags (DescribeTags: ``resource-type``, ``key``, ``value``) and then
-        read by ID (the ``traffic-mirror-session-id`` filter, :data:`IDS_PER_READ` a call).
+        read by ID (the ``traffic-mirror-session-id`` filter, :data:`VALUES_PER_FILTER` a call).
         ``make bench`` chose this over reading every session of the account: a fleet's few
         reads do not grow with the account (figures in docs/performance.md)."""
         ids = self.tagged(STACK_KEY, owner.stack_id)
@@ -273,7 +272,9 @@ class FleetGateway(Ec2Gateway):
     def by_ids(self, ids: Sequence[str], ident: str) -> list[TrafficMirrorSessionTypeDef]:
         """The sessions with these IDs that EC2 shows (one gone meanwhile is simply absent)."""
         pages = self.client.get_paginator("describe_traffic_mirror_sessions")
-        chunks = [list(ids[i : i + IDS_PER_READ]) for i in range(0, len(ids), IDS_PER_READ)]
+        chunks = [
+            list(ids[i : i + VALUES_PER_FILTER]) for i in range(0, len(ids), VALUES_PER_FILTER)
+        ]
         return self._call(
             "describe",
             ident,

@@ -31,9 +31,10 @@ def test_the_fleet_rows_report_a_throttled_fleet_all_mirrored_and_swept_by_reads
     assert results["create"]["floor"]["throttled"] > 0
     # The selector, target and filter checked (DescribeAutoScalingGroups, DescribeTraffic-
     # MirrorTargets, -Filters), DescribeInstances, the fleet's sessions (DescribeTags: none
-    # yet, so no read by ID), then per interface a read, a Create, a read:
+    # yet, so no read by ID), then the interfaces read by the page (one call for these 6),
+    # a Create each, and one page read after the wait:
     # 20 calls, and every throttled attempt on top.
-    assert sum(create["ec2_calls"].values()) == 3 + 1 + 1 + 3 * 6 + create["throttled"]
+    assert sum(create["ec2_calls"].values()) == 3 + 1 + 1 + 1 + 6 + 1 + create["throttled"]
     assert create["invocations"] == {"stack event": 1, "sweeps": 0}
     assert results["sweep"]["writes"] == 0
     # The fleet's reads (instances, its sessions by tag, then by ID), and the same schedule's

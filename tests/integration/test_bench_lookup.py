@@ -23,7 +23,7 @@ def small(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(bench_lookup, name, value)
     monkeypatch.setattr(bench_lookup, "OTHERS_MANAGED_PERCENT", 50)
     monkeypatch.setattr(inventory, "PAGE", 20)  # read at each call, by the provider too
-    monkeypatch.setattr(inventory, "IDS_PER_READ", 15)
+    monkeypatch.setattr(inventory, "VALUES_PER_FILTER", 15)
 
 
 def _rows(results: dict[str, Any]) -> dict[str, dict[str, Any]]:

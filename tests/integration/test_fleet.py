@@ -552,9 +552,10 @@ def test_a_launch_pass_that_finds_the_interface_mirrored_meanwhile_makes_no_seco
 def test_a_pass_stops_creating_while_it_still_has_time_to_settle_what_it_made(
     ec2: EmbeddedEc2, fx: Fixtures, receiver: ResponseReceiver
 ) -> None:
-    """Each interface read takes 1 s here; with 19.5 s of Lambda time, the pass may start a
-    Create only while 15 s (RESERVE_S) plus one read per session already placed remain: it
-    places 2, not the 4 that would leave their settle reads eating into the reserve."""
+    """Every read and every Create takes 1 s here; with 19.5 s of Lambda time (17.5 s left
+    once the fleet's sessions and the page of interfaces are read), the pass may start a Create
+    only while 15 s (RESERVE_S) plus the page read its settle needs remain: it places 2, not
+    the 3 that would leave the settle read eating into the reserve."""
     group(ec2, fx, 5)
     short = CustomResource(
         FLEET_HANDLER,
@@ -565,6 +566,7 @@ def test_a_pass_stops_creating_while_it_still_has_time_to_settle_what_it_made(
     )
     ec2.inject("DescribeTrafficMirrorSessions", delay_s=1.0, times=20)
     ec2.inject("DescribeTags", delay_s=1.0, times=20)  # the fleet's own sessions, by tag
+    ec2.inject("CreateTrafficMirrorSession", delay_s=1.0, times=20)
     answer = short.create(fleet_props(fx))
     assert answer["Status"] == "SUCCESS", answer["Reason"]
     assert answer["Data"]["InterfacesMirrored"] == "2"
