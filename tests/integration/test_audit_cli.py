@@ -55,6 +55,7 @@ def drifted_and_orphaned(
     gone = CustomResource(stack.handler, receiver, logical_id="Gone")
     orphan = gone.create(props(fx, NetworkInterfaceId=fx.sources[1]))["PhysicalResourceId"]
     STACKS.delete_stack(gone.stack_id)
+    ec2.wait_visible()  # the drift made by hand shows, as it would by the next audit
     return drifted, orphan
 
 
@@ -115,6 +116,8 @@ def test_delete_orphans_with_yes_deletes_only_the_orphan(
     status, out = run("--delete-orphans", "--yes")
     assert f"{orphan}: deleted" in out
     assert [s["TrafficMirrorSessionId"] for s in ec2.sessions()] == [drifted]
+    # The next audit, once the deletion shows (reads lag writes: one at once may still list it).
+    ec2.wait_visible()
     status, out = run()
     assert status == 1 and "orphaned" not in out  # the drift stays, reported
 
@@ -256,6 +259,7 @@ def legacy_stack(ec2: EmbeddedEc2, fx: Fixtures) -> dict[str, str]:
         made[logical] = session["TrafficMirrorSessionId"]
         STACKS.answered(stack_id, logical, "Create", made[logical], NATIVE)
     STACKS.answered(stack_id, "Collector", "Create", fx.target_id, "AWS::EC2::TrafficMirrorTarget")
+    ec2.wait_visible()  # the native sessions were made long before: a read shows them
     return made
 
 

@@ -11,6 +11,7 @@ import pytest
 from local import bench_drift
 from local.harness.ec2sim import EmbeddedEc2
 from local.harness.receiver import ResponseReceiver
+from tests.conftest import by_hand
 
 
 @pytest.fixture(autouse=True)
@@ -40,9 +41,10 @@ def test_a_drifted_session_is_a_problem_the_bench_reports(
     def setup_then_drift(ec2: EmbeddedEc2, rx: ResponseReceiver) -> Any:
         stacks = real(ec2, rx)
         sid = ec2.sessions()[0]["TrafficMirrorSessionId"]
-        ec2.client().modify_traffic_mirror_session(
-            TrafficMirrorSessionId=sid, Description="changed by hand"
-        )
+        with by_hand(ec2) as client:  # drifted before the sweep runs, as a read shows it
+            client.modify_traffic_mirror_session(
+                TrafficMirrorSessionId=sid, Description="changed by hand"
+            )
         return stacks
 
     monkeypatch.setattr(bench_drift, "_setup", setup_then_drift)

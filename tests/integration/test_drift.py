@@ -22,7 +22,7 @@ from local.harness.receiver import ResponseReceiver
 from local.harness.stacks import STACKS
 from mirror_session.errors import ProviderError
 from mirror_session.store import ssm_client
-from tests.conftest import props
+from tests.conftest import by_hand, props
 from tests.integration.test_fleet import FLEET_HANDLER, RECONCILER, fleet_props, group, sweep
 
 SESSIONS_PATH = "/traffic-mirror-provider/traffic-mirror-provider/sessions"
@@ -130,7 +130,8 @@ def test_each_changed_field_is_reported_with_before_and_after_and_nothing_is_wri
     args: dict[str, Any] = dict(change)
     if field == "TrafficMirrorFilterId":
         args = {"TrafficMirrorFilterId": fx.filter_ids[1]}
-    ec2.client().modify_traffic_mirror_session(TrafficMirrorSessionId=sid, **args)
+    with by_hand(ec2) as client:
+        client.modify_traffic_mirror_session(TrafficMirrorSessionId=sid, **args)
     names = {"filter0": fx.filter_ids[0], "filter1": fx.filter_ids[1], "vni": str(vni)}
     before = len(ec2.calls)
     summary, found = swept(caplog)
@@ -156,9 +157,9 @@ def test_changed_missing_and_added_user_tags_are_reported_one_line_each(
     ec2: EmbeddedEc2, session: CustomResource, caplog: pytest.LogCaptureFixture
 ) -> None:
     sid = str(session.physical_id)
-    client = ec2.client()
-    client.create_tags(Resources=[sid], Tags=[{"Key": "added", "Value": "x"}])
-    client.delete_tags(Resources=[sid], Tags=[{"Key": "team"}])
+    with by_hand(ec2) as client:
+        client.create_tags(Resources=[sid], Tags=[{"Key": "added", "Value": "x"}])
+        client.delete_tags(Resources=[sid], Tags=[{"Key": "team"}])
     _, found = swept(caplog)
     assert sorted((f["field"], f["expected"], f["actual"]) for f in found) == [
         ("added", None, "x"),
@@ -172,14 +173,14 @@ def test_restore_puts_fields_back_with_one_modify_and_tags_with_the_tag_calls(
 ) -> None:
     answer = stack.create(props(fx, OnDrift="Restore", Tags=[{"Key": "team", "Value": "net"}]))
     sid = answer["PhysicalResourceId"]
-    client = ec2.client()
-    client.modify_traffic_mirror_session(
-        TrafficMirrorSessionId=sid,
-        TrafficMirrorFilterId=fx.filter_ids[1],
-        PacketLength=64,
-        Description="by hand",
-    )
-    client.create_tags(Resources=[sid], Tags=[{"Key": "team", "Value": "ops"}])
+    with by_hand(ec2) as client:
+        client.modify_traffic_mirror_session(
+            TrafficMirrorSessionId=sid,
+            TrafficMirrorFilterId=fx.filter_ids[1],
+            PacketLength=64,
+            Description="by hand",
+        )
+        client.create_tags(Resources=[sid], Tags=[{"Key": "team", "Value": "ops"}])
     before = len(ec2.calls)
     summary, found = swept(caplog)
     assert {f["field"] for f in found} == {
@@ -194,6 +195,7 @@ def test_restore_puts_fields_back_with_one_modify_and_tags_with_the_tag_calls(
     assert held["TrafficMirrorFilterId"] == fx.filter_ids[0]
     assert "PacketLength" not in held and "Description" not in held
     assert {"Key": "team", "Value": "net"} in held["Tags"]
+    ec2.wait_visible()  # the next sweep, minutes later on its schedule: the restore shows
     assert swept(caplog)[1] == []  # true again: the next sweep finds nothing
 
 
@@ -201,9 +203,10 @@ def test_report_is_the_default_and_leaves_the_drift_in_place(
     ec2: EmbeddedEc2, session: CustomResource, fx: Fixtures, caplog: pytest.LogCaptureFixture
 ) -> None:
     sid = str(session.physical_id)
-    ec2.client().modify_traffic_mirror_session(
-        TrafficMirrorSessionId=sid, TrafficMirrorFilterId=fx.filter_ids[1]
-    )
+    with by_hand(ec2) as client:
+        client.modify_traffic_mirror_session(
+            TrafficMirrorSessionId=sid, TrafficMirrorFilterId=fx.filter_ids[1]
+        )
     assert len(swept(caplog)[1]) == 1
     assert len(swept(caplog)[1]) == 1  # still there: reported again, never fixed
     assert ec2.sessions()[0]["TrafficMirrorFilterId"] == fx.filter_ids[1]
@@ -213,7 +216,8 @@ def test_a_session_deleted_out_of_band_is_reported_never_recreated(
     ec2: EmbeddedEc2, session: CustomResource, caplog: pytest.LogCaptureFixture
 ) -> None:
     sid = str(session.physical_id)
-    ec2.client().delete_traffic_mirror_session(TrafficMirrorSessionId=sid)
+    with by_hand(ec2) as client:
+        client.delete_traffic_mirror_session(TrafficMirrorSessionId=sid)
     before = len(ec2.calls)
     summary, found = swept(caplog)
     assert [(f["kind"], f["session"]) for f in found] == [("deleted", sid)]
@@ -274,7 +278,8 @@ def test_the_record_of_a_deleted_unclaimed_session_is_dropped_not_reported(
 ) -> None:
     sid = str(session.physical_id)
     STACKS.delete_stack(session.stack_id)
-    ec2.client().delete_traffic_mirror_session(TrafficMirrorSessionId=sid)
+    with by_hand(ec2) as client:
+        client.delete_traffic_mirror_session(TrafficMirrorSessionId=sid)
     summary, found = swept(caplog)
     assert found == [] and summary["dropped"] == 1
     assert recorded(ec2) == {}
@@ -287,9 +292,10 @@ def test_findings_become_emf_metrics_by_kind_with_no_id_in_any_dimension(
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     sid = str(session.physical_id)
-    ec2.client().modify_traffic_mirror_session(
-        TrafficMirrorSessionId=sid, TrafficMirrorFilterId=fx.filter_ids[1], Description="x"
-    )
+    with by_hand(ec2) as client:
+        client.modify_traffic_mirror_session(
+            TrafficMirrorSessionId=sid, TrafficMirrorFilterId=fx.filter_ids[1], Description="x"
+        )
     capfd.readouterr()
     sweep()
     out = capfd.readouterr().out
@@ -318,12 +324,13 @@ def test_findings_become_emf_metrics_by_kind_with_no_id_in_any_dimension(
 def test_sessions_not_made_by_the_provider_are_never_reported(
     ec2: EmbeddedEc2, fx: Fixtures, handler: Handler, caplog: pytest.LogCaptureFixture
 ) -> None:
-    ec2.client().create_traffic_mirror_session(
-        NetworkInterfaceId=fx.sources[0],
-        TrafficMirrorTargetId=fx.target_id,
-        TrafficMirrorFilterId=fx.filter_ids[0],
-        SessionNumber=1,
-    )
+    with by_hand(ec2) as client:
+        client.create_traffic_mirror_session(
+            NetworkInterfaceId=fx.sources[0],
+            TrafficMirrorTargetId=fx.target_id,
+            TrafficMirrorFilterId=fx.filter_ids[0],
+            SessionNumber=1,
+        )
     summary, found = swept(caplog)
     assert found == [] and summary["seen"] == 0
 
@@ -373,9 +380,10 @@ def test_a_fleet_sweep_that_fails_still_leaves_the_audit_and_its_metrics_out(
         raise ProviderError("read fleet record (/…/fleets): ThrottlingException: Rate exceeded")
 
     monkeypatch.setattr(sys.modules[RECONCILER.__module__], "sweep", unreadable)
-    ec2.client().modify_traffic_mirror_session(
-        TrafficMirrorSessionId=str(session.physical_id), Description="x"
-    )
+    with by_hand(ec2) as client:
+        client.modify_traffic_mirror_session(
+            TrafficMirrorSessionId=str(session.physical_id), Description="x"
+        )
     capfd.readouterr()
     summary = sweep()
     out = capfd.readouterr().out
@@ -463,10 +471,11 @@ def test_a_shared_number_is_moved_when_allocated_and_reported_when_declared(
         assert answer["Status"] == "SUCCESS", answer["Reason"]
         made.append(answer["PhysicalResourceId"])
     declared, first, second = made
-    for sid in (first, second):  # as if settling had missed them: all three on #1
-        ec2.client().modify_traffic_mirror_session(TrafficMirrorSessionId=sid, SessionNumber=1)
-        records = recorded(ec2)
-        assert records[sid]["assigned"]["SessionNumber"] in (2, 3)
+    with by_hand(ec2) as client:
+        for sid in (first, second):  # as if settling had missed them: all three on #1
+            client.modify_traffic_mirror_session(TrafficMirrorSessionId=sid, SessionNumber=1)
+            records = recorded(ec2)
+            assert records[sid]["assigned"]["SessionNumber"] in (2, 3)
     before = len(ec2.calls)
     summary, found = swept(caplog)
     shared = {f["session"]: f for f in found if f["kind"] == "shared-number"}
@@ -479,4 +488,5 @@ def test_a_shared_number_is_moved_when_allocated_and_reported_when_declared(
     assert ec2.writes(before) == ["ModifyTrafficMirrorSession"] * 2
     for sid in (first, second):  # the records follow: the next sweep finds nothing
         assert recorded(ec2)[sid]["assigned"]["SessionNumber"] == numbers[sid]
+    ec2.wait_visible()  # the next sweep, minutes later on its schedule: the moves show
     assert [f for f in swept(caplog)[1] if f["kind"] == "shared-number"] == []

@@ -28,6 +28,7 @@ from local.harness.fleets import (
 )
 from local.harness.lambda_loader import Handler, LambdaContext, load_handler
 from local.harness.receiver import ResponseReceiver
+from tests.conftest import by_hand, provider_bug_under_lag
 
 FLEET_HANDLER = load_handler(function="FleetFunction")
 RECONCILER = load_handler(function="ReconcilerFunction")
@@ -138,9 +139,10 @@ def test_delete_removes_every_session_of_the_fleet_and_its_record(
 ) -> None:
     group(ec2, fx, 3)
     fleet.create(fleet_props(fx))
-    ec2.client().delete_traffic_mirror_session(
-        TrafficMirrorSessionId=ec2.sessions()[0]["TrafficMirrorSessionId"]
-    )  # vanished with its instance, say: counts as deleted
+    with by_hand(ec2) as client:  # vanished with its instance, say: counts as deleted
+        client.delete_traffic_mirror_session(
+            TrafficMirrorSessionId=ec2.sessions()[0]["TrafficMirrorSessionId"]
+        )
     answer = fleet.delete()
     assert answer["Status"] == "SUCCESS", answer["Reason"]
     assert ec2.sessions() == [] and records(ec2) == []
@@ -248,13 +250,13 @@ def test_the_sweep_heals_a_session_deleted_and_one_changed_out_of_band(
     group(ec2, fx, 3)
     fleet.create(fleet_props(fx, PacketLength="128"))
     first, second, _ = ec2.sessions()
-    client = ec2.client()
-    client.delete_traffic_mirror_session(TrafficMirrorSessionId=first["TrafficMirrorSessionId"])
-    client.modify_traffic_mirror_session(
-        TrafficMirrorSessionId=second["TrafficMirrorSessionId"],
-        TrafficMirrorFilterId=fx.filter_ids[1],
-        PacketLength=64,
-    )
+    with by_hand(ec2) as client:
+        client.delete_traffic_mirror_session(TrafficMirrorSessionId=first["TrafficMirrorSessionId"])
+        client.modify_traffic_mirror_session(
+            TrafficMirrorSessionId=second["TrafficMirrorSessionId"],
+            TrafficMirrorFilterId=fx.filter_ids[1],
+            PacketLength=64,
+        )
     summary = sweep()
     assert summary["fleets"][fleet.physical_id]["mirrored"] == 3
     held = by_interface(ec2)
@@ -266,6 +268,7 @@ def test_the_sweep_heals_a_session_deleted_and_one_changed_out_of_band(
     assert {(s["TrafficMirrorFilterId"], s["PacketLength"]) for s in held.values()} == {
         (fx.filter_ids[0], 128)
     }
+    ec2.wait_visible()  # the next sweep, minutes later on its schedule: the heal shows
     mark = len(ec2.calls)
     sweep()
     assert ec2.writes(mark) == []  # a true fleet: the sweep only reads
@@ -327,6 +330,11 @@ def test_the_cleanup_of_a_replaced_fleet_never_deletes_its_successors_sessions(
     assert len(records(ec2)) == 1  # only the successor's definition is left
 
 
+@provider_bug_under_lag(
+    "the undo of a failed fleet Create finds what to delete by reading the fleet's sessions "
+    "(fleet_resource._forget, fleet_removal.remove_all, FleetGateway.owned): a session the "
+    "pass made moments ago does not show yet, so it is left behind"
+)
 def test_a_fleet_whose_create_fails_leaves_nothing_for_the_sweep_to_revive(
     ec2: EmbeddedEc2, fx: Fixtures, fleet: CustomResource
 ) -> None:
@@ -362,6 +370,33 @@ def test_the_rollback_delete_of_a_cut_short_create_removes_what_it_left(
     assert ec2.sessions() == [] and records(ec2) == []
 
 
+@provider_bug_under_lag(
+    "a fleet pass that modifies a session a read still shows though it was deleted answers "
+    "FAILED on InvalidTrafficMirrorSessionId.NotFound (fleet.sync, _keep: not a skipped code) "
+    "instead of mirroring the interface anew, as a single session's Update does"
+)
+def test_an_update_right_after_a_session_was_deleted_out_of_band_mirrors_its_interface_anew(
+    ec2: EmbeddedEc2, fx: Fixtures, fleet: CustomResource
+) -> None:
+    """Deleted by hand (or with its instance) the moment before the Update: a read may still
+    show it (reads lag writes), and the Modify then finds it gone."""
+    group(ec2, fx, 2)
+    assert fleet.create(fleet_props(fx))["Status"] == "SUCCESS"
+    gone = ec2.sessions()[0]
+    ec2.client().delete_traffic_mirror_session(  # no wait: its timing is the point
+        TrafficMirrorSessionId=gone["TrafficMirrorSessionId"]
+    )
+    answer = fleet.update(fleet_props(fx, TrafficMirrorFilterId=fx.filter_ids[1]))
+    assert answer["Status"] == "SUCCESS", answer["Reason"]
+    assert answer["Data"]["InterfacesMirrored"] == "2"
+    held = by_interface(ec2)
+    assert gone["NetworkInterfaceId"] in held
+    assert gone["TrafficMirrorSessionId"] not in {
+        s["TrafficMirrorSessionId"] for s in held.values()
+    }
+    assert {s["TrafficMirrorFilterId"] for s in held.values()} == {fx.filter_ids[1]}
+
+
 def test_a_sweep_of_an_nlb_fleet_whose_target_reports_a_packet_length_writes_nothing(
     ec2: EmbeddedEc2, fx: Fixtures, fleet: CustomResource
 ) -> None:
@@ -369,10 +404,11 @@ def test_a_sweep_of_an_nlb_fleet_whose_target_reports_a_packet_length_writes_not
     (8500). That is no drift: a sweep of a true fleet only reads."""
     group(ec2, fx, 2)
     assert fleet.create(fleet_props(fx))["Status"] == "SUCCESS"
-    for session in ec2.sessions():  # as EC2 reports it for an NLB target
-        ec2.client().modify_traffic_mirror_session(
-            TrafficMirrorSessionId=session["TrafficMirrorSessionId"], PacketLength=8500
-        )
+    with by_hand(ec2) as client:
+        for session in ec2.sessions():  # as EC2 reports it for an NLB target
+            client.modify_traffic_mirror_session(
+                TrafficMirrorSessionId=session["TrafficMirrorSessionId"], PacketLength=8500
+            )
     before = len(ec2.calls)
     sweep()
     assert ec2.writes(before) == []
@@ -432,6 +468,12 @@ def launch_successful(instance: str, at: str, name: str = GROUP) -> dict[str, An
         f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/{instance}",
     ]
     return event
+
+
+def longest_lag(ec2: EmbeddedEc2) -> float:
+    """The longest a write takes to show in a read now (0 without read lag)."""
+    lag = ec2.read_lag
+    return max(lag) if isinstance(lag, tuple) else lag
 
 
 def reconcile_at_once(*events: dict[str, Any], stagger: Any = None) -> list[Any]:
@@ -521,9 +563,9 @@ def test_a_launch_pass_that_finds_the_interface_mirrored_meanwhile_makes_no_seco
     ec2: EmbeddedEc2, fx: Fixtures, fleet: CustomResource
 ) -> None:
     """The second event's pass reads the fleet's sessions while the first pass's Create is
-    still under way (held a second), then reads the interface after it landed (held 1.5 s):
-    it counts the interface as mirrored instead of creating a second session with the next
-    number (and so another token)."""
+    still under way (held a second), then reads the interface after it landed and shows (held
+    1.5 s, and the read lag): it counts the interface as mirrored instead of creating a second
+    session with the next number (and so another token)."""
     group(ec2, fx, 2)
     fleet.create(fleet_props(fx))
     instance, new = scale_out(ec2, 3)
@@ -536,8 +578,8 @@ def test_a_launch_pass_that_finds_the_interface_mirrored_meanwhile_makes_no_seco
             assert time.monotonic() < deadline, "the first pass never created"
             time.sleep(0.01)
         # The next pass: its read of the fleet's sessions goes through, its read of the
-        # interface is held until the first Create has landed.
-        ec2.inject("DescribeTrafficMirrorSessions", delay_s=1.5, skip=1)
+        # interface is held until the first Create has landed and a read shows it.
+        ec2.inject("DescribeTrafficMirrorSessions", delay_s=1.5 + longest_lag(ec2), skip=1)
 
     results = reconcile_at_once(
         running(instance, "2025-06-01T12:00:30Z"),

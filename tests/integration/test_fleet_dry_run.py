@@ -19,7 +19,7 @@ import pytest
 from local.harness.ec2sim import WRITE_ACTIONS, EmbeddedEc2, Fixtures
 from local.harness.events import CustomResource
 from local.harness.receiver import ResponseReceiver
-from tests.conftest import iam_refusal
+from tests.conftest import by_hand, iam_refusal
 from tests.integration.test_fleet import FLEET_HANDLER, by_interface, fleet_props, group, records
 
 
@@ -153,14 +153,14 @@ def test_a_dry_run_counts_and_logs_the_interfaces_the_pass_would_skip(
     would), one EC2 refuses as a source (NetworkInterfaceNotSupported on its DryRun Create),
     one would be mirrored."""
     full, unsupported, fine = fx.sources
-    client = ec2.client()
-    for _ in range(3):
-        client.create_traffic_mirror_session(
-            NetworkInterfaceId=full,
-            TrafficMirrorTargetId=fx.target_id,
-            TrafficMirrorFilterId=fx.filter_ids[1],
-            SessionNumber=10 + len(ec2.sessions()),
-        )
+    with by_hand(ec2) as client:
+        for _ in range(3):
+            client.create_traffic_mirror_session(
+                NetworkInterfaceId=full,
+                TrafficMirrorTargetId=fx.target_id,
+                TrafficMirrorFilterId=fx.filter_ids[1],
+                SessionNumber=10 + len(ec2.sessions()),
+            )
     ec2.inject("CreateTrafficMirrorSession", "NetworkInterfaceNotSupported")
     answer = fleet.create(
         fleet_props(fx, AutoScalingGroupName=None, NetworkInterfaceIds=fx.sources, DryRun="true")

@@ -10,6 +10,7 @@ import pytest
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.events import CustomResource
 from local.harness.receiver import ResponseReceiver
+from tests.conftest import by_hand
 from tests.integration.test_fleet import FLEET_HANDLER, fleet_props, group, sweep
 
 
@@ -41,7 +42,8 @@ def test_the_sweep_takes_off_a_packet_length_set_by_hand_on_a_fleet_of_whole_pac
     group(ec2, fx, 2)
     assert fleet.create(fleet_props(fx))["Status"] == "SUCCESS"
     changed = ec2.sessions()[0]["TrafficMirrorSessionId"]
-    ec2.client().modify_traffic_mirror_session(TrafficMirrorSessionId=changed, PacketLength=64)
+    with by_hand(ec2) as client:
+        client.modify_traffic_mirror_session(TrafficMirrorSessionId=changed, PacketLength=64)
     mark = len(ec2.calls)
     sweep()
     assert ec2.writes(mark) == ["ModifyTrafficMirrorSession"]

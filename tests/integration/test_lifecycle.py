@@ -13,7 +13,7 @@ from local.harness.events import CustomResource
 from local.harness.lambda_loader import LambdaContext
 from mirror_session.identity import client_token
 from mirror_session.request import Request
-from tests.conftest import props
+from tests.conftest import by_hand, props
 
 ATTRS = {
     "Id",
@@ -250,7 +250,8 @@ def test_update_of_a_session_deleted_outside_the_stack_recreates_it(
     stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     old_id = stack.create(props(fx))["PhysicalResourceId"]
-    ec2.client().delete_traffic_mirror_session(TrafficMirrorSessionId=old_id)
+    with by_hand(ec2) as client:
+        client.delete_traffic_mirror_session(TrafficMirrorSessionId=old_id)
     updated = stack.update(props(fx, Description="after drift"))
     assert updated["Status"] == "SUCCESS", updated["Reason"]
     assert updated["PhysicalResourceId"] != old_id

@@ -16,7 +16,7 @@ from local.harness.receiver import ResponseReceiver
 from mirror_session.identity import LOGICAL_KEY, MANAGED_BY_KEY, NUMBER_KEY, STACK_KEY
 from mirror_session.plan import EC2_MAX_TAGS, TagChanges, tag_writes
 from mirror_session.schema import MAX_USER_TAGS, RESERVED_TAGS
-from tests.conftest import props
+from tests.conftest import by_hand, props
 
 
 def tags_of(session: dict[str, Any]) -> dict[str, str]:
@@ -154,18 +154,19 @@ def test_session_made_by_an_older_provider_gains_its_ownership_on_update(
 ) -> None:
     """Before ownership tags, sessions carried only the managed-by marker. The next Update
     records the owner, so later rollbacks can find it."""
-    made = ec2.client().create_traffic_mirror_session(
-        NetworkInterfaceId=fx.sources[0],
-        TrafficMirrorTargetId=fx.target_id,
-        TrafficMirrorFilterId=fx.filter_ids[0],
-        SessionNumber=1,
-        TagSpecifications=[
-            {
-                "ResourceType": "traffic-mirror-session",
-                "Tags": [{"Key": MANAGED_BY_KEY, "Value": "traffic-mirror-provider"}],
-            }
-        ],
-    )["TrafficMirrorSession"]
+    with by_hand(ec2) as client:
+        made = client.create_traffic_mirror_session(
+            NetworkInterfaceId=fx.sources[0],
+            TrafficMirrorTargetId=fx.target_id,
+            TrafficMirrorFilterId=fx.filter_ids[0],
+            SessionNumber=1,
+            TagSpecifications=[
+                {
+                    "ResourceType": "traffic-mirror-session",
+                    "Tags": [{"Key": MANAGED_BY_KEY, "Value": "traffic-mirror-provider"}],
+                }
+            ],
+        )["TrafficMirrorSession"]
     stack.physical_id, stack.props = made["TrafficMirrorSessionId"], props(fx)
     updated = stack.update(props(fx, Description="now owned"))
     assert updated["Status"] == "SUCCESS", updated["Reason"]
