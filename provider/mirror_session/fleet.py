@@ -29,7 +29,7 @@ from typing import Final
 from mirror_session.allocation import Interface, place, settle, settle_wait
 from mirror_session.converge import put_back
 from mirror_session.ec2 import VALUES_PER_FILTER, TrafficMirrorSessionTypeDef
-from mirror_session.errors import NOT_SUPPORTED, PER_INTERFACE_LIMIT, ProviderError
+from mirror_session.errors import NOT_FOUND, NOT_SUPPORTED, PER_INTERFACE_LIMIT, ProviderError
 from mirror_session.identity import Owner, fleet_id, fleet_token
 from mirror_session.inventory import FleetGateway
 from mirror_session.plan import create_params
@@ -95,6 +95,7 @@ class Tally:
     vni: int | None = None
     unfinished: bool = False
     reasons: list[str] = field(default_factory=list)
+    made: list[str] = field(default_factory=list)  # the IDs of the sessions it created
 
     def data(self, physical_id: str) -> dict[str, str]:
         """The attributes: counts as strings, never a list (the 4 KB response limit)."""
@@ -105,6 +106,10 @@ class Tally:
             "InterfacesMirrored": str(self.mirrored),
             "InterfacesSkipped": str(self.skipped),
         }
+
+
+def _id(session: Session) -> str:
+    return str(session["TrafficMirrorSessionId"])
 
 
 def _skippable(exc: ProviderError) -> bool:
@@ -144,17 +149,21 @@ def sync(
     generation: str,
     only: Collection[str] | None = None,
     budget: Budget = _unlimited,
+    made: list[str] | None = None,
 ) -> Tally:
     """Make the fleet true (``only``: just on these interfaces, removing nothing else).
 
     With DryRun, every write the pass would make is checked with EC2 instead (the Creates by
     :func:`~mirror_session.preflight.check_place`, the Modifies and tag calls by
-    :func:`~mirror_session.converge.converge`); the counts say what would happen."""
+    :func:`~mirror_session.converge.converge`); the counts say what would happen. ``made``
+    collects the IDs of the sessions this pass creates (reads may not show them yet: a caller
+    that undoes the pass deletes them by ID)."""
     wanted = ec2.interfaces(fleet.spec)
     if only is not None:
         wanted = [eni for eni in wanted if eni in only]
     held = ec2.owned(fleet.owner)
     tally = Tally(selected=len(wanted), vni=_fleet_vni(fleet, held))
+    tally.made = made if made is not None else tally.made  # filled as it goes, even on a raise
     if not wanted:
         _log.warning("the selector selects no interface", extra={"fleet": fleet.id})
     mine: dict[str, Session] = {}
@@ -167,23 +176,36 @@ def sync(
             tally.removed += 1
         elif not extra:
             mine[eni] = session
+    gone = _keep_all(ec2, fleet, {e: s for e, s in mine.items() if e in wanted}, tally, budget)
+    missing = [eni for eni in wanted if eni not in mine or _id(mine[eni]) in gone]
+    _create_missing(
+        ec2, fleet, missing, generation=generation, tally=tally, budget=budget, gone=gone
+    )
+    return tally
+
+
+def _keep_all(
+    ec2: FleetGateway, fleet: Fleet, mine: dict[str, Session], tally: Tally, budget: Budget
+) -> set[str]:
+    """Put each held session back to the fleet's settings; the IDs found deleted meanwhile
+    (a read still showed them: reads lag writes), whose interfaces are then mirrored anew."""
+    gone: set[str] = set()
     for eni, session in mine.items():
-        if eni not in wanted:
-            continue
         if budget() < RESERVE_S:
             tally.unfinished = True
             break
         try:
             _keep(ec2, fleet, session, tally.vni)
         except ProviderError as exc:
+            if exc.code == NOT_FOUND:
+                gone.add(_id(session))
+                continue
             if not _skippable(exc):
                 raise
             _skip(tally, eni, exc, ec2.types.get(eni, ""))
             continue
         tally.mirrored += 1
-    missing = [eni for eni in wanted if eni not in mine]
-    _create_missing(ec2, fleet, missing, generation=generation, tally=tally, budget=budget)
-    return tally
+    return gone
 
 
 def _create_missing(
@@ -194,6 +216,7 @@ def _create_missing(
     generation: str,
     tally: Tally,
     budget: Budget,
+    gone: Collection[str] = (),
 ) -> None:
     """One Create per missing interface, then one wait, then each settles (no second wait).
 
@@ -215,7 +238,7 @@ def _create_missing(
             started = time.monotonic()
             page = missing[missing.index(eni) :][:VALUES_PER_FILTER]
             views.update(
-                (name, Interface(name, held, started))
+                (name, Interface(name, [s for s in held if _id(s) not in gone], started))
                 for name, held in ec2.on_interfaces(page).items()
             )
             read_s.append(time.monotonic() - started)
@@ -239,6 +262,7 @@ def _create_missing(
             _skip(tally, eni, exc, ec2.types.get(eni, ""))
             continue
         placed.append((made, view, time.monotonic()))
+        tally.made.append(_id(made))
         if tally.vni is None and "VirtualNetworkId" in made:
             tally.vni = int(made["VirtualNetworkId"])  # the fleet shares the first one's
     if placed:

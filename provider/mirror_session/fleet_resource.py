@@ -78,24 +78,31 @@ def _apply(request: Request, connect: Connect, budget: Budget, store: Store) -> 
     if spec.dry_run:
         return _check(request, fleet, ec2, budget)
     store.put(record)
+    made: list[str] = []
     try:
-        tally = sync(ec2, fleet, generation=request.request_id, budget=budget)
+        tally = sync(ec2, fleet, generation=request.request_id, budget=budget, made=made)
     except Exception:
         if request.physical_resource_id != fleet.id:  # a new fleet (Create, replacement)
             # It answers FAILED, so no later Delete names it: undo it now, record included,
-            # or the reconciler would keep a fleet CloudFormation rolled back.
-            _forget(fleet, ec2, connect, store)
+            # or the reconciler would keep a fleet CloudFormation rolled back. What this
+            # pass made is deleted by ID too: a read may not show it yet.
+            _forget(fleet, ec2, connect, store, also=made)
         raise
     return _report(fleet, tally, fleet.id)
 
 
-def _forget(fleet: Fleet, ec2: FleetGateway, connect: Connect, store: Store) -> Tally:
-    """Remove the fleet's sessions (not those a live sibling of the same owner holds) and,
-    once all are gone, its record."""
+def _forget(
+    fleet: Fleet, ec2: FleetGateway, connect: Connect, store: Store, also: list[str] | None = None
+) -> Tally:
+    """Remove the fleet's sessions (not those a live sibling of the same owner holds), and
+    ``also`` these by ID, and, once all are gone, its record."""
     keep = held_by_successors(
         store.records(), fleet.owner, fleet.id, lambda s: FleetGateway.of(connect(Placement.of(s)))
     )
     tally = remove_all(ec2, fleet.owner, keep=keep)
+    for session_id in also or []:
+        if session_id not in keep:
+            tally.removed += ec2.delete(session_id)  # False (0) when already gone
     store.remove(fleet.id)
     return tally
 

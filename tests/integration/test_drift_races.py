@@ -23,7 +23,7 @@ from mirror_session.inventory import FleetGateway
 from mirror_session.placement import Placement
 from mirror_session.reconcile import _connect
 from mirror_session.store import Record, Store
-from tests.conftest import by_hand, props, provider_bug_under_lag
+from tests.conftest import by_hand, props
 from tests.integration.test_adoption import declared, native_session
 from tests.integration.test_drift import recorded, swept
 from tms_audit.cli import main as tms_audit
@@ -241,11 +241,6 @@ def test_a_stack_of_another_account_is_never_called_gone(
     assert found == [] and "DescribeStacks" not in ec2.calls[mark:]
 
 
-@provider_bug_under_lag(
-    "a sweep within the lag after an Update in place (or an adoption) judges a read that "
-    "still shows the session as it was against the new record: a false field finding and, "
-    "with OnDrift=Restore, a write (mirror_session.audit._drifted)"
-)
 def test_a_sweep_right_after_an_update_in_place_finds_no_drift_and_writes_nothing(
     ec2: EmbeddedEc2, stack: CustomResource, fx: Fixtures, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -28,7 +28,7 @@ from local.harness.fleets import (
 )
 from local.harness.lambda_loader import Handler, LambdaContext, load_handler
 from local.harness.receiver import ResponseReceiver
-from tests.conftest import by_hand, provider_bug_under_lag
+from tests.conftest import by_hand
 
 FLEET_HANDLER = load_handler(function="FleetFunction")
 RECONCILER = load_handler(function="ReconcilerFunction")
@@ -330,11 +330,6 @@ def test_the_cleanup_of_a_replaced_fleet_never_deletes_its_successors_sessions(
     assert len(records(ec2)) == 1  # only the successor's definition is left
 
 
-@provider_bug_under_lag(
-    "the undo of a failed fleet Create finds what to delete by reading the fleet's sessions "
-    "(fleet_resource._forget, fleet_removal.remove_all, FleetGateway.owned): a session the "
-    "pass made moments ago does not show yet, so it is left behind"
-)
 def test_a_fleet_whose_create_fails_leaves_nothing_for_the_sweep_to_revive(
     ec2: EmbeddedEc2, fx: Fixtures, fleet: CustomResource
 ) -> None:
@@ -370,11 +365,6 @@ def test_the_rollback_delete_of_a_cut_short_create_removes_what_it_left(
     assert ec2.sessions() == [] and records(ec2) == []
 
 
-@provider_bug_under_lag(
-    "a fleet pass that modifies a session a read still shows though it was deleted answers "
-    "FAILED on InvalidTrafficMirrorSessionId.NotFound (fleet.sync, _keep: not a skipped code) "
-    "instead of mirroring the interface anew, as a single session's Update does"
-)
 def test_an_update_right_after_a_session_was_deleted_out_of_band_mirrors_its_interface_anew(
     ec2: EmbeddedEc2, fx: Fixtures, fleet: CustomResource
 ) -> None:
