@@ -46,6 +46,7 @@ __all__ = [
     "load_balancers",
     "primaries",
     "resize",
+    "resize_zonal",
     "running_event",
     "scheduled_event",
     "target_in",
@@ -194,17 +195,30 @@ def create_zonal_group(
     ec2: EmbeddedEc2, spread: list[Zone], per_zone: int, name: str = GROUP
 ) -> dict[str, list[str]]:
     """An Auto Scaling group with ``per_zone`` instances in each zone; its primary interfaces
-    by zone name. moto launches into the group's first subnet, so each zone's instances are
-    launched with its subnet first; the group then lists every subnet."""
+    by zone name."""
     create_group(ec2, spread[0].subnet_id, per_zone, name)
+    return resize_zonal(ec2, spread, per_zone, name)
+
+
+def resize_zonal(
+    ec2: EmbeddedEc2, spread: list[Zone], per_zone: int, name: str = GROUP
+) -> dict[str, list[str]]:
+    """Scale the group out to ``per_zone`` instances in each zone. moto launches into the
+    group's first subnet, so each zone short of instances is listed first while the group
+    grows by what it lacks; the group then lists every subnet in order."""
     asg = autoscaling(ec2)
-    for n, zone in enumerate(spread[1:], start=2):
+    have = interfaces_by_zone(ec2, name)
+    total = sum(len(enis) for enis in have.values())
+    for zone in spread:
+        if (lacking := per_zone - len(have.get(zone.name, []))) <= 0:
+            continue
+        total += lacking
         others = [z.subnet_id for z in spread if z != zone]
         asg.update_auto_scaling_group(
             AutoScalingGroupName=name,
             VPCZoneIdentifier=",".join([zone.subnet_id, *others]),
-            MaxSize=max(per_zone * len(spread), 10),
-            DesiredCapacity=per_zone * n,
+            MaxSize=max(total, 10),
+            DesiredCapacity=total,
         )
     asg.update_auto_scaling_group(
         AutoScalingGroupName=name, VPCZoneIdentifier=",".join(z.subnet_id for z in spread)
