@@ -1,6 +1,12 @@
 """``make demo-fleet``: a Custom::TrafficMirrorFleet kept true while its Auto Scaling group
 changes, against an embedded EC2 (with Auto Scaling and SSM), no AWS account.
 
+The group is spread over two Availability Zones, each with its own collector (an interface
+target): the fleet's ``ZonalTrafficMirrorTargetIds`` sends each zone's interfaces to their own
+zone's target (``InterfacesCrossZone`` 0: no inter-zone data transfer); later zone b's target
+leaves the list and a central collector in zone a becomes the fallback, so zone b's sessions
+move to it in place and the cross-zone count shows them.
+
 Stack events go to FleetFunction's handler, EventBridge events (an instance launched, the
 schedule firing) to ReconcilerFunction's, both loaded from template.yaml as Lambda loads them;
 answers land on the local HTTPS receiver. After every step it compares what EC2 holds (the
@@ -29,12 +35,16 @@ from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.events import CustomResource
 from local.harness.fleets import (
     GROUP,
+    Zone,
     create_group,
     group_instances,
-    primaries,
+    interfaces_by_zone,
     resize,
+    resize_zonal,
     running_event,
     scheduled_event,
+    target_in,
+    zones,
 )
 from local.harness.lambda_loader import ROOT, Handler, LambdaContext, load_handler
 from local.harness.receiver import ResponseReceiver
@@ -66,16 +76,17 @@ class Belief:
     """What the stack believes: the fleet's properties and its last answer's attributes."""
 
     interfaces: set[str] = field(default_factory=set)  # what the selector names now
-    target: str = "-"
+    targets: dict[str, str | None] = field(default_factory=dict)  # each one's, by its zone
     filter: str = "-"
     vni: str = "-"
+    zones: str = ""  # which target each zone's interfaces go to
 
     def show(self) -> str:
-        if self.target == "-":
+        if self.filter == "-":
             return "no fleet"
         return (
-            f"group {GROUP!r} selects {len(self.interfaces)} interface(s), filter {self.filter}, "
-            f"VirtualNetworkId {self.vni}"
+            f"group {GROUP!r} selects {len(self.interfaces)} interface(s), {self.zones}, "
+            f"filter {self.filter}, VirtualNetworkId {self.vni}"
         )
 
 
@@ -86,9 +97,14 @@ class FleetDemo:
         self, ec2: EmbeddedEc2, fx: Fixtures, fleet: CustomResource, reconciler: Handler
     ) -> None:
         self.ec2, self.fx, self.fleet, self.reconciler = ec2, fx, fleet, reconciler
-        self.props = {
+        self.spread: list[Zone] = zones(ec2, fx.vpc_id)  # us-east-1a and -1b, a collector each
+        a = self.spread[0]
+        self.central = target_in(ec2, a.subnet_id, "central collector")  # in zone a
+        #: Where each target is (the demo made them): the oracle's own knowledge.
+        self.zone_of_target = {z.target_id: z.name for z in self.spread} | {self.central: a.name}
+        self.props: dict[str, Any] = {
             "AutoScalingGroupName": GROUP,
-            "TrafficMirrorTargetId": fx.target_id,
+            "ZonalTrafficMirrorTargetIds": [z.target_id for z in self.spread],
             "TrafficMirrorFilterId": fx.filter_ids[0],
             "Description": "web tier, every instance",
         }
@@ -125,11 +141,20 @@ class FleetDemo:
             )
         if declared is None:
             return Belief(), problems
+        by_zone = interfaces_by_zone(self.ec2, declared["AutoScalingGroupName"])
+        serving = {self.zone_of_target[t]: t for t in declared["ZonalTrafficMirrorTargetIds"]}
+        fallback = declared.get("TrafficMirrorTargetId")
+        names = {z.target_id: f"{z.name}'s" for z in self.spread} | {self.central: "central"}
         belief = Belief(
-            set(primaries(self.ec2, declared["AutoScalingGroupName"])),
-            declared["TrafficMirrorTargetId"],
+            {eni for enis in by_zone.values() for eni in enis},
+            {eni: serving.get(zone, fallback) for zone, enis in by_zone.items() for eni in enis},
             declared["TrafficMirrorFilterId"],
             str(self.data.get("VirtualNetworkId") or "-"),
+            ", ".join(
+                f"{zone} ({len(by_zone.get(zone, []))}) to "
+                + (names.get(serving.get(zone, fallback) or "", "nowhere") + " collector")
+                for zone in (z.name for z in self.spread)
+            ),
         )
         return belief, problems
 
@@ -144,7 +169,8 @@ class FleetDemo:
         self.data = body["Data"]
         return (
             f"{shown}: InterfacesMirrored {self.data.get('InterfacesMirrored')} in total, "
-            f"InterfacesSkipped {self.data.get('InterfacesSkipped')}"
+            f"InterfacesSkipped {self.data.get('InterfacesSkipped')}, "
+            f"InterfacesCrossZone {self.data.get('InterfacesCrossZone')}"
         )
 
     def reconcile(self, event: dict[str, Any], launch: bool = False) -> str:
@@ -193,13 +219,22 @@ class FleetDemo:
 
         def update() -> str:
             self.seen["ids"] = {s["TrafficMirrorSessionId"] for s in self.ec2.sessions()}
-            return self.answer(
-                self.fleet.update({**self.props, "TrafficMirrorFilterId": self.fx.filter_ids[1]})
-            )
+            self.props = {**self.props, "TrafficMirrorFilterId": self.fx.filter_ids[1]}
+            return self.answer(self.fleet.update(self.props))
 
         def in_place() -> str | None:
             now = {s["TrafficMirrorSessionId"] for s in self.ec2.sessions()}
             return None if now == self.seen["ids"] else "sessions replaced, not modified"
+
+        def fallback() -> str:
+            self.seen["ids"] = {s["TrafficMirrorSessionId"] for s in self.ec2.sessions()}
+            a = self.spread[0]
+            self.props = {
+                **self.props,
+                "ZonalTrafficMirrorTargetIds": [a.target_id],
+                "TrafficMirrorTargetId": self.central,
+            }
+            return self.answer(self.fleet.update(self.props))
 
         def scale_in() -> str:
             before = group_instances(self.ec2)
@@ -213,7 +248,9 @@ class FleetDemo:
                 "Create the fleet (stack created)",
                 lambda: self.answer(self.fleet.create(self.props)),
                 [CREATE] * 3,
-                check=lambda: self.counts("3", "0"),
+                check=lambda: self.counts("3", "0", "0"),
+                note="each zone's interfaces go to their own zone's collector: no mirrored byte "
+                "crosses a zone (inter-zone data transfer is charged per GB in each direction)",
             ),
             Step("scale out to 4, the launch event", scale_out, [CREATE]),
             Step(
@@ -232,7 +269,15 @@ class FleetDemo:
                 "filter changed in the template (Update)",
                 update,
                 [MODIFY] * 4,
-                check=lambda: in_place() or self.counts("4", "0"),
+                check=lambda: in_place() or self.counts("4", "0", "0"),
+            ),
+            Step(
+                "zone b's collector leaves the list (Update)",
+                fallback,
+                [MODIFY],
+                check=lambda: in_place() or self.counts("4", "0", "1"),
+                note="zone b's session moved in place to the central collector (the fallback, "
+                "in zone a): InterfacesCrossZone counts it, its traffic now crosses zones",
             ),
             Step(
                 "scale in to 2",
@@ -251,12 +296,16 @@ class FleetDemo:
         ]
 
     def group(self) -> str:
-        interfaces = create_group(self.ec2, self.fx.subnet_id, 3)
-        return f"{len(interfaces)} instances, primary interfaces {', '.join(interfaces)}"
+        a, _ = self.spread
+        create_group(self.ec2, a.subnet_id, 2)  # two in zone a
+        by_zone = resize_zonal(self.ec2, self.spread, 1)  # and one in zone b
+        interfaces = sorted(eni for enis in by_zone.values() for eni in enis)
+        where = ", ".join(f"{len(enis)} in {zone}" for zone, enis in by_zone.items())
+        return f"{len(interfaces)} instances ({where}), primary interfaces {', '.join(interfaces)}"
 
-    def counts(self, mirrored: str, skipped: str) -> str | None:
-        got = (self.data.get("InterfacesMirrored"), self.data.get("InterfacesSkipped"))
-        return None if got == (mirrored, skipped) else f"attributes say {got}"
+    def counts(self, mirrored: str, skipped: str, cross_zone: str) -> str | None:
+        got = tuple(self.data.get(f"Interfaces{k}") for k in ("Mirrored", "Skipped", "CrossZone"))
+        return None if got == (mirrored, skipped, cross_zone) else f"attributes say {got}"
 
     def held(self) -> dict[str, dict[str, Any]]:
         return {str(s["NetworkInterfaceId"]): s for s in self.ec2.sessions()}
@@ -275,8 +324,14 @@ class FleetDemo:
                 f"EC2 mirrors {sorted(set(held) - expected)} unexpectedly and lacks "
                 f"{sorted(expected - set(held))}"
             )
+        for eni, session in held.items():
+            want_target = belief.targets.get(eni, session["TrafficMirrorTargetId"])
+            if session["TrafficMirrorTargetId"] != want_target:
+                problems.append(
+                    f"EC2 mirrors {eni} to {session['TrafficMirrorTargetId']}, the stack to "
+                    f"{want_target} (its zone's)"
+                )
         for name, key, want in (
-            ("targets", "TrafficMirrorTargetId", {belief.target}),
             ("filters", "TrafficMirrorFilterId", {belief.filter}),
             ("VNIs", "VirtualNetworkId", {belief.vni}),
             ("numbers", "SessionNumber", {"1"}),  # the lowest free on each interface
@@ -369,7 +424,7 @@ def run(
             timeout_s=60,
         )
         print(f"embedded EC2 {sim.endpoint}, receiver https://localhost:{rx.port}")
-        print(f"target {fx.target_id}, filters {', '.join(fx.filter_ids)}\n")
+        print(f"filters {', '.join(fx.filter_ids)}\n")
         failures = play(FleetDemo(sim, fx, fleet, reconciler), log)
         left = len(sim.sessions())
     elapsed = time.monotonic() - started

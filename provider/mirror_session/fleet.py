@@ -10,6 +10,11 @@ puts each held session back to the declared settings with only the changed field
 An interface EC2 will not mirror is skipped, counted and logged with its reason; the fleet
 fails only when it cannot work at all (target or filter not found, not permitted).
 
+With ``ZonalTrafficMirrorTargetIds`` each interface gets the target serving its own zone
+(:mod:`mirror_session.zones`), else the fallback (``TrafficMirrorTargetId``), else it is
+skipped and a session it holds is removed (the template no longer mirrors it). A change of the
+zonal targets moves held sessions in place: the same put-back, one Modify of the target each.
+
 Example::
 
     tally = sync(FleetGateway.of(ec2), Fleet.of(spec, owner), generation=request_id)
@@ -22,7 +27,7 @@ import functools
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -35,6 +40,7 @@ from mirror_session.inventory import FleetGateway
 from mirror_session.plan import create_params
 from mirror_session.preflight import check_place
 from mirror_session.schema import SESSION_FIELDS, SessionSpec, Value
+from mirror_session.zones import Route
 
 __all__ = ["RESERVE_S", "Budget", "Fleet", "Tally", "sync"]
 
@@ -73,12 +79,17 @@ class Fleet:
         """The physical ID: fixed by owner and placement (RoleArn, Region)."""
         return fleet_id(self.owner, self.spec.text("RoleArn"), self.spec.text("Region"))
 
-    def session_spec(self, interface: str, vni: int | None) -> SessionSpec:
-        """One member session's properties: the fleet's, on ``interface``, with the fleet's VNI."""
+    def session_spec(
+        self, interface: str, vni: int | None, target: str | None = None
+    ) -> SessionSpec:
+        """One member session's properties: the fleet's, on ``interface``, with the fleet's VNI
+        (and ``target``: the interface's zonal target, in place of TrafficMirrorTargetId)."""
         values: dict[str, Value] = {
             k: v for k, v in self.spec.values.items() if k in _PARAMS and isinstance(v, int | str)
         }
         values["NetworkInterfaceId"] = interface
+        if target is not None:
+            values["TrafficMirrorTargetId"] = target
         if vni is not None:
             values["VirtualNetworkId"] = vni
         return SessionSpec(values=values, tags=self.spec.tags)
@@ -92,6 +103,9 @@ class Tally:
     mirrored: int = 0
     skipped: int = 0
     removed: int = 0
+    #: Mirrored to a target in another zone (None: the fleet has no zonal targets, so its
+    #: zones are not read).
+    cross_zone: int | None = None
     vni: int | None = None
     unfinished: bool = False
     reasons: list[str] = field(default_factory=list)
@@ -105,7 +119,14 @@ class Tally:
             "InterfacesSelected": str(self.selected),
             "InterfacesMirrored": str(self.mirrored),
             "InterfacesSkipped": str(self.skipped),
+            "InterfacesCrossZone": "" if self.cross_zone is None else str(self.cross_zone),
         }
+
+    def mirrored_by(self, route: Route | None) -> None:
+        """Count one interface mirrored, and whether its target is in another zone."""
+        self.mirrored += 1
+        if route is not None and route.cross_zone:
+            self.cross_zone = (self.cross_zone or 0) + 1
 
 
 def _id(session: Session) -> str:
@@ -136,10 +157,32 @@ def _fleet_vni(fleet: Fleet, held: Collection[Session]) -> int | None:
     return found.most_common(1)[0][0] if found else None
 
 
-def _keep(ec2: FleetGateway, fleet: Fleet, session: Session, vni: int | None) -> None:
-    """Put one held session back to the fleet's settings (no write when it already is)."""
+def _keep(
+    ec2: FleetGateway, fleet: Fleet, session: Session, vni: int | None, route: Route | None
+) -> None:
+    """Put one held session back to the fleet's settings and its interface's target (no
+    write when it already is; a moved target is one Modify)."""
     eni = str(session["NetworkInterfaceId"])
-    put_back(ec2, session, fleet.session_spec(eni, vni), fleet.owner, dry_run=fleet.spec.dry_run)
+    spec = fleet.session_spec(eni, vni, route.target if route else None)
+    put_back(ec2, session, spec, fleet.owner, dry_run=fleet.spec.dry_run)
+
+
+def _routes(ec2: FleetGateway, fleet: Fleet, wanted: list[str], tally: Tally) -> dict[str, Route]:
+    """Each interface's target by its zone (a fleet with zonal targets); those no target
+    serves are skipped and counted here. Empty for a fleet without zonal targets."""
+    zonal = ec2.zonal(fleet.spec)
+    if zonal is None:
+        return {}
+    tally.cross_zone = 0
+    ec2.locate(wanted)
+    routes: dict[str, Route] = {}
+    for eni in wanted:
+        zone = ec2.zone_of(eni)
+        if (route := zonal.route(zone)) is None:
+            _skip(tally, eni, ProviderError(zonal.why_not(zone)))
+        else:
+            routes[eni] = route
+    return routes
 
 
 def sync(
@@ -166,6 +209,9 @@ def sync(
     tally.made = made if made is not None else tally.made  # filled as it goes, even on a raise
     if not wanted:
         _log.warning("the selector selects no interface", extra={"fleet": fleet.id})
+    routes = _routes(ec2, fleet, wanted, tally)
+    if tally.cross_zone is not None:  # a zonal fleet mirrors only the interfaces it routes
+        wanted = [eni for eni in wanted if eni in routes]
     mine: dict[str, Session] = {}
     for session in sorted(held, key=lambda s: str(s["TrafficMirrorSessionId"])):
         eni = str(session["NetworkInterfaceId"])
@@ -176,16 +222,30 @@ def sync(
             tally.removed += 1
         elif not extra:
             mine[eni] = session
-    gone = _keep_all(ec2, fleet, {e: s for e, s in mine.items() if e in wanted}, tally, budget)
+    kept = {e: s for e, s in mine.items() if e in wanted}
+    gone = _keep_all(ec2, fleet, kept, tally, budget, routes=routes)
     missing = [eni for eni in wanted if eni not in mine or _id(mine[eni]) in gone]
     _create_missing(
-        ec2, fleet, missing, generation=generation, tally=tally, budget=budget, gone=gone
+        ec2,
+        fleet,
+        missing,
+        generation=generation,
+        tally=tally,
+        budget=budget,
+        routes=routes,
+        gone=gone,
     )
     return tally
 
 
 def _keep_all(
-    ec2: FleetGateway, fleet: Fleet, mine: dict[str, Session], tally: Tally, budget: Budget
+    ec2: FleetGateway,
+    fleet: Fleet,
+    mine: dict[str, Session],
+    tally: Tally,
+    budget: Budget,
+    *,
+    routes: Mapping[str, Route],
 ) -> set[str]:
     """Put each held session back to the fleet's settings; the IDs found deleted meanwhile
     (a read still showed them: reads lag writes), whose interfaces are then mirrored anew."""
@@ -195,7 +255,7 @@ def _keep_all(
             tally.unfinished = True
             break
         try:
-            _keep(ec2, fleet, session, tally.vni)
+            _keep(ec2, fleet, session, tally.vni, routes.get(eni))
         except ProviderError as exc:
             if exc.code == NOT_FOUND:
                 gone.add(_id(session))
@@ -204,7 +264,7 @@ def _keep_all(
                 raise
             _skip(tally, eni, exc, ec2.types.get(eni, ""))
             continue
-        tally.mirrored += 1
+        tally.mirrored_by(routes.get(eni))
     return gone
 
 
@@ -216,6 +276,7 @@ def _create_missing(
     generation: str,
     tally: Tally,
     budget: Budget,
+    routes: Mapping[str, Route],
     gone: Collection[str] = (),
 ) -> None:
     """One Create per missing interface, then one wait, then each settles (no second wait).
@@ -246,14 +307,15 @@ def _create_missing(
         if view.owned(fleet.owner) is not None:
             # Made since the fleet's sessions were read, by another pass (the instance's other
             # launch event, a sweep): the interface is mirrored, a second session would not be.
-            tally.mirrored += 1
+            tally.mirrored_by(routes.get(eni))
             continue
-        params = create_params(fleet.session_spec(eni, tally.vni))
+        route = routes.get(eni)
+        params = create_params(fleet.session_spec(eni, tally.vni, route.target if route else None))
         token_for = functools.partial(fleet_token, fleet.id, eni, generation=generation)
         try:
             if fleet.spec.dry_run:
                 check_place(ec2, view, params, tags, token_for)
-                tally.mirrored += 1
+                tally.mirrored_by(route)
                 continue
             made = place(ec2, view, params, tags, token_for, settled=False)
         except ProviderError as exc:
@@ -278,4 +340,4 @@ def _create_missing(
                 raise
             _skip(tally, view.name, exc, ec2.types.get(view.name, ""))
             continue
-        tally.mirrored += 1
+        tally.mirrored_by(routes.get(view.name))

@@ -45,6 +45,7 @@ def _report(fleet: Fleet, tally: Tally, physical: str) -> Outcome:
             "mirrored": tally.mirrored,
             "skipped": tally.skipped,
             "removed": tally.removed,
+            "cross_zone": tally.cross_zone,
             "unfinished": tally.unfinished,
             "skipped_because": tally.reasons[:20],
         },
@@ -75,6 +76,7 @@ def _apply(request: Request, connect: Connect, budget: Budget, store: Store) -> 
     ec2 = FleetGateway.of(connect(Placement.of(spec)))
     ec2.check_selector(spec)  # names that do not exist fail before anything is written
     ec2.check_target_and_filter(spec)
+    ec2.zonal(spec)  # zonal targets: each zone learnt, two for one zone fail (kept for the pass)
     if spec.dry_run:
         return _check(request, fleet, ec2, budget)
     store.put(record)

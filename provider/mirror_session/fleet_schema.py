@@ -19,12 +19,15 @@ from typing import Final
 
 from mirror_session.schema import FIELDS, Field, Kind, Schema
 
-__all__ = ["FLEET", "INTERFACES", "SELECTORS", "id_list", "pair_list"]
+__all__ = ["FLEET", "INTERFACES", "SELECTORS", "ZONAL", "id_list", "pair_list"]
 
 #: Exactly one of these says which interfaces the fleet mirrors.
 SELECTORS: Final = ("AutoScalingGroupName", "InstanceIds", "NetworkInterfaceIds", "InstanceTags")
 #: Which interfaces of a selected instance: its primary (device index 0), or all of them.
 INTERFACES: Final = ("primary", "all")
+#: Targets by zone: each interface is mirrored to the one serving its own Availability Zone
+#: (see mirror_session.zones); TrafficMirrorTargetId is then optional, the fallback.
+ZONAL: Final = "ZonalTrafficMirrorTargetIds"
 #: The session properties a fleet takes as they are (NetworkInterfaceId names one session;
 #: OwnerId and AdoptSessionId are about one session too).
 SHARED: Final = frozenset(
@@ -57,8 +60,10 @@ FLEET: Final = Schema(
             shape='"primary" or "all"',
         ),
         *(f for f in FIELDS if f.name in SHARED),
+        Field(ZONAL, Kind.IDS, sent_to_ec2=False),
     ),
     one_of=SELECTORS,
+    required_unless={"TrafficMirrorTargetId": ZONAL},
 )
 
 

@@ -27,11 +27,9 @@ import difflib
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-import boto3
 from botocore.exceptions import ClientError
 
 from mirror_session.ec2 import (
-    CLIENT_CONFIG,
     SESSION_TYPE,
     TRANSPORT_ERRORS,
     VALUES_PER_FILTER,
@@ -47,6 +45,7 @@ from mirror_session.identity import (
     tags_of,
 )
 from mirror_session.schema import SessionSpec, Value
+from mirror_session.zones import ZoneReads
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2.type_defs import FilterTypeDef, InstanceTypeDef
@@ -95,8 +94,8 @@ def selects(spec: SessionSpec, instance: InstanceTypeDef) -> bool:
     return bool(enis & set(interfaces_of(instance, "all")))
 
 
-class FleetGateway(Ec2Gateway):
-    """The EC2 gateway, plus the two reads a fleet needs."""
+class FleetGateway(ZoneReads):
+    """The EC2 gateway, plus the reads a fleet needs (its zone reads: :class:`ZoneReads`)."""
 
     def __init__(
         self, client: Any, account: str | None = None, credentials: Mapping[str, str] | None = None
@@ -163,15 +162,7 @@ class FleetGateway(Ec2Gateway):
                     raise explain("describe", prop, exc, where=self.where) from exc
 
     def _check_group(self, group: str) -> None:
-        keys = self.credentials
-        scaling = boto3.client(
-            "autoscaling",
-            region_name=self.region,
-            config=CLIENT_CONFIG,
-            aws_access_key_id=keys.get("aws_access_key_id"),
-            aws_secret_access_key=keys.get("aws_secret_access_key"),
-            aws_session_token=keys.get("aws_session_token"),
-        )
+        scaling = self.service("autoscaling")
         try:
             if scaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])[
                 "AutoScalingGroups"
@@ -235,8 +226,17 @@ class FleetGateway(Ec2Gateway):
         which = spec.text("Interfaces") or "primary"
         for instance in self.instances(spec):
             kind = str(instance.get("InstanceType", ""))
-            self.types.update(dict.fromkeys(interfaces_of(instance, which), kind))
+            at = instance.get("Placement", {})  # an instance's interfaces are in its zone
+            zone = (at.get("AvailabilityZoneId") or None, at.get("AvailabilityZone") or None)
+            for eni in interfaces_of(instance, which):
+                self.types[eni], self.placed[eni] = kind, zone
         return sorted(self.types)
+
+    def locate(self, interfaces: Sequence[str]) -> None:
+        """Read the zones of the interfaces no instance read placed (a fleet that selects
+        NetworkInterfaceIds), by the page; one EC2 does not show stays unknown."""
+        if unplaced := [eni for eni in interfaces if eni not in self.placed]:
+            self.placed.update(self.read_interfaces(unplaced))
 
     def owned(self, owner: Owner) -> list[TrafficMirrorSessionTypeDef]:
         """Every session carrying the owner's ownership tags (all pages).

@@ -106,6 +106,8 @@ def _each(store: Store, work: Callable[[Record, Fleet, FleetGateway], Tally | No
                 "removed": tally.removed,
                 "unfinished": tally.unfinished,
             }
+            if tally.cross_zone is not None:  # a fleet with zonal targets
+                summary[record.key]["cross_zone"] = tally.cross_zone
     _log.info("reconciled", extra={"fleets": summary})
     return summary
 

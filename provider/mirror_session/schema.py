@@ -157,10 +157,12 @@ FIELDS: Final[tuple[Field, ...]] = (
 
 @dataclass(frozen=True)
 class Schema:
-    """A resource type's properties: its fields, and the names of which exactly one is given."""
+    """A resource type's properties: its fields, the names of which exactly one is given, and
+    the required fields another given property makes optional (``{required: instead}``)."""
 
     fields: tuple[Field, ...]
     one_of: tuple[str, ...] = ()
+    required_unless: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def names(self) -> frozenset[str]:

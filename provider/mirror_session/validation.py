@@ -187,6 +187,11 @@ def _one_of(props: Mapping[str, object], schema: Schema) -> list[str]:
     return [f"exactly one of {', '.join(schema.one_of)} is required, got {given or 'none'}"]
 
 
+def _or(schema: Schema, name: str) -> str:
+    instead = schema.required_unless.get(name)
+    return f" (or {instead}, naming at least one)" if instead else ""
+
+
 def parse(props: object, schema: Schema = SESSION) -> SessionSpec:
     """Validate ``ResourceProperties`` strictly; raise :class:`InvalidProperties` on any problem."""
     if not isinstance(props, Mapping):
@@ -197,8 +202,10 @@ def parse(props: object, schema: Schema = SESSION) -> SessionSpec:
     pairs: dict[str, dict[str, str]] = {}
     for f in schema.fields:
         if f.name not in props:
+            if (instead := schema.required_unless.get(f.name)) is not None and props.get(instead):
+                continue  # the other property stands in for it
             if f.required:
-                problems.append(f"{f.name} is required")
+                problems.append(f"{f.name} is required" + _or(schema, f.name))
             continue
         try:
             if f.kind is Kind.IDS:

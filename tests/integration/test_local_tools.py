@@ -288,7 +288,7 @@ def test_fleet_demo_keeps_ec2_and_the_stack_in_agreement_through_scaling() -> No
     result = run_module("local.fleet_demo")
     assert result.returncode == 0, result.stdout + result.stderr
     rows = demo_rows(result.stdout)
-    assert len(rows) == 9 and all(r.startswith("ok  ") for r in rows), rows
+    assert len(rows) == 10 and all(r.startswith("ok  ") for r in rows), rows
     lines = result.stdout.splitlines()
 
     def details(step: str) -> str:
@@ -307,6 +307,10 @@ def test_fleet_demo_keeps_ec2_and_the_stack_in_agreement_through_scaling() -> No
     assert "reconciler: created 0, removed 2, 2 interface(s) mirrored in total" in sweeps[1]
     assert "writes: 4 Modify" in details("filter changed in the template")
     assert "InterfacesMirrored 4 in total" in details("filter changed in the template")
+    # Two zones, a collector each: nothing crosses a zone until zone b's leaves the list.
+    assert "InterfacesCrossZone 0" in details("Create the fleet")
+    assert "writes: 1 Modify" in details("zone b's collector leaves the list")
+    assert "InterfacesCrossZone 1" in details("zone b's collector leaves the list")
     assert "EC2 holds 0 session(s) at the end" in result.stdout
     assert "in its last answer" not in result.stdout  # each count said once, where it changes
     assert re.search(r"reconciler: mirrored \d", result.stdout) is None  # never a bare count

@@ -55,7 +55,9 @@ def test_fleet_role_grants_exactly_the_api_actions_the_fleet_code_calls() -> Non
         for st in statements("FleetRole")
         if st["Effect"] == "Allow"
         for a in actions(st)
-        if a.startswith(("ec2:", "sts:", "ssm:", "cloudformation:", "autoscaling:"))
+        if a.startswith(
+            ("ec2:", "sts:", "ssm:", "cloudformation:", "autoscaling:", "elasticloadbalancing:")
+        )
     }
     assert granted == api_calls_in_code(fleet=True)
     assert "cloudformation:ListStackResources" in granted  # read-only: who claims a session
@@ -70,8 +72,11 @@ def test_the_member_role_grants_every_ec2_action_the_fleet_code_calls() -> None:
     assert "ec2:DescribeInstances" in fleet_ec2  # what the inventory reads
     assert sorted(fleet_ec2 - member) == []
     assert "ec2:DescribeTags" in fleet_ec2  # how the fleet finds its sessions
+    assert "ec2:DescribeAvailabilityZones" in fleet_ec2  # zonal targets: zone names as IDs
+    assert "elasticloadbalancing:DescribeLoadBalancers" in member  # an NLB target's zones
     reads = member_policy("fleet-instances")
     sids = {"ReadInstances", "FindSessionsByTag", "CheckSelectorsTargetsAndFilters"}
+    sids |= {"LearnTargetZones"}  # ZonalTrafficMirrorTargetIds: the zones targets serve
     own = [st for st in statements("FleetRole") if st.get("Sid") in sids]
     assert reads == own  # the same read-only statements as the provider's fleet role
 

@@ -13,7 +13,8 @@ from local.harness.lambda_loader import ROOT
 PACKAGE = ROOT / "provider" / "mirror_session"
 #: Lower layers never import higher ones: entry -> adapter -> lifecycles (session, fleet,
 #: reconciler, audit) -> adoption, the fleet pass and drift -> converge, preflight (dry-run
-#: Creates) and desired -> placement, allocation, held, inventory, store and claims -> EC2
+#: Creates), desired and inventory -> placement, allocation, held, zones (the fleet's zone
+#: reads, which inventory's gateway extends), store and claims -> EC2
 #: gateway -> plan and validation -> fleet schema, identity and response -> schema, errors
 #: and request types.
 LAYERS: dict[str, int] = {
@@ -31,7 +32,8 @@ LAYERS: dict[str, int] = {
     "held": 4,
     "allocation": 4,
     "placement": 4,
-    "inventory": 4,
+    "zones": 4,
+    "inventory": 5,
     "store": 4,
     "converge": 5,
     "desired": 5,

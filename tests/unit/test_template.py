@@ -52,6 +52,7 @@ FLEET_ONLY = {
     "audit",
     "claims",
     "drift",
+    "zones",
 }
 
 
@@ -72,6 +73,9 @@ def api_calls_in_code(fleet: bool = False) -> set[str]:
     scaling |= set(re.findall(r"scaling\.get_paginator\(\"([a-z_]+)\"\)", code))
     calls = {f"ec2:{pascal(m)}" for m in ec2} | {f"sts:{pascal(m)}" for m in sts}
     calls |= {f"autoscaling:{pascal(m)}" for m in scaling}
+    # Elastic Load Balancing (v2) through a client named ``balancers`` (a fleet's NLB targets).
+    balancers = set(re.findall(r"balancers\.(?!get_paginator\b)([a-z_]+)\b", code))
+    calls |= {f"elasticloadbalancing:{pascal(m)}" for m in balancers}
     return calls | {f"ssm:{pascal(m)}" for m in ssm} | {f"cloudformation:{pascal(m)}" for m in cfn}
 
 
