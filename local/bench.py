@@ -170,10 +170,9 @@ class Lifecycle:
     def _record(self, sid: str, props: dict[str, Any] | None) -> None:
         """The drift record's write (or removal), as the provider makes it."""
         name = f"/bench-floor/sessions/{sid}"
-        if props is None:
-            self.ssm.delete_parameter(Name=name)
-            return
         value = json.dumps({"stack_id": "x" * 90, "logical_id": "Bench", "properties": props})
+        if props is None:
+            value = '{"removed":true}'  # a tombstone, as the provider removes a record
         self.ssm.put_parameter(
             Name=name, Value=value, Type="String", Tier="Intelligent-Tiering", Overwrite=True
         )

@@ -165,7 +165,9 @@ class Bench:
         pages = ssm.get_paginator("get_parameters_by_path").paginate(
             Path="/traffic-mirror-provider", Recursive=True
         )
-        return sum(len(page["Parameters"]) for page in pages)
+        from mirror_session.store import REMOVED  # noqa: PLC0415 - loaded with the handlers
+
+        return sum(p["Value"] != REMOVED for page in pages for p in page["Parameters"])
 
     def check(self, interfaces: list[str], what: str) -> None:
         """Every interface mirrored once, one VNI, the declared target and filter."""
@@ -233,6 +235,7 @@ class Bench:
         self.floor_owned(tags)
 
     def floor_delete(self, tags: dict[str, str]) -> None:
+        self.ec2.wait_visible()  # what floor_create made shows in reads (no wait without lag)
         for session in self.floor_owned(tags):
             self.raw.delete_traffic_mirror_session(
                 TrafficMirrorSessionId=session["TrafficMirrorSessionId"]

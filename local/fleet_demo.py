@@ -117,7 +117,10 @@ class FleetDemo:
         """The fleets' properties in the provider's store (SSM, its own path)."""
         ssm = boto3.client("ssm", region_name=self.ec2.region, endpoint_url=self.ec2.endpoint)
         pages = ssm.get_paginator("get_parameters_by_path").paginate(Path=STORE, Recursive=True)
-        return [json.loads(p["Value"])["properties"] for page in pages for p in page["Parameters"]]
+        from mirror_session.store import REMOVED  # noqa: PLC0415 - loaded with the handlers
+
+        values = [p["Value"] for page in pages for p in page["Parameters"]]
+        return [json.loads(v)["properties"] for v in values if v != REMOVED]  # no tombstones
 
     def belief(self) -> tuple[Belief, list[str]]:
         """What the stack believes (the template's properties, the last answer's attributes),
@@ -209,6 +212,7 @@ class FleetDemo:
             client.delete_traffic_mirror_session(
                 TrafficMirrorSessionId=gone["TrafficMirrorSessionId"]
             )
+            self.ec2.wait_visible()  # shown deleted in EC2's reads before the next step
             return f"deleted {gone['TrafficMirrorSessionId']} on {gone['NetworkInterfaceId']}"
 
         def restored() -> str | None:

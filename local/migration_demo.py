@@ -77,6 +77,7 @@ def main() -> int:
             SessionNumber=1,
             Description="made by AWS::EC2::TrafficMirrorSession",
         )["TrafficMirrorSession"]
+        ec2.wait_visible()  # the native stack's session, long there when the migration starts
         sid, vni = native["TrafficMirrorSessionId"], native["VirtualNetworkId"]
         legacy = new_stack_id("legacy-network")
         STACKS.answered(legacy, "WebMirror", "Create", sid, NATIVE)
@@ -99,6 +100,7 @@ def main() -> int:
 
         def tag() -> str:
             client.create_tags(Resources=[sid], Tags=[{"Key": ADOPTABLE, "Value": PROVIDER}])
+            ec2.wait_visible()  # the stack update that tags it completes before the next
             return (
                 f"no provider event: CloudFormation tags the session {ADOPTABLE}={PROVIDER} "
                 "in place (CreateTags); Retain is CloudFormation's own"

@@ -62,6 +62,7 @@ def watch(
     client.modify_traffic_mirror_session(
         TrafficMirrorSessionId=str(reported.physical_id), Description="changed in the console"
     )
+    ec2.wait_visible()  # the console's changes show in EC2's reads before the sweep runs
     print(f"  by hand: {restored.logical_id}'s filter and {reported.logical_id}'s description")
     with contextlib.redirect_stdout(log):
         reconciler = load_handler(function="ReconcilerFunction")

@@ -75,7 +75,7 @@ def watch(
         return FleetGateway.of(_connect(record)(placement))
 
     drop = store.remove if restore else None
-    return audit(
+    found = audit(
         store.records(),
         gateways,
         claims or Claims(),
@@ -85,6 +85,9 @@ def watch(
         home=home or Placement(),
         keep=store.put if restore else None,
     )
+    if restore:
+        store.prune()  # records removed an hour ago and more (see Store.remove)
+    return found
 
 
 def _each(store: Store, work: Callable[[Record, Fleet, FleetGateway], Tally | None]) -> Summary:
@@ -130,7 +133,9 @@ def sweep(store: Store, generation: str, budget: Budget = _unlimited) -> Summary
             return tally
         return sync(ec2, fleet, generation=generation, budget=budget)
 
-    return _each(store, work)
+    summary = _each(store, work)
+    store.prune()  # fleets removed an hour ago and more (see Store.remove)
+    return summary
 
 
 def _placed_at(spec: SessionSpec, where: tuple[str | None, str | None], home: str | None) -> bool:

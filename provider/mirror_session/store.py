@@ -11,6 +11,10 @@ Two kinds of record, one parameter each, named by the resource's physical ID:
   (:mod:`mirror_session.drift`). Intelligent-Tiering: a session whose tags take more than
   4 KB is kept in the advanced tier (up to 8 KB; AWS charges for advanced parameters).
 
+A removed record is a tombstone (:data:`REMOVED`), not a deleted parameter: SSM asks callers
+to wait 30 s before creating a parameter under a deleted name. The reconciler's sweep deletes
+tombstones older than an hour (:meth:`Store.prune`).
+
 The value is JSON: the owner, the properties as given (ServiceToken dropped), and for a
 session the values EC2 or the provider assigned. The roles may read and write only their
 own path; the reconciler reads a whole kind with GetParametersByPath.
@@ -26,11 +30,12 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 import boto3
@@ -46,7 +51,8 @@ if TYPE_CHECKING:
 else:
     SSMClient = Any
 
-__all__ = ["KINDS", "MAX_VALUE", "Record", "Store", "store_path"]
+__all__ = ["KINDS", "MAX_VALUE", "REMOVED", "Record", "Store", "store_path"]
+_log = logging.getLogger(__name__)
 
 #: The standard tier's limit on a parameter's value; the advanced tier's.
 MAX_VALUE: Final = 4096
@@ -56,6 +62,9 @@ MAX_ADVANCED: Final = 8192
 #: ParameterLimitExceeded), advanced otherwise; SSM never turns an advanced parameter back
 #: into a standard one, which an explicit Standard would ask.
 _TIER: Final = "Intelligent-Tiering"
+#: A removed record's value (see :meth:`Store.remove`), and how old it is when pruned.
+REMOVED: Final = '{"removed":true}'
+TOMBSTONE_AGE_S: Final = 3600.0
 #: Each kind of record, and the variable template.yaml sets its path in.
 KINDS: Final = {"fleets": "FLEET_STORE_PATH", "sessions": "SESSION_STORE_PATH"}
 
@@ -120,6 +129,7 @@ class Store:
         self.kind = kind
         self.ssm = ssm or ssm_client()
         self.path = store_path(kind)
+        self.tombstones: list[tuple[str, datetime]] = []
 
     def _run(self, verb: str, name: str, call: Any) -> Any:
         try:
@@ -180,22 +190,23 @@ class Store:
             return None  # unreadable: judged as records() judges it, not at all
 
     def remove(self, key: str) -> None:
-        """Remove the record; one already gone counts as removed."""
+        """Mark the record removed: its parameter is overwritten with :data:`REMOVED`, not
+        deleted, since SSM asks callers to wait 30 s before creating a parameter under a
+        deleted name (a fleet deleted and declared again under its fixed ID; a session record
+        dropped by an oversized Update, then written by the next). :meth:`prune` deletes
+        tombstones once they are old. Reads count a tombstone as no record."""
         name = f"{self.path}/{key}"
-        try:
-            self.ssm.delete_parameter(Name=name)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ParameterNotFound":
-                raise explain(
-                    "remove", name, exc, subject=f"{self.kind[:-1]} record", service="SSM"
-                ) from exc
-        except TRANSPORT_ERRORS as exc:  # a timeout or a reset: the caller decides, as for EC2
-            raise explain(
-                "remove", name, exc, subject=f"{self.kind[:-1]} record", service="SSM"
-            ) from exc
+        self._run(
+            "remove",
+            name,
+            lambda: self.ssm.put_parameter(
+                Name=name, Value=REMOVED, Type="String", Tier=_TIER, Overwrite=True
+            ),
+        )
 
     def records(self) -> list[Record]:
-        """Every record under the path (all pages); unreadable ones are skipped."""
+        """Every record under the path (all pages); unreadable ones and tombstones are
+        skipped (tombstones are remembered for :meth:`prune`)."""
         pages = self.ssm.get_paginator("get_parameters_by_path")
         found = self._run(
             "read",
@@ -203,11 +214,36 @@ class Store:
             lambda: [p for page in pages.paginate(Path=self.path) for p in page["Parameters"]],
         )
         records = []
+        self.tombstones = []
         for parameter in found:
+            name = str(parameter["Name"])
+            if parameter.get("Value") == REMOVED:
+                modified = parameter.get("LastModifiedDate")
+                if isinstance(modified, datetime):
+                    self.tombstones.append((name, modified))
+                continue
             try:
-                name = str(parameter["Name"]).rsplit("/", 1)[-1]
                 value, written = str(parameter["Value"]), parameter.get("LastModifiedDate")
-                records.append(Record.decode(name, value, written))
+                records.append(Record.decode(name.rsplit("/", 1)[-1], value, written))
             except (ValueError, KeyError, TypeError):
                 continue
         return records
+
+    def prune(self, older_than_s: float = TOMBSTONE_AGE_S) -> int:
+        """Delete the tombstones :meth:`records` saw that are older than ``older_than_s``
+        (each read again first: a record written since is kept); how many were deleted. A
+        failure is logged, never raised: a tombstone left is pruned by a later sweep."""
+        now = datetime.now(UTC)
+        pruned = 0
+        for name, modified in self.tombstones:
+            if (now - modified).total_seconds() < older_than_s:
+                continue
+            try:
+                if self.ssm.get_parameter(Name=name)["Parameter"].get("Value") != REMOVED:
+                    continue  # written again since the read
+                self.ssm.delete_parameter(Name=name)
+                pruned += 1
+            except (ClientError, *TRANSPORT_ERRORS) as exc:
+                _log.warning("tombstone not pruned", extra={"record": name, "reason": str(exc)})
+        self.tombstones = []
+        return pruned

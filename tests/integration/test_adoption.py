@@ -13,7 +13,7 @@ from local.harness.lambda_loader import ROOT, Handler
 from local.harness.receiver import ResponseReceiver
 from mirror_session.adoption import ADOPTABLE_KEY as ADOPTABLE
 from mirror_session.identity import LOGICAL_KEY, MANAGED_BY_KEY, NUMBER_KEY, STACK_KEY
-from tests.conftest import harness_gap_under_lag, props
+from tests.conftest import props
 
 
 def native_session(
@@ -280,10 +280,6 @@ def test_a_missing_target_in_a_member_account_is_named_with_that_account_and_reg
     assert len(answer["Reason"]) <= 256
 
 
-@harness_gap_under_lag(
-    "local/migration_demo.py makes the native session and tags it adoptable (step 2), then "
-    "adopts it at once (step 4): the provider's read does not show it yet ('not found')"
-)
 def test_the_migration_walkthrough_command_holds_every_promise() -> None:
     """`make demo-migration`, as a newcomer runs it from the README."""
     run = subprocess.run(

@@ -12,13 +12,6 @@ from local import bench_fleet
 from local.harness.ec2sim import EmbeddedEc2
 from local.harness.lambda_loader import Handler, load_handler
 from local.harness.receiver import ResponseReceiver
-from tests.conftest import harness_gap_under_lag
-
-FLOOR_DELETE = harness_gap_under_lag(
-    "local/bench_fleet.py's bare-boto3 floor deletes by a read of its sessions right after "
-    "making them (Bench.floor_delete): none shows yet, none is deleted, and the sweep's floor "
-    "then reads an untagged sample (ValueError in tagged_sessions)"
-)
 
 
 @pytest.fixture
@@ -27,7 +20,6 @@ def small(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(bench_fleet, name, value)
 
 
-@FLOOR_DELETE
 @pytest.mark.usefixtures("small")
 def test_the_fleet_rows_report_a_throttled_fleet_all_mirrored_and_swept_by_reads_alone(
     ec2: EmbeddedEc2, receiver: ResponseReceiver
@@ -58,7 +50,6 @@ def test_the_fleet_rows_report_a_throttled_fleet_all_mirrored_and_swept_by_reads
     assert ec2.sessions() == []  # both fleets deleted
 
 
-@FLOOR_DELETE
 @pytest.mark.usefixtures("small")
 def test_a_fleet_left_unmirrored_is_a_problem_the_bench_reports(
     ec2: EmbeddedEc2, receiver: ResponseReceiver, monkeypatch: pytest.MonkeyPatch

@@ -21,7 +21,7 @@ from local.harness.lambda_loader import Handler
 from local.harness.receiver import ResponseReceiver
 from local.harness.stacks import STACKS
 from mirror_session.errors import ProviderError
-from mirror_session.store import ssm_client
+from mirror_session.store import REMOVED, ssm_client
 from tests.conftest import by_hand, props
 from tests.integration.test_fleet import FLEET_HANDLER, RECONCILER, fleet_props, group, sweep
 
@@ -37,6 +37,7 @@ def recorded(ec2: EmbeddedEc2) -> dict[str, dict[str, Any]]:
         p["Name"].rsplit("/", 1)[-1]: json.loads(p["Value"])
         for page in pages
         for p in page["Parameters"]
+        if p["Value"] != REMOVED  # a removed record's tombstone (see Store.remove)
     }
 
 
@@ -415,12 +416,12 @@ def test_a_delete_succeeds_when_ssm_cannot_be_reached_and_the_record_is_left_to_
         tries.append(request.url)
         raise EndpointConnectionError(endpoint_url=request.url)
 
-    ssm_client().meta.events.register("before-send.ssm.DeleteParameter", unreachable)
+    ssm_client().meta.events.register("before-send.ssm.PutParameter", unreachable)
     try:
         with caplog.at_level(logging.WARNING):
             answer = stack.delete()
     finally:
-        ssm_client().meta.events.unregister("before-send.ssm.DeleteParameter", unreachable)
+        ssm_client().meta.events.unregister("before-send.ssm.PutParameter", unreachable)
     assert answer["Status"] == "SUCCESS", answer["Reason"]
     assert ec2.sessions() == []
     assert len(tries) > 1  # retried by botocore, every try refused

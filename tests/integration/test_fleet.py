@@ -28,6 +28,7 @@ from local.harness.fleets import (
 )
 from local.harness.lambda_loader import Handler, LambdaContext, load_handler
 from local.harness.receiver import ResponseReceiver
+from mirror_session.store import REMOVED
 from tests.conftest import by_hand
 
 FLEET_HANDLER = load_handler(function="FleetFunction")
@@ -65,7 +66,7 @@ def records(ec2: EmbeddedEc2) -> list[str]:
     pages = ssm.get_paginator("get_parameters_by_path").paginate(
         Path="/traffic-mirror-provider/traffic-mirror-provider/fleets"
     )
-    return [p["Name"] for page in pages for p in page["Parameters"]]
+    return [p["Name"] for page in pages for p in page["Parameters"] if p["Value"] != REMOVED]
 
 
 def sweep() -> Any:

@@ -20,17 +20,6 @@ from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.lambda_loader import ROOT, Handler, LambdaContext, load_handler, read_template
 from local.harness.receiver import ResponseReceiver, put_json
 from local.invoke import invoke, main
-from tests.conftest import harness_gap_under_lag
-
-FLEET_DEMO = harness_gap_under_lag(
-    "local/fleet_demo.py deletes a session by hand and sweeps at once (step 4, 5): the sweep "
-    "does not see it gone, and the Update of step 6 then meets the provider's fleet bug "
-    "(a Modify of a session deleted meanwhile fails the Update)"
-)
-MIGRATION_DEMO = harness_gap_under_lag(
-    "local/migration_demo.py makes the native session and tags it adoptable (step 2), then "
-    "adopts it at once (step 4): the provider's read does not show it yet ('not found')"
-)
 
 
 def run_module(*args: str) -> subprocess.CompletedProcess[str]:
@@ -44,10 +33,6 @@ def run_module(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@harness_gap_under_lag(
-    "local/watch_demo.py changes two sessions by hand and sweeps at once; the sweep's read "
-    "does not show the changes yet (no ec2.wait_visible() after them)"
-)
 def test_demo_plays_the_whole_lifecycle() -> None:
     result = run_module("local.demo")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -283,7 +268,6 @@ def demo_rows(out: str) -> list[str]:
     return [line for line in out.splitlines() if line[:4] in ("ok  ", "BAD ")]
 
 
-@FLEET_DEMO
 def test_fleet_demo_keeps_ec2_and_the_stack_in_agreement_through_scaling() -> None:
     result = run_module("local.fleet_demo")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -354,7 +338,6 @@ def _fleet_that_skips_updates(real: Handler) -> Handler:
             _fleet_that_skips_updates,
             "BAD  6. filter changed in the template (Update)",
             "PROBLEM: EC2 holds filters",
-            marks=FLEET_DEMO,  # its step 5 breaks first under read lag
         ),
     ],
 )
@@ -384,7 +367,6 @@ def test_fleet_demo_fails_when_a_step_leaves_ec2_and_the_stack_apart(
     assert says in out and "DEMO FAILED" in out, out
 
 
-@MIGRATION_DEMO
 def test_migration_demo_plays_the_six_steps_and_shows_the_session_throughout() -> None:
     result = run_module("local.migration_demo")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -11,12 +11,6 @@ import pytest
 
 from local import sample_output
 from local.sample_output import END, README, START, block, main, run_demo
-from tests.conftest import harness_gap_under_lag
-
-WATCH_DEMO = harness_gap_under_lag(
-    "local/watch_demo.py changes two sessions by hand and sweeps at once; the sweep's read "
-    "does not show the changes yet (no ec2.wait_visible() after them)"
-)
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +28,6 @@ def test_the_examples_in_the_docstrings_run() -> None:
     assert doctest.testmod(sample_output).failed == 0
 
 
-@WATCH_DEMO
 def test_write_fills_the_block_and_check_then_passes(
     tmp_path: Path, demo_output: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -50,7 +43,6 @@ def test_write_fills_the_block_and_check_then_passes(
     assert "matches a fresh run" in capsys.readouterr().out
 
 
-@WATCH_DEMO
 def test_the_block_shows_the_lifecycle_the_sweep_and_tms_audit_briefly(demo_output: str) -> None:
     shown = block(demo_output)
     lines = shown.splitlines()
@@ -63,12 +55,10 @@ def test_the_block_shows_the_lifecycle_the_sweep_and_tms_audit_briefly(demo_outp
     assert "tms-00000000000000001" in shown and "VNI=1000001" in shown  # normalized
 
 
-@WATCH_DEMO
 def test_two_runs_give_the_same_block(demo_output: str) -> None:
     assert block(run_demo()) == block(demo_output)
 
 
-@WATCH_DEMO
 def test_a_stale_block_fails_the_check_naming_the_line(
     tmp_path: Path, demo_output: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -110,7 +100,6 @@ def test_a_failed_demo_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixt
     START not in README.read_text() and END not in README.read_text(),
     reason="README.md has no sample-output markers yet (they come with the README rewrite)",
 )
-@WATCH_DEMO
 def test_the_readme_sample_output_is_a_fresh_runs(demo_output: str) -> None:
     """Fails when README.md's block is stale: run `python -m local.sample_output --write`."""
     assert main(["--check"], demo=lambda: demo_output) == 0
