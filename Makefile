@@ -163,6 +163,7 @@ reliability: $(STAMP)
 		FLEET_SEQUENCES=50 FLEET_STEPS=30 \
 		$(BIN)/pytest tests/reliability tests/integration/test_failures.py \
 		tests/integration/test_ownership.py
+	$(LAGGED) $(BIN)/pytest -rxX tests/integration  # the integration suite under a 1.5 s read lag
 
 # The acceptance suite against a real account (tests/aws; make test runs it embedded). Both
 # refuse without AWS_TEST_ACCOUNT, AWS_TEST_REGION and AWS_TEST_PROFILE, and check the account.

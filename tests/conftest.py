@@ -62,6 +62,14 @@ def ec2(embedded: EmbeddedEc2) -> EmbeddedEc2:
 
 
 @pytest.fixture
+def without_read_lag(monkeypatch: pytest.MonkeyPatch, embedded: EmbeddedEc2) -> None:
+    """The demos and benchmarks as users run them: with no read lag, also when a suite runs
+    under one (EMBEDDED_EC2_READ_LAG); they show the provider, not the lag."""
+    monkeypatch.delenv("EMBEDDED_EC2_READ_LAG", raising=False)
+    embedded.read_lag = 0.0
+
+
+@pytest.fixture
 def fx(ec2: EmbeddedEc2) -> Fixtures:
     return ec2.fixtures()
 

@@ -13,6 +13,9 @@ from local.harness.ec2sim import EmbeddedEc2
 from local.harness.lambda_loader import Handler, load_handler
 from local.harness.receiver import ResponseReceiver
 
+# The tools as users run them (no read lag, also in a suite run under one).
+pytestmark = pytest.mark.usefixtures("without_read_lag")
+
 
 @pytest.fixture
 def small(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,6 +21,9 @@ from local.harness.lambda_loader import ROOT, Handler, LambdaContext, load_handl
 from local.harness.receiver import ResponseReceiver, put_json
 from local.invoke import invoke, main
 
+# The tools as users run them (no read lag, also in a suite run under one).
+pytestmark = pytest.mark.usefixtures("without_read_lag")
+
 
 def run_module(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(

@@ -13,9 +13,17 @@ from local import sample_output
 from local.sample_output import END, README, START, block, main, run_demo
 
 
+@pytest.fixture(autouse=True)
+def as_users_run_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo as users run it: no read lag, also in a suite run under one."""
+    monkeypatch.delenv("EMBEDDED_EC2_READ_LAG", raising=False)
+
+
 @pytest.fixture(scope="module")
 def demo_output() -> str:
-    return run_demo()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("EMBEDDED_EC2_READ_LAG", raising=False)
+        return run_demo()
 
 
 def readme(tmp_path: Path, middle: str = "\nold sample\n") -> Path:
