@@ -66,6 +66,7 @@ def without_read_lag(monkeypatch: pytest.MonkeyPatch, embedded: EmbeddedEc2) -> 
     """The demos and benchmarks as users run them: with no read lag, also when a suite runs
     under one (EMBEDDED_EC2_READ_LAG); they show the provider, not the lag."""
     monkeypatch.delenv("EMBEDDED_EC2_READ_LAG", raising=False)
+    monkeypatch.setenv("VISIBLE_WITHIN_SECONDS", "0")
     embedded.read_lag = 0.0
 
 

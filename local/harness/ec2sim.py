@@ -141,6 +141,7 @@ ENV_KEYS: Final = (
     "AWS_SESSION_TOKEN",
     "AWS_DEFAULT_REGION",
     "AWS_REGION",
+    "VISIBLE_WITHIN_SECONDS",
 )
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -866,6 +867,12 @@ class EmbeddedEc2:
             AWS_DEFAULT_REGION=self.region,
             AWS_REGION=self.region,
         )
+        # How long the provider waits for its writes to show (mirror_session.consistency):
+        # unless a suite says, what this EC2's reads really lag by, plus a second; with no
+        # lag, 0 (the production 20 s would only delay the demo's sweep judging the writes).
+        lag = self.read_lag
+        longest = max(lag) if isinstance(lag, tuple) else lag
+        os.environ.setdefault("VISIBLE_WITHIN_SECONDS", str(longest + 1.0) if longest else "0")
         return self
 
     def stop(self) -> None:

@@ -17,12 +17,14 @@ from local.sample_output import END, README, START, block, main, run_demo
 def as_users_run_it(monkeypatch: pytest.MonkeyPatch) -> None:
     """The demo as users run it: no read lag, also in a suite run under one."""
     monkeypatch.delenv("EMBEDDED_EC2_READ_LAG", raising=False)
+    monkeypatch.setenv("VISIBLE_WITHIN_SECONDS", "0")
 
 
 @pytest.fixture(scope="module")
 def demo_output() -> str:
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("EMBEDDED_EC2_READ_LAG", raising=False)
+        patch.setenv("VISIBLE_WITHIN_SECONDS", "0")
         return run_demo()
 
 
