@@ -17,7 +17,7 @@ export SAM_CLI_TELEMETRY := 0
 SAM_VENV     := .venv-sam
 CHECKOV_VENV := .venv-checkov
 TEMPLATES    := template.yaml examples/consumer.yaml examples/member-role.yaml examples/member-session.yaml \
-	examples/fleet.yaml
+	examples/fleet.yaml examples/member-events.yaml examples/stacksets-member.yaml
 
 .PHONY: help venv lint format typecheck unit integration test demo demo-fleet demo-migration invoke \
 	clean lint-cfn build package bench reliability test-aws sweep-aws
