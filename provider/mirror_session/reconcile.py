@@ -90,12 +90,19 @@ def watch(
     return found
 
 
-def _each(store: Store, work: Callable[[Record, Fleet, FleetGateway], Tally | None]) -> Summary:
+def _each(
+    store: Store,
+    work: Callable[[Record, Fleet, FleetGateway], Tally | None],
+    wants: Callable[[Record, Fleet], bool] = lambda record, fleet: True,
+) -> Summary:
+    """``work`` on every stored fleet ``wants`` (asked before its role is assumed)."""
     summary: Summary = {}
     for record in store.records():
         try:
             spec = parse(record.properties, schema=FLEET)
             fleet = Fleet(spec, record.owner)
+            if not wants(record, fleet):
+                continue
             ec2 = FleetGateway.of(_connect(record)(Placement.of(spec)))
             tally = work(record, fleet, ec2)
         except Exception as exc:  # noqa: BLE001 - one fleet's failure must not stop the others
@@ -164,9 +171,12 @@ def launched(
     one session where both create; a later launch (a stop and start) gets fresh tokens.
     """
 
+    def wants(record: Record, fleet: Fleet) -> bool:
+        # Not for a fleet being deleted, nor one placed elsewhere than the instance (then no
+        # role is assumed and no EC2 call made for it).
+        return not record.deleting and _placed_at(fleet.spec, where, home)
+
     def work(record: Record, fleet: Fleet, ec2: FleetGateway) -> Tally | None:
-        if record.deleting or not _placed_at(fleet.spec, where, home):
-            return None  # the instance is not in this fleet's account and region
         found = ec2.instances(fleet.spec, instance_ids=[instance_id])
         instance = next((i for i in found if selects(fleet.spec, i)), None)
         if instance is None:
@@ -175,4 +185,4 @@ def launched(
         generation = f"launch {instance_id} {instance.get('LaunchTime', '')}"
         return sync(ec2, fleet, generation=generation, only=enis)
 
-    return _each(store, work)
+    return _each(store, work, wants)
