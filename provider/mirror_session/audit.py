@@ -12,9 +12,10 @@ asked after that read. Then:
   (:mod:`mirror_session.claims`); otherwise it waits for the next sweep. With ``OnDrift:
   Restore`` (and ``restore``) it is put back with the same writes an Update makes: one
   Modify for the fields, the tag calls for the tags; a failed restore is reported as such.
-- **just written**: a record written less than the read-lag bound ago
-  (:func:`~mirror_session.consistency.visible_within`) is not judged (``deferred``): EC2's
-  reads may not show that Create or Update yet; the next sweep judges it.
+- **just written**: a session whose record was written less than the read-lag bound ago
+  (:func:`~mirror_session.consistency.visible_within`) and that does not show as written is
+  read again by ID, with backoff, for what is left of the bound: EC2's reads may not show that
+  Create or Update yet. Only what still differs then is drift (or gone).
 - **deleted**: a recorded session gone from EC2 is reported while its resource claims it,
   never re-created (its ID is the stack's ``Ref``; the next stack update re-creates it).
   Its record is dropped once nothing claims it (a failed cleanup's record).
@@ -42,7 +43,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from mirror_session.claims import UNSURE, Claims
-from mirror_session.consistency import visible_within
+from mirror_session.consistency import until, visible_within
 from mirror_session.converge import put_back
 from mirror_session.desired import desired_of
 from mirror_session.drift import SHARED, Finding, differences, orphaned, owner_of, shared
@@ -98,11 +99,10 @@ def _drifted(sweep: _Sweep, ec2: FleetGateway, record: Record, held: Session) ->
     fresh = sweep.reread(record.key)  # an Update may have landed since the records were read
     if fresh is None:
         return []
-    if fresh.written_within(visible_within()):  # EC2 may not show that write yet
-        sweep.result.deferred += 1
-        return []
-    if fresh != record:  # judged again on what EC2 and CloudFormation hold now
-        again = ec2.find(record.key)
+    if fresh != record or fresh.written_within(visible_within()):
+        # Judged again on what EC2 and CloudFormation hold now; a write just made is read
+        # until it shows, for what is left of the bound (reads lag writes).
+        again = _as_written(ec2, fresh)
         if again is None:
             return []
         sweep.claims.forget(fresh.owner.stack_id)
@@ -127,12 +127,24 @@ def _drifted(sweep: _Sweep, ec2: FleetGateway, record: Record, held: Session) ->
     ]
 
 
+def _as_written(ec2: FleetGateway, record: Record) -> Session | None:
+    """The session read by ID until it shows as ``record`` says, for what is left of the
+    read-lag bound since the record was written (nothing left: one read); the last read."""
+    desired = desired_of(record)
+    left = visible_within() - (time.time() - (record.written_at or 0.0))
+
+    def read() -> Session | None:
+        return ec2.find(record.key)
+
+    def shows(session: Session | None) -> bool:
+        return session is not None and not differences(desired, session)
+
+    return until(read, shows, within=max(left, 0.0))
+
+
 def _gone(sweep: _Sweep, record: Record) -> list[Finding]:
     """A recorded session EC2 no longer has: reported while its resource claims it; its
     record dropped once nothing claims it (a failed cleanup's); else judged later."""
-    if record.written_within(visible_within()):  # just created: EC2 may not show it yet
-        sweep.result.deferred += 1
-        return []
     claim = sweep.claims.of(record.owner)
     if claim == record.key:
         owner = record.owner
@@ -150,6 +162,8 @@ def _check(sweep: _Sweep, ec2: FleetGateway, record: Record, held: Session | Non
     try:
         if held is None:
             held = ec2.find(record.key)  # unmarked by hand, or gone
+        if held is None and record.written_within(visible_within()):
+            held = _as_written(ec2, record)  # just created: it may not show yet
         found = _gone(sweep, record) if held is None else _drifted(sweep, ec2, record, held)
     except Exception as exc:  # noqa: BLE001 - one session's failure must not hide the others
         reason = exc.reason if isinstance(exc, ProviderError) else f"{type(exc).__name__}: {exc}"
