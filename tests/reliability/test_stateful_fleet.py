@@ -63,7 +63,7 @@ from mirror_session.identity import (
     NUMBER_KEY,
     STACK_KEY,
 )
-from mirror_session.store import store_path
+from mirror_session.store import REMOVED, store_path
 from tests.figures import FIGURES
 from tests.reliability._fleet_model import (
     GROUP_TAGS,
@@ -734,7 +734,8 @@ class FleetAndSingles(RuleBasedStateMachine):
         assert duplicated == 0, per_interface
         assert shared == 0, numbers
         stored = self.world.ssm.get_parameters_by_path(Path=store_path())["Parameters"]
-        assert len(stored) == (self.fleet is not None), stored  # one record per live fleet
+        live = [p for p in stored if p["Value"] != REMOVED]  # a removed record is a tombstone
+        assert len(live) == (self.fleet is not None), stored  # one record per live fleet
 
     def check_single(self, logical: str, single: Single, session: Session) -> None:
         """Exactly as its stack resource made it: fleets never touch it."""
