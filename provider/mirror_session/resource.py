@@ -158,8 +158,11 @@ def _as_last_written(
 ) -> tuple[Interface, Session, SessionSpec]:
     """The session as the previous properties made it (a read may still show it as it was
     before: reads lag writes), and what to diff the new properties against: the previous
-    ones; or what EC2 holds, when that is already the new (a failed Update's rollback).
-    Still neither after the bound: changed outside the stack; diffed against the previous."""
+    ones; or what EC2 holds, when that is already the new and the previous never reached
+    EC2 (a failed Update's rollback: its record still holds the new). A read that shows the
+    new while the record holds the previous is stale (a rollback right after the Update it
+    undoes): diffed against the previous. Still neither after the bound: changed outside the
+    stack; diffed against the previous."""
     sid = str(held["TrafficMirrorSessionId"])
 
     def written(v: Interface) -> bool:
@@ -168,7 +171,20 @@ def _as_last_written(
 
     view = until(lambda: read(ec2, view.name), written, first=view)
     held = view.get(sid) or held
-    return view, held, old if differences(new, held) else held_as_spec(held, new)
+    if differences(new, held) or (old != new and _recorded_as(sid, old)):
+        return view, held, old
+    return view, held, held_as_spec(held, new)
+
+
+def _recorded_as(session_id: str, spec: SessionSpec) -> bool:
+    """Whether the session's record holds ``spec``: the last Create or Update that succeeded
+    wrote it (an unreadable store: not known, False)."""
+    try:
+        record = Store("sessions").get(session_id)
+    except ProviderError as exc:
+        _log.warning("record not read", extra={"session": session_id, "reason": exc.reason})
+        return False
+    return record is not None and parse_previous(record.properties) == spec
 
 
 def update(request: Request, connect: Connect) -> Outcome:

@@ -49,3 +49,16 @@ def test_an_update_just_made_is_not_reported_as_drift_of_its_old_values(
         _, found = swept(caplog)
     assert found == [], found  # a read may still show "before": no drift reported, no restore
     assert lagging.sessions()[0]["Description"] == "after"
+
+
+def test_a_rollback_right_after_an_update_puts_the_previous_values_back(
+    lagging: EmbeddedEc2, stack: CustomResource, fx: Fixtures
+) -> None:
+    """A stack that fails elsewhere rolls a successful Update back at once: a read may still
+    show the values from before the Update, which are the rollback's; EC2 must end with them."""
+    stack.create(props(fx, Description="before"))
+    lagging.wait_visible()
+    assert stack.update(props(fx, Description="after"))["Status"] == "SUCCESS"
+    rolled = stack.update(props(fx, Description="before"))  # within the lag of "after"
+    assert rolled["Status"] == "SUCCESS", rolled["Reason"]
+    assert lagging.sessions()[0]["Description"] == "before"

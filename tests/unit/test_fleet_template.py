@@ -139,7 +139,10 @@ def test_the_session_role_writes_exactly_the_records_its_code_keeps() -> None:
     used = set()
     for module in ("desired", "resource"):
         used |= set(
-            re.findall(r"store\.(put|remove|records)\(", (package / f"{module}.py").read_text())
+            re.findall(
+                r"[sS]tore(?:\(\"sessions\"\))?\.(put|remove|records|get)\(",
+                (package / f"{module}.py").read_text(),
+            )
         )
     tree = ast.parse((package / "store.py").read_text())
     calls = {
@@ -152,10 +155,11 @@ def test_the_session_role_writes_exactly_the_records_its_code_keeps() -> None:
         and node.value.attr == "ssm"
     }
     granted = {a for st in statements("ProviderRole") for a in actions(st) if a.startswith("ssm:")}
-    assert used == {"put", "remove"}
+    assert used == {"put", "remove", "get"}
     # Delete marks the record removed with a tombstone (PutParameter): never DeleteParameter,
-    # since SSM asks 30 s before a deleted name is created again.
-    assert granted == calls == {"ssm:PutParameter"}
+    # since SSM asks 30 s before a deleted name is created again. An Update reads the record
+    # (GetParameter) to tell a stale read from a rollback of an Update that never landed.
+    assert granted == calls == {"ssm:PutParameter", "ssm:GetParameter"}
 
 
 def test_the_alarms_watch_exactly_the_metrics_the_reconciler_emits() -> None:
