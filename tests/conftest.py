@@ -35,6 +35,7 @@ os.environ.setdefault("VISIBLE_WITHIN_SECONDS", "0")
 # Import the handler the way Lambda does (CodeUri on sys.path) before any test module
 # imports mirror_session, so unit and integration tests share one copy of the code.
 HANDLER = load_handler()
+FLEET_HANDLER = load_handler(function="FleetFunction")
 
 
 @pytest.fixture(scope="session")
@@ -78,6 +79,14 @@ def fx(ec2: EmbeddedEc2) -> Fixtures:
 @pytest.fixture
 def handler() -> Handler:
     return HANDLER
+
+
+@pytest.fixture
+def fleet(receiver: ResponseReceiver, ec2: EmbeddedEc2) -> CustomResource:
+    """One Custom::TrafficMirrorFleet resource (WebFleet) of one stack, on FleetFunction."""
+    return CustomResource(
+        FLEET_HANDLER, receiver, logical_id="WebFleet", resource_type="Custom::TrafficMirrorFleet"
+    )
 
 
 @pytest.fixture

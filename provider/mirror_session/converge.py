@@ -19,12 +19,12 @@ from mirror_session.ec2 import Ec2Gateway, TrafficMirrorSessionTypeDef
 from mirror_session.held import held_as_spec
 from mirror_session.identity import Owner, tags_of
 from mirror_session.plan import TagChanges, TagWrite, plan_update, tag_writes
-from mirror_session.schema import FIELDS_BY_NAME, SessionSpec
+from mirror_session.schema import FIELDS_BY_NAME, SessionSpec, Unknown
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2.type_defs import TagTypeDef
 
-__all__ = ["as_held", "converge", "put_back", "tag_changes"]
+__all__ = ["as_held", "as_last_written", "converge", "put_back", "tag_changes"]
 
 Session = TrafficMirrorSessionTypeDef
 #: The PacketLength EC2 reports for whole packets with an NLB target (the highest there is).
@@ -102,6 +102,39 @@ def as_held(session: Session, new: SessionSpec) -> SessionSpec:
     return SessionSpec(values, held.tags, held.tags_known)
 
 
+def as_last_written(held: SessionSpec, previous: SessionSpec, new: SessionSpec) -> SessionSpec:
+    """``held`` with each value and tag that ``previous`` (what the last write asked for)
+    sets otherwise than ``new`` as ``previous`` set it: a read may not show that write yet
+    (reads lag writes), and diffed against this, ``new`` is written back. A value
+    ``previous`` could not read (UNKNOWN), or its unreadable tags, leave what EC2 holds.
+
+    >>> held = SessionSpec({"Description": "before", "PacketLength": 100}, {"team": "a"})
+    >>> previous = SessionSpec({"Description": "after"}, {"team": "b"})
+    >>> new = SessionSpec({"Description": "before", "PacketLength": 100}, {"team": "a"})
+    >>> base = as_last_written(held, previous, new)
+    >>> dict(base.values), dict(base.tags)
+    ({'Description': 'after'}, {'team': 'b'})
+    """
+    values = dict(held.values)
+    for name in {*previous.values, *new.values}:
+        was = previous.values.get(name)
+        if isinstance(was, Unknown) or was == new.values.get(name):
+            continue
+        if was is None:
+            values.pop(name, None)
+        else:
+            values[name] = was
+    tags = dict(held.tags)
+    for key in {*previous.tags, *new.tags} if previous.tags_known else ():
+        if (had := previous.tags.get(key)) == new.tags.get(key):
+            continue
+        if had is None:
+            tags.pop(key, None)
+        else:
+            tags[key] = had
+    return SessionSpec(values, tags, held.tags_known)
+
+
 def put_back(
     ec2: Ec2Gateway,
     session: Session,
@@ -109,14 +142,19 @@ def put_back(
     owner: Owner,
     *,
     dry_run: bool = False,
+    previous: SessionSpec | None = None,
 ) -> Session:
     """Bring a held session back to ``new``, diffed against what EC2 holds (no write when
-    nothing differs; with ``dry_run`` the writes are only checked). A number to restore is
-    checked against the interface first."""
+    nothing differs; with ``dry_run`` the writes are only checked); with ``previous`` (what
+    the last write asked for: a fleet Update's previous settings), diffed against that where
+    it differs from ``new`` (:func:`as_last_written`). A number to restore is checked against
+    the interface first."""
     eni = str(session["NetworkInterfaceId"])
     number = new.values.get("SessionNumber")
     view = Interface(eni, [session])
     if number is not None and number != session.get("SessionNumber"):
         view = read(ec2, eni)  # another session may hold it now
     base = as_held(session, new)
+    if previous is not None:
+        base = as_last_written(base, previous, new)
     return converge(ec2, view, session, base=base, new=new, owner=owner, dry_run=dry_run)

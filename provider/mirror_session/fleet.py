@@ -60,6 +60,8 @@ SKIPPED_CODES: Final = frozenset(
     }
 )
 _PARAMS: Final = frozenset(f.name for f in SESSION_FIELDS)
+#: Set per interface by the pass, not declared by the fleet.
+_PER_INTERFACE: Final = frozenset({"NetworkInterfaceId", "VirtualNetworkId"})
 _log = logging.getLogger(__name__)
 
 
@@ -157,14 +159,36 @@ def _fleet_vni(fleet: Fleet, held: Collection[Session]) -> int | None:
     return found.most_common(1)[0][0] if found else None
 
 
+def _as_previous(spec: SessionSpec, previous: SessionSpec, *, zonal: bool) -> SessionSpec:
+    """One member session as the fleet's previous settings made it: ``spec`` with each
+    setting the fleet declares (not the interface, the shared VNI, nor a zonal target) as
+    ``previous`` declared it."""
+    values = dict(spec.values)
+    for name in _PARAMS - _PER_INTERFACE - ({"TrafficMirrorTargetId"} if zonal else set()):
+        if name in previous.values:
+            values[name] = previous.values[name]
+        else:
+            values.pop(name, None)
+    return SessionSpec(values, previous.tags, previous.tags_known)
+
+
 def _keep(
-    ec2: FleetGateway, fleet: Fleet, session: Session, vni: int | None, route: Route | None
+    ec2: FleetGateway,
+    fleet: Fleet,
+    session: Session,
+    vni: int | None,
+    route: Route | None,
+    *,
+    previous: SessionSpec | None = None,
 ) -> None:
     """Put one held session back to the fleet's settings and its interface's target (no
-    write when it already is; a moved target is one Modify)."""
+    write when it already is; a moved target is one Modify). With ``previous`` (an Update's
+    previous settings), a setting they declared otherwise is written even where a read
+    shows it as new: that read may be stale (a rollback right after the Update it undoes)."""
     eni = str(session["NetworkInterfaceId"])
     spec = fleet.session_spec(eni, vni, route.target if route else None)
-    put_back(ec2, session, spec, fleet.owner, dry_run=fleet.spec.dry_run)
+    last = _as_previous(spec, previous, zonal=route is not None) if previous else None
+    put_back(ec2, session, spec, fleet.owner, dry_run=fleet.spec.dry_run, previous=last)
 
 
 def _routes(ec2: FleetGateway, fleet: Fleet, wanted: list[str], tally: Tally) -> dict[str, Route]:
@@ -193,6 +217,7 @@ def sync(
     only: Collection[str] | None = None,
     budget: Budget = _unlimited,
     made: list[str] | None = None,
+    previous: SessionSpec | None = None,
 ) -> Tally:
     """Make the fleet true (``only``: just on these interfaces, removing nothing else).
 
@@ -200,7 +225,8 @@ def sync(
     :func:`~mirror_session.preflight.check_place`, the Modifies and tag calls by
     :func:`~mirror_session.converge.converge`); the counts say what would happen. ``made``
     collects the IDs of the sessions this pass creates (reads may not show them yet: a caller
-    that undoes the pass deletes them by ID)."""
+    that undoes the pass deletes them by ID). ``previous``: an Update's previous settings,
+    which the last pass wrote (see :func:`_keep`)."""
     wanted = ec2.interfaces(fleet.spec)
     if only is not None:
         wanted = [eni for eni in wanted if eni in only]
@@ -223,7 +249,7 @@ def sync(
         elif not extra:
             mine[eni] = session
     kept = {e: s for e, s in mine.items() if e in wanted}
-    gone = _keep_all(ec2, fleet, kept, tally, budget, routes=routes)
+    gone = _keep_all(ec2, fleet, kept, tally, budget, routes=routes, previous=previous)
     missing = [eni for eni in wanted if eni not in mine or _id(mine[eni]) in gone]
     _create_missing(
         ec2,
@@ -246,6 +272,7 @@ def _keep_all(
     budget: Budget,
     *,
     routes: Mapping[str, Route],
+    previous: SessionSpec | None = None,
 ) -> set[str]:
     """Put each held session back to the fleet's settings; the IDs found deleted meanwhile
     (a read still showed them: reads lag writes), whose interfaces are then mirrored anew."""
@@ -255,7 +282,7 @@ def _keep_all(
             tally.unfinished = True
             break
         try:
-            _keep(ec2, fleet, session, tally.vni, routes.get(eni))
+            _keep(ec2, fleet, session, tally.vni, routes.get(eni), previous=previous)
         except ProviderError as exc:
             if exc.code == NOT_FOUND:
                 gone.add(_id(session))

@@ -26,8 +26,9 @@ from mirror_session.identity import Owner, dry_run_id, is_dry_run_id
 from mirror_session.inventory import FleetGateway
 from mirror_session.placement import Placement
 from mirror_session.request import Outcome, Request
+from mirror_session.schema import SessionSpec
 from mirror_session.store import Record, Store
-from mirror_session.validation import InvalidProperties, parse
+from mirror_session.validation import InvalidProperties, parse, parse_previous
 
 __all__ = ["fleet_actions"]
 
@@ -79,10 +80,18 @@ def _apply(request: Request, connect: Connect, budget: Budget, store: Store) -> 
     ec2.zonal(spec)  # zonal targets: each zone learnt, two for one zone fail (kept for the pass)
     if spec.dry_run:
         return _check(request, fleet, ec2, budget)
+    previous = _previous(request, fleet)
     store.put(record)
     made: list[str] = []
     try:
-        tally = sync(ec2, fleet, generation=request.request_id, budget=budget, made=made)
+        tally = sync(
+            ec2,
+            fleet,
+            generation=request.request_id,
+            budget=budget,
+            made=made,
+            previous=previous,
+        )
     except Exception:
         if request.physical_resource_id != fleet.id:  # a new fleet (Create, replacement)
             # It answers FAILED, so no later Delete names it: undo it now, record included,
@@ -91,6 +100,15 @@ def _apply(request: Request, connect: Connect, budget: Budget, store: Store) -> 
             _forget(fleet, ec2, connect, store, also=made)
         raise
     return _report(fleet, tally, fleet.id)
+
+
+def _previous(request: Request, fleet: Fleet) -> SessionSpec | None:
+    """An Update's previous settings, when the last pass of this same fleet wrote them (not
+    a dry run's, nor a replaced fleet's); read leniently (unreadable values: UNKNOWN)."""
+    if request.request_type != "Update" or request.physical_resource_id != fleet.id:
+        return None
+    previous = parse_previous(request.old_resource_properties)
+    return None if previous.dry_run else previous
 
 
 def _forget(

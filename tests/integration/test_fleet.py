@@ -35,13 +35,6 @@ FLEET_HANDLER = load_handler(function="FleetFunction")
 RECONCILER = load_handler(function="ReconcilerFunction")
 
 
-@pytest.fixture
-def fleet(receiver: ResponseReceiver, ec2: EmbeddedEc2) -> CustomResource:
-    return CustomResource(
-        FLEET_HANDLER, receiver, logical_id="WebFleet", resource_type="Custom::TrafficMirrorFleet"
-    )
-
-
 def group(ec2: EmbeddedEc2, fx: Fixtures, size: int, name: str = GROUP) -> list[str]:
     """An Auto Scaling group of ``size``; its instances' primary interfaces, sorted."""
     return create_group(ec2, fx.subnet_id, size, name)

@@ -14,20 +14,12 @@ import json
 from typing import Any
 
 import boto3
-import pytest
 
 from local.harness.ec2sim import WRITE_ACTIONS, EmbeddedEc2, Fixtures
 from local.harness.events import CustomResource
 from local.harness.receiver import ResponseReceiver
 from tests.conftest import by_hand, iam_refusal
 from tests.integration.test_fleet import FLEET_HANDLER, by_interface, fleet_props, group, records
-
-
-@pytest.fixture
-def fleet(receiver: ResponseReceiver, ec2: EmbeddedEc2) -> CustomResource:
-    return CustomResource(
-        FLEET_HANDLER, receiver, logical_id="WebFleet", resource_type="Custom::TrafficMirrorFleet"
-    )
 
 
 def unchecked_writes(ec2: EmbeddedEc2) -> list[str]:

@@ -5,20 +5,10 @@ single sessions. Only the value an NLB target reports for whole packets (8500) i
 
 from __future__ import annotations
 
-import pytest
-
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.events import CustomResource
-from local.harness.receiver import ResponseReceiver
 from tests.conftest import by_hand
-from tests.integration.test_fleet import FLEET_HANDLER, fleet_props, group, sweep
-
-
-@pytest.fixture
-def fleet(receiver: ResponseReceiver, ec2: EmbeddedEc2) -> CustomResource:
-    return CustomResource(
-        FLEET_HANDLER, receiver, logical_id="WebFleet", resource_type="Custom::TrafficMirrorFleet"
-    )
+from tests.integration.test_fleet import fleet_props, group, sweep
 
 
 def test_a_packet_length_removed_from_the_fleet_is_removed_from_every_session(

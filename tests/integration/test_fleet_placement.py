@@ -11,22 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from local.harness.ec2sim import EmbeddedEc2
 from local.harness.events import CustomResource
 from local.harness.iam_policies import role_policies
 from local.harness.lambda_loader import ROOT, read_template
-from local.harness.receiver import ResponseReceiver
-from tests.integration.test_fleet import FLEET_HANDLER, sweep
+from tests.integration.test_fleet import sweep
 from tests.integration.test_placement import MEMBER, ROLE
-
-
-@pytest.fixture
-def fleet(receiver: ResponseReceiver, ec2: EmbeddedEc2) -> CustomResource:
-    return CustomResource(
-        FLEET_HANDLER, receiver, logical_id="WebFleet", resource_type="Custom::TrafficMirrorFleet"
-    )
 
 
 def member_role_grants() -> set[str]:

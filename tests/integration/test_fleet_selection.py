@@ -12,15 +12,7 @@ import pytest
 
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.events import CustomResource
-from local.harness.receiver import ResponseReceiver
-from tests.integration.test_fleet import FLEET_HANDLER, fleet_props, group, records
-
-
-@pytest.fixture
-def fleet(receiver: ResponseReceiver, ec2: EmbeddedEc2) -> CustomResource:
-    return CustomResource(
-        FLEET_HANDLER, receiver, logical_id="WebFleet", resource_type="Custom::TrafficMirrorFleet"
-    )
+from tests.integration.test_fleet import fleet_props, group, records
 
 
 def test_a_typo_in_the_group_name_fails_naming_it_where_it_looked_and_the_close_names(

@@ -29,20 +29,12 @@ from local.harness.fleets import (
     zones,
 )
 from local.harness.lambda_loader import LambdaContext, load_handler
-from local.harness.receiver import ResponseReceiver
 
 FLEET_HANDLER = load_handler(function="FleetFunction")
 RECONCILER = load_handler(function="ReconcilerFunction")
 MODIFY = "ModifyTrafficMirrorSession"
 #: The zone reads of a pass over a fleet of interface targets, whatever its size.
 ZONE_READS = ("DescribeTrafficMirrorTargets", "DescribeAvailabilityZones")
-
-
-@pytest.fixture
-def fleet(receiver: ResponseReceiver, ec2: EmbeddedEc2) -> CustomResource:
-    return CustomResource(
-        FLEET_HANDLER, receiver, logical_id="WebFleet", resource_type="Custom::TrafficMirrorFleet"
-    )
 
 
 @pytest.fixture

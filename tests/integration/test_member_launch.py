@@ -21,8 +21,7 @@ from local.harness.ec2sim import EmbeddedEc2
 from local.harness.events import REGION, CustomResource
 from local.harness.fleets import bridge, running_event
 from local.harness.lambda_loader import ROOT, LambdaContext, read_template
-from local.harness.receiver import ResponseReceiver
-from tests.integration.test_fleet import FLEET_HANDLER, RECONCILER
+from tests.integration.test_fleet import RECONCILER
 from tests.integration.test_placement import MEMBER, ROLE
 
 #: Another member account: its events reach the same bus, but no fleet is placed there.
@@ -97,13 +96,6 @@ def member_event(kind: str, instance: str, account: str = MEMBER) -> dict[str, A
     event["region"] = REGION
     event["resources"] = [f"arn:aws:ec2:{REGION}:{account}:instance/{instance}"]
     return event
-
-
-@pytest.fixture
-def fleet(receiver: ResponseReceiver, ec2: EmbeddedEc2) -> CustomResource:
-    return CustomResource(
-        FLEET_HANDLER, receiver, logical_id="WebFleet", resource_type="Custom::TrafficMirrorFleet"
-    )
 
 
 def launch(ec2: EmbeddedEc2, subnet: str, count: int = 1) -> list[tuple[str, str]]:

@@ -12,7 +12,6 @@ from local.harness.events import CustomResource
 from mirror_session.store import REMOVED, Store, store_path
 from tests.conftest import props
 from tests.integration.test_fleet import fleet_props, group, records, sweep
-from tests.integration.test_fleet_selection import fleet  # noqa: F401 - the fixture
 
 
 def values(ec2: EmbeddedEc2, kind: str) -> dict[str, str]:
@@ -24,7 +23,7 @@ def values(ec2: EmbeddedEc2, kind: str) -> dict[str, str]:
 def test_a_fleet_deleted_and_declared_again_at_once_never_deletes_its_parameter(
     ec2: EmbeddedEc2,
     fx: Fixtures,
-    fleet: CustomResource,  # noqa: F811
+    fleet: CustomResource,
 ) -> None:
     group(ec2, fx, 2)
     first = fleet.create(fleet_props(fx))
@@ -70,7 +69,7 @@ def test_pruning_deletes_old_tombstones_and_keeps_a_record_written_since(
 def test_pruning_keeps_a_tombstone_written_over_since_it_was_read(
     ec2: EmbeddedEc2,
     fx: Fixtures,
-    fleet: CustomResource,  # noqa: F811
+    fleet: CustomResource,
 ) -> None:
     group(ec2, fx, 1)
     fleet.create(fleet_props(fx))

@@ -41,13 +41,6 @@ def reconcilers(embedded: EmbeddedEc2, receiver: ResponseReceiver) -> Iterator[L
         yield envs
 
 
-@pytest.fixture
-def fleet(receiver: ResponseReceiver, ec2: EmbeddedEc2) -> CustomResource:
-    return CustomResource(
-        FLEET_HANDLER, receiver, logical_id="WebFleet", resource_type="Custom::TrafficMirrorFleet"
-    )
-
-
 def a_new_instance_unmirrored(ec2: EmbeddedEc2, fx: Fixtures, fleet: CustomResource) -> str:
     """A fleet of one instance, then a second launched (its event not yet delivered)."""
     (first,) = group(ec2, fx, 1)
