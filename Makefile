@@ -150,7 +150,7 @@ build-ProviderFunction build-FleetFunction build-ReconcilerFunction:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
 		$(LAMBDA_PLATFORM) --target "$(ARTIFACTS_DIR)" -r $(ROOT)provider/requirements.txt
 	cp -R $(ROOT)provider/app.py $(ROOT)provider/fleet_app.py $(ROOT)provider/reconciler_app.py \
-		$(ROOT)provider/mirror_session "$(ARTIFACTS_DIR)/"
+		$(ROOT)provider/traffic_mirror "$(ARTIFACTS_DIR)/"
 	find "$(ARTIFACTS_DIR)" -name __pycache__ -prune -exec rm -rf {} +
 
 # Speed, EC2 calls, memory and package size against the floor (bare boto3, same endpoint).

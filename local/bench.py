@@ -50,7 +50,7 @@ import sys, time
 t0 = time.perf_counter()
 sys.path.insert(0, {code_dir!r})
 import {module}
-from mirror_session.ec2 import ec2_client
+from traffic_mirror.aws.ec2 import ec2_client
 ec2_client()
 print(time.perf_counter() - t0)
 """
@@ -400,7 +400,7 @@ def package() -> dict[str, Any]:
 
 
 #: The provider waits this long after each Create before reading the interface again for
-#: rivals (SETTLE_SECONDS, mirror_session.allocation): a fixed sleep, not work. The timings
+#: rivals (SETTLE_SECONDS, traffic_mirror.sessions.allocation): a fixed sleep, not work. The timings
 #: below leave it out, so they compare work with work; the report states it on its own row.
 SETTLE_WAIT_S = 1.0
 

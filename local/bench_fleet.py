@@ -165,7 +165,7 @@ class Bench:
         pages = ssm.get_paginator("get_parameters_by_path").paginate(
             Path="/traffic-mirror-provider", Recursive=True
         )
-        from mirror_session.store import REMOVED  # noqa: PLC0415 - loaded with the handlers
+        from traffic_mirror.aws.store import REMOVED  # noqa: PLC0415 - loaded with the handlers
 
         return sum(p["Value"] != REMOVED for page in pages for p in page["Parameters"])
 

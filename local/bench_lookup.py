@@ -70,8 +70,8 @@ if TYPE_CHECKING:
 
     from mypy_boto3_ec2 import EC2Client
 
-    from mirror_session.identity import Owner
-    from mirror_session.inventory import FleetGateway
+    from traffic_mirror.fleets.gateway import FleetGateway
+    from traffic_mirror.ownership import Owner
 else:
     EC2Client = Any
 
@@ -405,7 +405,8 @@ def run(ec2: EmbeddedEc2) -> tuple[dict[str, Any], list[str]]:
     """Every lookup row, at each size on a fresh embedded EC2 state; results and problems."""
     with contextlib.redirect_stdout(io.StringIO()):
         load_handler(function="ReconcilerFunction")  # CodeUri on sys.path, as Lambda has it
-    from mirror_session import identity, inventory  # noqa: PLC0415 - on sys.path only now
+    from traffic_mirror import ownership as identity  # noqa: PLC0415 - on sys.path only now
+    from traffic_mirror.fleets import gateway as inventory  # noqa: PLC0415
 
     problems: list[str] = []
     sizes: list[dict[str, Any]] = []

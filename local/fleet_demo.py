@@ -117,7 +117,7 @@ class FleetDemo:
         """The fleets' properties in the provider's store (SSM, its own path)."""
         ssm = boto3.client("ssm", region_name=self.ec2.region, endpoint_url=self.ec2.endpoint)
         pages = ssm.get_paginator("get_parameters_by_path").paginate(Path=STORE, Recursive=True)
-        from mirror_session.store import REMOVED  # noqa: PLC0415 - loaded with the handlers
+        from traffic_mirror.aws.store import REMOVED  # noqa: PLC0415 - loaded with the handlers
 
         values = [p["Value"] for page in pages for p in page["Parameters"]]
         return [json.loads(v)["properties"] for v in values if v != REMOVED]  # no tombstones

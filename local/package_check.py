@@ -15,7 +15,7 @@ from pathlib import Path
 
 from local.harness.lambda_loader import handler_location
 
-REQUIRED = ("app.py", "mirror_session", "crhelper", "aws_lambda_powertools", "aws_xray_sdk")
+REQUIRED = ("app.py", "traffic_mirror", "crhelper", "aws_lambda_powertools", "aws_xray_sdk")
 FORBIDDEN = ("tests", "local", "moto", "boto3", "botocore", "pytest", "hypothesis", "events")
 
 

@@ -18,12 +18,12 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from app import NAMESPACE, logger
-from mirror_session.audit import Audit
-from mirror_session.drift import KINDS, SHARED
-from mirror_session.identity import managed_by
-from mirror_session.reconcile import launched, sweep, watch
-from mirror_session.store import Store
+from traffic_mirror.aws.store import Store
+from traffic_mirror.fleets.reconcile import launched, sweep
+from traffic_mirror.ownership import managed_by
+from traffic_mirror.watch.audit import Audit, watch
+from traffic_mirror.watch.drift import KINDS, SHARED
+from traffic_mirror.wiring import NAMESPACE, logger, remaining
 
 STATE_CHANGE = ("aws.ec2", "EC2 Instance State-change Notification")
 LAUNCH_SUCCESSFUL = ("aws.autoscaling", "EC2 Instance Launch Successful")
@@ -69,9 +69,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         # The generation of any session made now: the sweep's time (a redelivery reuses it).
         generation = str(event.get("time") or time.time())
 
-        def remaining() -> float:
-            return float(context.get_remaining_time_in_millis()) / 1000.0
-
         # The audit first: reads, bounded, and its metrics must go out whatever the fleets do.
         try:
             found = watch(Store("sessions"))
@@ -80,7 +77,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             found = Audit(errors=[str(exc)])
         fleets: dict[str, Any] = {}
         try:
-            fleets = sweep(Store(), generation, remaining)
+            fleets = sweep(Store(), generation, remaining(context))
         except Exception as exc:  # noqa: BLE001 - the fleets' store unreadable, say
             logger.exception("fleets not swept")
             found.errors.append(f"fleets not swept: {exc}")

@@ -33,7 +33,7 @@ os.environ.setdefault("SETTLE_SECONDS", "0")
 os.environ.setdefault("VISIBLE_WITHIN_SECONDS", "0")
 
 # Import the handler the way Lambda does (CodeUri on sys.path) before any test module
-# imports mirror_session, so unit and integration tests share one copy of the code.
+# imports traffic_mirror, so unit and integration tests share one copy of the code.
 HANDLER = load_handler()
 FLEET_HANDLER = load_handler(function="FleetFunction")
 
@@ -169,9 +169,9 @@ def no_secrets_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[io.StringIO
     for chatty in ("botocore", "urllib3", "hypothesis"):  # never see the URL; slow at DEBUG
         caplog.set_level(logging.INFO, logger=chatty)
     service = logging.getLogger("traffic-mirror-provider")
-    # The provider's modules log through "mirror_session", which Powertools gives the same
+    # The provider's modules log through "traffic_mirror", which Powertools gives the same
     # handler and stops from propagating: tap it too, or its lines would go unchecked.
-    package = logging.getLogger("mirror_session")
+    package = logging.getLogger("traffic_mirror")
     buffer = io.StringIO()
     tap = logging.StreamHandler(buffer)
     tap.setFormatter(service.handlers[0].formatter)

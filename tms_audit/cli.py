@@ -1,7 +1,7 @@
 """``tms-audit``: drifted and orphaned traffic mirror sessions of one provider, in one account
 and region, as a table or JSON; exits 1 when there is any finding (usable in a pipeline).
 
-It runs the reconciler's own audit (:func:`mirror_session.reconcile.watch`) read-only: it
+It runs the reconciler's own audit (:func:`traffic_mirror.fleets.reconcile.watch`) read-only: it
 never restores and never drops a record. ``--delete-orphans`` deletes the orphans it lists
 (those in the account and region it runs in), after a confirmation (or ``--yes``); drifted
 sessions are never touched here.
@@ -32,19 +32,18 @@ from typing import Any, TextIO
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
-from mirror_session.audit import Audit
-from mirror_session.drift import Finding
-from mirror_session.ec2 import Ec2Gateway, ec2_client
-from mirror_session.errors import ProviderError, error_code
-from mirror_session.placement import Placement
-from mirror_session.reconcile import watch
-from mirror_session.store import Store
+from traffic_mirror.aws.connect import Placement
+from traffic_mirror.aws.ec2 import Ec2Gateway, ec2_client
+from traffic_mirror.aws.store import Store
+from traffic_mirror.errors import ProviderError, error_code
+from traffic_mirror.watch.audit import Audit, watch
+from traffic_mirror.watch.drift import Finding
 
 __all__ = ["main"]
 
 COLUMNS = ("kind", "session", "owner", "field", "expected", "actual", "detail")
 NATIVE = "AWS::EC2::TrafficMirrorSession"
-ADOPTABLE_TAG = "traffic-mirror:adoptable"  # mirror_session.adoption.ADOPTABLE_KEY
+ADOPTABLE_TAG = "traffic-mirror:adoptable"  # traffic_mirror.sessions.adoption.ADOPTABLE_KEY
 EPILOG = """\
 exit status:
   0  nothing found (with --adoptable: the stack's sessions were printed)
@@ -241,7 +240,7 @@ def _run(args: argparse.Namespace, out: TextIO, ask: Callable[[str], str]) -> in
         return 2
     if args.adoptable:
         return _adoptable(args.adoptable, args.provider_stack, region, out)
-    package = logging.getLogger("mirror_session")
+    package = logging.getLogger("traffic_mirror")
     level = package.level
     package.setLevel(logging.ERROR)  # the findings go to the table, not to a log
     try:

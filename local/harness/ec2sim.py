@@ -867,7 +867,7 @@ class EmbeddedEc2:
             AWS_DEFAULT_REGION=self.region,
             AWS_REGION=self.region,
         )
-        # How long the provider waits for its writes to show (mirror_session.consistency):
+        # How long the provider waits for its writes to show (traffic_mirror.aws.consistency):
         # unless a suite says, what this EC2's reads really lag by, plus a second; with no
         # lag, 0 (the production 20 s would only delay the demo's sweep judging the writes).
         lag = self.read_lag

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from local.aws.backend import TAG_KEY, Backend, Network, service_token
-from mirror_session.identity import MANAGED_BY_KEY
+from traffic_mirror.ownership import MANAGED_BY_KEY
 
 Props = dict[str, Any]
 #: The tag keys the provider adds to its sessions (not the user's).

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from local.aws.backend import Backend, eventually, sessions_on
-from mirror_session.adoption import ADOPTABLE_KEY
 from tests.aws.templates import basic, session, suite_tags, template
+from traffic_mirror.sessions.adoption import ADOPTABLE_KEY
 
 RETAIN = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
 #: A stack needs one resource while the session is in none of its resources (step 3).

@@ -11,9 +11,9 @@ from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.events import CustomResource
 from local.harness.lambda_loader import ROOT, Handler
 from local.harness.receiver import ResponseReceiver
-from mirror_session.adoption import ADOPTABLE_KEY as ADOPTABLE
-from mirror_session.identity import LOGICAL_KEY, MANAGED_BY_KEY, NUMBER_KEY, STACK_KEY
 from tests.conftest import props
+from traffic_mirror.ownership import LOGICAL_KEY, MANAGED_BY_KEY, NUMBER_KEY, STACK_KEY
+from traffic_mirror.sessions.adoption import ADOPTABLE_KEY as ADOPTABLE
 
 
 def native_session(

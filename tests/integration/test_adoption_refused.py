@@ -8,9 +8,9 @@ from botocore.exceptions import ClientError
 
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.events import CustomResource
-from mirror_session.errors import ADOPTION_ADVICE, MAX_REASON, explain
 from tests.conftest import iam_refusal
 from tests.integration.test_adoption import declared, native_session
+from traffic_mirror.errors import ADOPTION_ADVICE, MAX_REASON, explain
 
 
 @pytest.mark.parametrize("dry_run", [False, True])

@@ -14,9 +14,9 @@ from botocore.stub import Stubber
 
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.events import CustomResource
-from mirror_session.ec2 import Ec2Gateway
-from mirror_session.plan import first_free_number
 from tests.conftest import props
+from traffic_mirror.aws.ec2 import Ec2Gateway
+from traffic_mirror.sessions.plan import first_free_number
 
 
 def place(ec2: EmbeddedEc2, fx: Fixtures, numbers: list[int]) -> list[str]:

@@ -31,7 +31,7 @@ def provider_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     command's own process may; all three are put back after each test."""
     monkeypatch.setenv("MANAGED_BY", "traffic-mirror-provider")
     monkeypatch.setenv("AWS_DEFAULT_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
-    package = logging.getLogger("mirror_session")
+    package = logging.getLogger("traffic_mirror")
     level = package.level
     yield
     package.setLevel(level)

@@ -11,7 +11,7 @@ import pytest
 
 from local import bench_lookup
 from local.harness.ec2sim import EmbeddedEc2
-from mirror_session import inventory
+from traffic_mirror.fleets import gateway as inventory
 
 BY_TAGS = "DescribeTags + by ID"
 

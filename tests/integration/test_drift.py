@@ -20,10 +20,10 @@ from local.harness.events import CustomResource
 from local.harness.lambda_loader import Handler
 from local.harness.receiver import ResponseReceiver
 from local.harness.stacks import STACKS
-from mirror_session.errors import ProviderError
-from mirror_session.store import REMOVED, ssm_client
 from tests.conftest import by_hand, props
 from tests.integration.test_fleet import FLEET_HANDLER, RECONCILER, fleet_props, group, sweep
+from traffic_mirror.aws.store import REMOVED, ssm_client
+from traffic_mirror.errors import ProviderError
 
 SESSIONS_PATH = "/traffic-mirror-provider/traffic-mirror-provider/sessions"
 WRITES = {"ModifyTrafficMirrorSession", "CreateTags", "DeleteTags", "CreateTrafficMirrorSession"}
@@ -47,7 +47,7 @@ def findings(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
     return [
         {k: getattr(r, k) for k in (*keys, "detail", "where")}
         for r in caplog.records
-        if r.name == "mirror_session.audit" and r.getMessage().startswith("session ")
+        if r.name == "traffic_mirror.watch.audit" and r.getMessage().startswith("session ")
     ]
 
 
@@ -344,9 +344,9 @@ def test_a_session_whose_record_outgrows_the_store_works_and_is_logged_as_not_wa
         answer = stack.create(props(fx, Tags=tags))
     assert answer["Status"] == "SUCCESS", answer["Reason"]
     assert recorded(ec2) == {}
-    assert [r.getMessage() for r in caplog.records if r.name == "mirror_session.desired"] == [
-        "session not watched for drift"
-    ]
+    assert [
+        r.getMessage() for r in caplog.records if r.name == "traffic_mirror.sessions.resource"
+    ] == ["session not watched for drift"]
 
 
 def test_a_record_over_the_standard_tiers_4_kb_is_kept_whole_with_intelligent_tiering(
@@ -426,9 +426,9 @@ def test_a_delete_succeeds_when_ssm_cannot_be_reached_and_the_record_is_left_to_
     assert ec2.sessions() == []
     assert len(tries) > 1  # retried by botocore, every try refused
     assert sid in recorded(ec2)  # left for the sweep, which drops unclaimed records
-    assert [r.getMessage() for r in caplog.records if r.name == "mirror_session.resource"] == [
-        "record not removed"
-    ]
+    assert [
+        r.getMessage() for r in caplog.records if r.name == "traffic_mirror.sessions.resource"
+    ] == ["record not removed"]
 
 
 def test_fleet_records_are_written_with_intelligent_tiering_not_an_explicit_standard(

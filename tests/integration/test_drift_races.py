@@ -17,16 +17,16 @@ from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.events import CustomResource
 from local.harness.receiver import ResponseReceiver
 from local.harness.stacks import STACKS
-from mirror_session.audit import audit
-from mirror_session.claims import Claims
-from mirror_session.inventory import FleetGateway
-from mirror_session.placement import Placement
-from mirror_session.reconcile import _connect
-from mirror_session.store import Record, Store
 from tests.conftest import by_hand, props
 from tests.integration.test_adoption import declared, native_session
 from tests.integration.test_drift import recorded, swept
 from tms_audit.cli import main as tms_audit
+from traffic_mirror.aws.connect import Placement
+from traffic_mirror.aws.store import Record, Store
+from traffic_mirror.fleets.gateway import FleetGateway
+from traffic_mirror.fleets.reconcile import connector_for
+from traffic_mirror.watch.audit import audit
+from traffic_mirror.watch.stack_claims import Claims
 
 MEMBER = "111111111111"
 ROLE = f"arn:aws:iam::{MEMBER}:role/TrafficMirrorSessions"
@@ -34,7 +34,7 @@ ROLE = f"arn:aws:iam::{MEMBER}:role/TrafficMirrorSessions"
 
 @pytest.fixture(autouse=True)
 def quiet_logger_restored() -> Iterator[None]:
-    package = logging.getLogger("mirror_session")
+    package = logging.getLogger("traffic_mirror")
     level = package.level
     yield
     package.setLevel(level)
@@ -51,7 +51,7 @@ def test_an_update_landing_between_the_sweeps_reads_is_not_reverted(
     mark = len(ec2.calls)
     found = audit(
         before_update,
-        lambda placement, record: FleetGateway.of(_connect(record)(placement)),
+        lambda placement, record: FleetGateway.of(connector_for(record)(placement)),
         Claims(),
         restore=True,
         reread=store.get,
@@ -204,7 +204,7 @@ def test_a_replacement_in_a_later_placement_mid_sweep_is_not_called_an_orphan(
                 props(regional_fx, Region="eu-west-1", NetworkInterfaceId=regional_fx.sources[1])
             )
             STACKS.set_stack_status(stack.stack_id, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
-        return FleetGateway.of(_connect(record)(placement))
+        return FleetGateway.of(connector_for(record)(placement))
 
     store = Store("sessions")
     found = audit(records, gateways, Claims(), restore=False, reread=store.get)

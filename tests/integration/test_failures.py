@@ -15,9 +15,9 @@ from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.events import CustomResource
 from local.harness.lambda_loader import Handler, LambdaContext
 from local.harness.receiver import ResponseReceiver
-from mirror_session.errors import ADVICE, MAX_REASON
-from mirror_session.schema import MAX_USER_TAGS
 from tests.conftest import iam_refusal, props
+from traffic_mirror.errors import ADVICE, MAX_REASON
+from traffic_mirror.sessions.schema import MAX_USER_TAGS
 
 
 def assert_failed_create(response: dict[str, Any], *fragments: str) -> None:

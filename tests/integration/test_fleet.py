@@ -6,6 +6,7 @@ handler with real EventBridge events."""
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 import uuid
@@ -28,8 +29,8 @@ from local.harness.fleets import (
 )
 from local.harness.lambda_loader import Handler, LambdaContext, load_handler
 from local.harness.receiver import ResponseReceiver
-from mirror_session.store import REMOVED
 from tests.conftest import by_hand
+from traffic_mirror.aws.store import REMOVED
 
 FLEET_HANDLER = load_handler(function="FleetFunction")
 RECONCILER = load_handler(function="ReconcilerFunction")
@@ -299,7 +300,8 @@ def test_a_single_session_on_a_fleet_interface_takes_another_number(
 
 
 def test_a_fleet_handler_is_what_the_template_names(handler: Handler) -> None:
-    assert FLEET_HANDLER.__module__ == "fleet_app" and RECONCILER.__module__ == "reconciler_app"
+    assert FLEET_HANDLER is sys.modules["fleet_app"].handler
+    assert RECONCILER is sys.modules["reconciler_app"].handler
     assert handler is not FLEET_HANDLER
 
 

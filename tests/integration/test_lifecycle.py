@@ -11,9 +11,9 @@ import pytest
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.events import CustomResource
 from local.harness.lambda_loader import LambdaContext
-from mirror_session.identity import client_token
-from mirror_session.request import Request
 from tests.conftest import by_hand, props
+from traffic_mirror.cloudformation.request import Request
+from traffic_mirror.ownership import client_token
 
 ATTRS = {
     "Id",

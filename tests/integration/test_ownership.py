@@ -13,10 +13,10 @@ from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.events import CustomResource
 from local.harness.lambda_loader import Handler
 from local.harness.receiver import ResponseReceiver
-from mirror_session.identity import LOGICAL_KEY, MANAGED_BY_KEY, NUMBER_KEY, STACK_KEY
-from mirror_session.plan import EC2_MAX_TAGS, TagChanges, tag_writes
-from mirror_session.schema import MAX_USER_TAGS, RESERVED_TAGS
 from tests.conftest import by_hand, props
+from traffic_mirror.ownership import LOGICAL_KEY, MANAGED_BY_KEY, NUMBER_KEY, STACK_KEY
+from traffic_mirror.sessions.plan import EC2_MAX_TAGS, TagChanges, tag_writes
+from traffic_mirror.sessions.schema import MAX_USER_TAGS, RESERVED_TAGS
 
 
 def tags_of(session: dict[str, Any]) -> dict[str, str]:

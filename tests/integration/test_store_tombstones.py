@@ -9,9 +9,9 @@ import boto3
 
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.events import CustomResource
-from mirror_session.store import REMOVED, Store, store_path
 from tests.conftest import props
 from tests.integration.test_fleet import fleet_props, group, records, sweep
+from traffic_mirror.aws.store import REMOVED, Store, store_path
 
 
 def values(ec2: EmbeddedEc2, kind: str) -> dict[str, str]:

@@ -34,8 +34,8 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_wheel_holds_the_command_and_the_provider_code_it_runs(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "tms_audit/cli.py" in names
-    provider = {p.name for p in (ROOT / "provider" / "mirror_session").glob("*.py")}
-    assert provider <= {Path(n).name for n in names if n.startswith("mirror_session/")}
+    provider = {p.name for p in (ROOT / "provider" / "traffic_mirror").glob("*.py")}
+    assert provider <= {Path(n).name for n in names if n.startswith("traffic_mirror/")}
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     scripts = zipfile.ZipFile(wheel).read(entry).decode()
     assert "tms-audit = tms_audit.cli:main" in scripts
@@ -59,7 +59,7 @@ def test_the_installed_command_runs_with_boto3_alone(wheel: Path, tmp_path: Path
         import sys
         sys.path.insert(0, {str(site)!r})
         allowed = set(sys.stdlib_module_names) | set({sorted(BOTO3)!r}) | {{
-            "tms_audit", "mirror_session", "_distutils_hack"}}
+            "tms_audit", "traffic_mirror", "_distutils_hack"}}
 
         class Refuse:
             def find_spec(self, name, path=None, target=None):
@@ -68,9 +68,9 @@ def test_the_installed_command_runs_with_boto3_alone(wheel: Path, tmp_path: Path
                 return None
 
         sys.meta_path.insert(0, Refuse())
-        import tms_audit.cli, mirror_session
+        import tms_audit.cli, traffic_mirror
         assert tms_audit.cli.__file__.startswith({str(site)!r}), tms_audit.cli.__file__
-        assert mirror_session.__file__.startswith({str(site)!r}), mirror_session.__file__
+        assert traffic_mirror.__file__.startswith({str(site)!r}), traffic_mirror.__file__
         sys.argv = ["tms-audit", "--help"]
         tms_audit.cli.main()
         """

@@ -23,7 +23,8 @@ def test_tracing_switch_imports_xray_only_when_on(disabled: str, traced: bool) -
     module = spec.rpartition(".")[0]
     probe = (
         f"import sys; sys.path.insert(0, {str(code_dir)!r}); import {module}; "
-        f"print({module}.TRACING, 'aws_xray_sdk' in sys.modules)"
+        "from traffic_mirror import wiring; "
+        "print(wiring.TRACING, 'aws_xray_sdk' in sys.modules)"
     )
     env = {**os.environ, "POWERTOOLS_TRACE_DISABLED": disabled, "AWS_REGION": "us-east-1"}
     done = subprocess.run(

@@ -25,11 +25,11 @@ from local.harness.events import CustomResource, new_stack_id
 from local.harness.fleets import GROUP, autoscaling, primaries, running_event, scheduled_event
 from local.harness.lambda_loader import LambdaContext
 from local.harness.receiver import ResponseReceiver
-from mirror_session.allocation import Interface, settle
-from mirror_session.ec2 import Ec2Gateway, ec2_client
-from mirror_session.identity import Owner
 from tests.integration.test_fleet import FLEET_HANDLER, fleet_props, group, sweep
 from tests.reliability._fleet_model import Clock
+from traffic_mirror.aws.ec2 import Ec2Gateway, ec2_client
+from traffic_mirror.ownership import Owner
+from traffic_mirror.sessions.allocation import Interface, settle
 
 SETTLE_S = "0.3"  # every party waits the same for rivals (SETTLE_SECONDS)
 

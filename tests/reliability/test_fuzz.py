@@ -18,9 +18,9 @@ from local.harness.ec2sim import WRITE_ACTIONS, EmbeddedEc2, Fixtures
 from local.harness.events import SERVICE_TOKEN, new_stack_id
 from local.harness.lambda_loader import Handler, LambdaContext
 from local.harness.receiver import ResponseReceiver
-from mirror_session.errors import MAX_REASON
-from mirror_session.schema import FIELDS
 from tests.figures import FIGURES
+from traffic_mirror.errors import MAX_REASON
+from traffic_mirror.sessions.schema import FIELDS
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "2000"))
 KNOWN = [f.name for f in FIELDS] + ["Tags", "ServiceToken", "ServiceTimeout", "OwnerId"]

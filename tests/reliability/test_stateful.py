@@ -39,7 +39,9 @@ from local.harness.events import event, new_stack_id, properties
 from local.harness.lambda_loader import Handler, LambdaContext
 from local.harness.receiver import ResponseReceiver
 from local.harness.stacks import STACKS
-from mirror_session.identity import (
+from tests.figures import FIGURES
+from traffic_mirror.aws.store import Store
+from traffic_mirror.ownership import (
     ALLOCATED,
     DECLARED,
     LOGICAL_KEY,
@@ -47,10 +49,8 @@ from mirror_session.identity import (
     NUMBER_KEY,
     STACK_KEY,
 )
-from mirror_session.reconcile import watch
-from mirror_session.schema import MAX_USER_TAGS
-from mirror_session.store import Store
-from tests.figures import FIGURES
+from traffic_mirror.sessions.schema import MAX_USER_TAGS
+from traffic_mirror.watch.audit import watch
 
 SEQUENCES = int(os.environ.get("STATEFUL_SEQUENCES", "30"))
 STEPS = int(os.environ.get("STATEFUL_STEPS", "20"))

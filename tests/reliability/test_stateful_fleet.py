@@ -55,15 +55,6 @@ from local.harness.events import event, new_stack_id
 from local.harness.fleets import running_event, scheduled_event
 from local.harness.lambda_loader import Handler, LambdaContext, load_handler
 from local.harness.receiver import ResponseReceiver
-from mirror_session.identity import (
-    ALLOCATED,
-    DECLARED,
-    LOGICAL_KEY,
-    MANAGED_BY_KEY,
-    NUMBER_KEY,
-    STACK_KEY,
-)
-from mirror_session.store import REMOVED, store_path
 from tests.figures import FIGURES
 from tests.reliability._fleet_model import (
     GROUP_TAGS,
@@ -81,6 +72,15 @@ from tests.reliability._fleet_model import (
     pick,
     selector_choices,
     single_specs,
+)
+from traffic_mirror.aws.store import REMOVED, store_path
+from traffic_mirror.ownership import (
+    ALLOCATED,
+    DECLARED,
+    LOGICAL_KEY,
+    MANAGED_BY_KEY,
+    NUMBER_KEY,
+    STACK_KEY,
 )
 
 SEQUENCES = int(os.environ.get("FLEET_SEQUENCES", "6"))

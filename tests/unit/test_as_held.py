@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from mirror_session.converge import as_held
-from mirror_session.plan import plan_update
-from mirror_session.validation import parse
+from traffic_mirror.sessions.converge import as_held
+from traffic_mirror.sessions.plan import plan_update
+from traffic_mirror.sessions.validation import parse
 
 DECLARED = {
     "NetworkInterfaceId": "eni-1",

@@ -11,8 +11,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from mirror_session.claims import GONE, UNSURE, Claims
-from mirror_session.identity import Owner
+from traffic_mirror.ownership import Owner
+from traffic_mirror.watch.stack_claims import GONE, UNSURE, Claims
 
 ACCOUNT = "123456789012"
 STACK = f"arn:aws:cloudformation:eu-west-1:{ACCOUNT}:stack/net/abc"

@@ -1,4 +1,5 @@
-"""The crhelper internals that mirror_session.crhelper_adapter relies on, checked one by one.
+"""The crhelper internals that traffic_mirror.cloudformation.crhelper_adapter relies on, checked
+one by one.
 
 The adapter overrides private methods and reads private attributes of crhelper's CfnResource
 (its docstring lists them and why). A crhelper upgrade that renames, removes or re-signs one
@@ -106,4 +107,4 @@ def test_the_adapter_is_the_only_module_that_imports_crhelper() -> None:
             for line in path.read_text().splitlines()
         )
     )
-    assert importers == ["mirror_session/crhelper_adapter.py"]
+    assert importers == ["traffic_mirror/cloudformation/crhelper_adapter.py"]

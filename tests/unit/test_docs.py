@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 
 from local.harness.lambda_loader import ROOT, read_template
-from mirror_session.errors import ADVICE
-from mirror_session.fleet import Tally
-from mirror_session.fleet_schema import FLEET
-from mirror_session.held import attributes
-from mirror_session.schema import FIELDS, IGNORED, Field, Update
+from traffic_mirror.errors import ADVICE
+from traffic_mirror.fleets.fleet import Tally
+from traffic_mirror.fleets.schema import FLEET
+from traffic_mirror.sessions.converge import attributes
+from traffic_mirror.sessions.schema import FIELDS, IGNORED, Field, Update
 
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"
@@ -39,7 +39,7 @@ ON_CHANGE = {
 }
 #: Properties every resource type accepts besides its schema's fields.
 EXTRA = {"Tags"} | IGNORED
-#: A fleet's dry run adds this attribute to Tally.data (mirror_session.fleet_resource._check).
+#: A fleet's dry run adds this attribute to Tally.data (traffic_mirror.fleets.resource._check).
 FLEET_DRY_RUN_ATTRIBUTE = "DryRun"
 
 _WORDS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen"
@@ -166,7 +166,7 @@ def test_fleet_attributes_are_those_the_code_returns() -> None:
 
 
 def test_the_fleets_dry_run_attribute_is_still_added_where_this_file_says() -> None:
-    source = (ROOT / "provider" / "mirror_session" / "fleet_resource.py").read_text()
+    source = (ROOT / "provider" / "traffic_mirror" / "fleets" / "resource.py").read_text()
     assert f'"{FLEET_DRY_RUN_ATTRIBUTE}": "true"' in source
 
 

@@ -8,9 +8,9 @@ import pkgutil
 
 import pytest
 
-import mirror_session
+import traffic_mirror
 
-MODULES = sorted(m.name for m in pkgutil.iter_modules(mirror_session.__path__, "mirror_session."))
+MODULES = sorted(m.name for m in pkgutil.iter_modules(traffic_mirror.__path__, "traffic_mirror."))
 
 
 @pytest.mark.parametrize("name", MODULES)

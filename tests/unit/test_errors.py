@@ -5,9 +5,9 @@ from __future__ import annotations
 import boto3
 from botocore.exceptions import ClientError, ReadTimeoutError
 
-from mirror_session.ec2 import Ec2Gateway
-from mirror_session.errors import ADVICE, MAX_REASON, explain, fit
-from mirror_session.held import attributes
+from traffic_mirror.aws.ec2 import Ec2Gateway
+from traffic_mirror.errors import ADVICE, MAX_REASON, explain, fit
+from traffic_mirror.sessions.converge import attributes
 
 
 def client_error(code: str, message: str = "the message") -> ClientError:

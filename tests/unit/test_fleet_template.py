@@ -135,16 +135,16 @@ def test_the_fleet_service_token_is_exported() -> None:
 
 def test_the_session_role_writes_exactly_the_records_its_code_keeps() -> None:
     """ProviderRole's SSM actions are the calls of the Store methods the session code uses."""
-    package = ROOT / "provider" / "mirror_session"
+    package = ROOT / "provider" / "traffic_mirror"
     used = set()
-    for module in ("desired", "resource"):
+    for module in ("sessions/resource",):
         used |= set(
             re.findall(
                 r"[sS]tore(?:\(\"sessions\"\))?\.(put|remove|records|get)\(",
                 (package / f"{module}.py").read_text(),
             )
         )
-    tree = ast.parse((package / "store.py").read_text())
+    tree = ast.parse((package / "aws" / "store.py").read_text())
     calls = {
         f"ssm:{''.join(w.capitalize() for w in node.attr.split('_'))}"
         for fn in ast.walk(tree)
@@ -166,7 +166,7 @@ def test_the_alarms_watch_exactly_the_metrics_the_reconciler_emits() -> None:
     """Names, namespace and dimensions as reconciler_app emits them (a typo would leave an
     alarm forever without data)."""
     code = (ROOT / "provider" / "reconciler_app.py").read_text()
-    from mirror_session.drift import KINDS  # noqa: PLC0415
+    from traffic_mirror.watch.drift import KINDS  # noqa: PLC0415
 
     assert '"DriftedSessions"' in code and '"OrphanedSessions"' in code
     assert '"SharedSessionNumbers"' in code

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from mirror_session.plan import Modify, TagChanges, create_params, first_free_number, plan_update
-from mirror_session.validation import parse, parse_previous
+from traffic_mirror.sessions.plan import (
+    Modify,
+    TagChanges,
+    create_params,
+    first_free_number,
+    plan_update,
+)
+from traffic_mirror.sessions.validation import parse, parse_previous
 
 BASE: dict[str, Any] = {
     "NetworkInterfaceId": "eni-1",

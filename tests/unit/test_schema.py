@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from mirror_session.schema import FIELDS, UNKNOWN
-from mirror_session.validation import InvalidProperties, parse, parse_previous
+from traffic_mirror.sessions.schema import FIELDS, UNKNOWN
+from traffic_mirror.sessions.validation import InvalidProperties, parse, parse_previous
 
 GOOD: dict[str, Any] = {
     "NetworkInterfaceId": "eni-0123",

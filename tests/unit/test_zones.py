@@ -1,4 +1,5 @@
-"""Zonal targets without EC2: the routing rules (mirror_session.zones), "TrafficMirrorTargetId
+"""Zonal targets without EC2: the routing rules (traffic_mirror.fleets.zones),
+"TrafficMirrorTargetId
 is required unless ZonalTrafficMirrorTargetIds names a target", and the zone reads against
 the answers EC2 and Elastic Load Balancing document, played with botocore's Stubber where moto
 lacks them (an interface's AvailabilityZoneId; a load balancer of another account)."""
@@ -12,10 +13,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from mirror_session.errors import ProviderError
-from mirror_session.fleet_schema import FLEET, ZONAL
-from mirror_session.validation import InvalidProperties, parse
-from mirror_session.zones import Route, Zonal, ZoneReads, plan_routes
+from traffic_mirror.errors import ProviderError
+from traffic_mirror.fleets.schema import FLEET, ZONAL
+from traffic_mirror.fleets.zones import Route, Zonal, ZoneReads, plan_routes
+from traffic_mirror.sessions.validation import InvalidProperties, parse
 
 NLB = (
     "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/collect/0123456789abcdef"
