@@ -19,6 +19,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from traffic_mirror.aws.store import Store
+from traffic_mirror.fleets.gateway import SessionsRead
 from traffic_mirror.fleets.reconcile import launched, sweep
 from traffic_mirror.ownership import managed_by
 from traffic_mirror.watch.audit import Audit, watch
@@ -70,14 +71,16 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         generation = str(event.get("time") or time.time())
 
         # The audit first: reads, bounded, and its metrics must go out whatever the fleets do.
+        # One read of every session per account and region, shared by the audit and fleets.
+        reads = SessionsRead()
         try:
-            found = watch(Store("sessions"))
+            found = watch(Store("sessions"), reads=reads)
         except Exception as exc:  # noqa: BLE001 - counted and alarmed, never a crash
             logger.exception("sessions not audited")
             found = Audit(errors=[str(exc)])
         fleets: dict[str, Any] = {}
         try:
-            fleets = sweep(Store(), generation, remaining(context))
+            fleets = sweep(Store(), generation, remaining(context), reads)
         except Exception as exc:  # noqa: BLE001 - the fleets' store unreadable, say
             logger.exception("fleets not swept")
             found.errors.append(f"fleets not swept: {exc}")

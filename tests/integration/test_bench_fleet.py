@@ -40,16 +40,17 @@ def test_the_fleet_rows_report_a_throttled_fleet_all_mirrored_and_swept_by_reads
     assert sum(create["ec2_calls"].values()) == 3 + 1 + 1 + 1 + 6 + 1 + create["throttled"]
     assert create["invocations"] == {"stack event": 1, "sweeps": 0}
     assert results["sweep"]["writes"] == 0
-    # The fleet's reads (instances, its sessions by tag, then by ID), and the same schedule's
-    # drift and orphan audit: every session, and CloudFormation about their stack (STS: this
-    # account, once per process).
-    assert set(results["sweep"]["ec2_calls_per_sweep"]) - {"GetCallerIdentity"} == {
+    # The fleet's instances, and the same schedule's drift and orphan audit: every session
+    # (read once, the fleet's found among them: no DescribeTags, no read by ID), and
+    # CloudFormation about their stack (STS: this account, once per process).
+    calls = results["sweep"]["ec2_calls_per_sweep"]
+    assert set(calls) - {"GetCallerIdentity"} == {
         "DescribeInstances",
-        "DescribeTags",
         "DescribeTrafficMirrorSessions",
         "DescribeStacks",
         "ListStackResources",
     }
+    assert calls["DescribeTrafficMirrorSessions"] == 1  # 6 sessions: one page
     assert ec2.sessions() == []  # both fleets deleted
 
 

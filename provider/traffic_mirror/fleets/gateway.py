@@ -24,7 +24,7 @@ has no ``tag:`` filter): the embedded EC2 refuses undocumented names, as EC2 may
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import ClientError
@@ -52,7 +52,14 @@ if TYPE_CHECKING:
 else:
     FilterTypeDef = InstanceTypeDef = dict
 
-__all__ = ["GROUP_TAG", "VALUES_PER_FILTER", "FleetGateway", "interfaces_of", "selects"]
+__all__ = [
+    "GROUP_TAG",
+    "VALUES_PER_FILTER",
+    "FleetGateway",
+    "SessionsRead",
+    "interfaces_of",
+    "selects",
+]
 
 GROUP_TAG: Final = "aws:autoscaling:groupName"
 #: Instances in these states have (or will have) interfaces worth mirroring.
@@ -103,6 +110,9 @@ class FleetGateway(ZoneReads):
         super().__init__(client, account, credentials)
         #: The instance type behind each interface read by :meth:`interfaces` (for Reasons).
         self.types: dict[str, str] = {}
+        #: Every session of this account and region as the sweep read them (see
+        #: :class:`SessionsRead`); None: :meth:`owned` reads the owner's own.
+        self.known: list[TrafficMirrorSessionTypeDef] | None = None
 
     @classmethod
     def of(cls, gateway: Ec2Gateway) -> FleetGateway:
@@ -245,7 +255,11 @@ class FleetGateway(ZoneReads):
         found by their tags (DescribeTags: ``resource-type``, ``key``, ``value``) and then
         read by ID (the ``traffic-mirror-session-id`` filter, :data:`VALUES_PER_FILTER` a call).
         ``make bench`` chose this over reading every session of the account: a fleet's few
-        reads do not grow with the account (figures in docs/performance.md)."""
+        reads do not grow with the account (figures in docs/performance.md). In a sweep,
+        which reads every session anyway (:class:`SessionsRead`), they are taken from
+        :attr:`known` instead."""
+        if self.known is not None:  # a sweep: among every session it read (no call)
+            return [s for s in self.known if owner.owns(s)]
         ids = self.tagged(STACK_KEY, owner.stack_id)
         return [s for s in self.by_ids(ids, f"of {owner.describe()}") if owner.owns(s)]
 
@@ -305,3 +319,21 @@ class FleetGateway(ZoneReads):
         """Every session carrying this provider's managed-by marker, found in :meth:`every`
         (the sweep reads every session anyway: it also looks for numbers shared with them)."""
         return [s for s in self.every() if tags_of(s).get(MANAGED_BY_KEY) == managed_by()]
+
+
+class SessionsRead:
+    """Every session of each placement, read once per sweep and shared by all who need it.
+
+    The sweep's audit reads every session of each account and region anyway (orphans,
+    numbers shared with sessions of others), and each fleet's sessions are among them: a
+    fleet swept with the same read needs neither DescribeTags nor reads by ID, so a sweep
+    of a healthy fleet reads its instances and nothing more of its own."""
+
+    def __init__(self) -> None:
+        self._read: dict[Hashable, list[TrafficMirrorSessionTypeDef]] = {}
+
+    def every(self, place: Hashable, ec2: FleetGateway) -> list[TrafficMirrorSessionTypeDef]:
+        """Every session ``ec2`` shows at ``place`` (a Placement), read the first time asked."""
+        if place not in self._read:
+            self._read[place] = ec2.every()
+        return self._read[place]

@@ -31,7 +31,7 @@ from traffic_mirror.aws.connect import Connector, Placement
 from traffic_mirror.aws.ec2 import Ec2Gateway
 from traffic_mirror.aws.store import Record, Store
 from traffic_mirror.fleets.fleet import Budget, Fleet, Tally, sync
-from traffic_mirror.fleets.gateway import FleetGateway, interfaces_of, selects
+from traffic_mirror.fleets.gateway import FleetGateway, SessionsRead, interfaces_of, selects
 from traffic_mirror.fleets.resource import held_by_successors, remove_all
 from traffic_mirror.fleets.schema import FLEET
 from traffic_mirror.sessions.schema import SessionSpec
@@ -86,10 +86,19 @@ def _each(
     return summary
 
 
-def sweep(store: Store, generation: str, budget: Budget = _unlimited) -> Summary:
-    """Every stored fleet made true; fleets being deleted finished and forgotten."""
+def sweep(
+    store: Store,
+    generation: str,
+    budget: Budget = _unlimited,
+    reads: SessionsRead | None = None,
+) -> Summary:
+    """Every stored fleet made true; fleets being deleted finished and forgotten. With
+    ``reads`` (the audit's, in the same sweep), each fleet's sessions are found among every
+    session of its placement as read once for all (no reads of its own)."""
 
     def work(record: Record, fleet: Fleet, ec2: FleetGateway) -> Tally:
+        if reads is not None:
+            ec2.known = reads.every(Placement.of(fleet.spec), ec2)
         if record.deleting:
             connect = connector_for(record)
             keep = held_by_successors(

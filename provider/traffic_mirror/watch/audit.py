@@ -48,7 +48,7 @@ from traffic_mirror.aws.consistency import until, visible_within
 from traffic_mirror.aws.ec2 import TrafficMirrorSessionTypeDef
 from traffic_mirror.aws.store import Record, Store
 from traffic_mirror.errors import ProviderError
-from traffic_mirror.fleets.gateway import FleetGateway
+from traffic_mirror.fleets.gateway import FleetGateway, SessionsRead
 from traffic_mirror.fleets.reconcile import connector_for
 from traffic_mirror.ownership import ALLOCATED, MANAGED_BY_KEY, managed_by, number_mode, tags_of
 from traffic_mirror.sessions.converge import put_back
@@ -264,15 +264,17 @@ def audit(
     drop: Callable[[str], None] | None = None,
     home: Placement | None = None,
     keep: Callable[[Record], None] | None = None,
+    reads: SessionsRead | None = None,
 ) -> Audit:
     """Drift of every recorded session, orphans and shared numbers in every placement; see
-    the module doc. ``keep`` rewrites a record (a session the sweep moved)."""
+    the module doc. ``keep`` rewrites a record (a session the sweep moved); ``reads`` shares
+    each placement's read of every session with the fleets swept after."""
     sweep = _Sweep(claims, reread, restore, drop, Audit(), keep)
     seen: set[str] = set()
     for placement, mine in _placements(records, home or Placement()).items():
         try:
             ec2 = gateways(placement, mine[0] if mine else None)
-            every = ec2.every()
+            every = reads.every(placement, ec2) if reads is not None else ec2.every()
             held = {str(s["TrafficMirrorSessionId"]): s for s in every if _ours(s)}
         except ProviderError as exc:
             _log.warning("placement not audited", extra={"reason": exc.reason})
@@ -298,10 +300,11 @@ def watch(
     *,
     restore: bool = True,
     home: Placement | None = None,
+    reads: SessionsRead | None = None,
 ) -> Audit:
     """Drift of every recorded single session, and orphans (also in ``home``: by default the
     function's own account and region); with ``restore``, sessions whose OnDrift is Restore
-    are put back and records no stack claims are dropped."""
+    are put back and records no stack claims are dropped. ``reads``: see :func:`audit`."""
 
     def gateways(placement: Placement, record: Record | None) -> FleetGateway:
         return FleetGateway.of(connector_for(record)(placement))
@@ -316,6 +319,7 @@ def watch(
         drop=drop,
         home=home or Placement(),
         keep=store.put if restore else None,
+        reads=reads,
     )
     if restore:
         store.prune()  # records removed an hour ago and more (see Store.remove)
