@@ -7,21 +7,21 @@ from __future__ import annotations
 import doctest
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 
+from traffic_mirror.aws.ec2 import TrafficMirrorSessionTypeDef as Session
 from traffic_mirror.ownership import ALLOCATED, DECLARED, NUMBER_KEY
 from traffic_mirror.sessions import allocation
 from traffic_mirror.sessions.allocation import Decision, Keep, Move, Yield, decide
 
-Session = dict[str, Any]
-
 
 def session(sid: str, number: int, mode: str | None = ALLOCATED) -> Session:
     """A session as a Describe shows it; ``mode`` None: no number tag (made by hand)."""
-    tags = [] if mode is None else [{"Key": NUMBER_KEY, "Value": mode}]
-    return {"TrafficMirrorSessionId": sid, "SessionNumber": number, "Tags": tags}
+    found = Session(TrafficMirrorSessionId=sid, SessionNumber=number, Tags=[])
+    if mode is not None:
+        found["Tags"] = [{"Key": NUMBER_KEY, "Value": mode}]
+    return found
 
 
 @dataclass(frozen=True)
