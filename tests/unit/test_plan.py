@@ -7,8 +7,9 @@ from typing import Any
 from traffic_mirror.sessions.plan import (
     Modify,
     TagChanges,
+    UpdatePlan,
     create_params,
-    first_free_number,
+    free_numbers,
     plan_update,
 )
 from traffic_mirror.sessions.validation import parse, parse_previous
@@ -30,11 +31,11 @@ def test_no_change_means_no_write() -> None:
         {**BASE, "Tags": [{"Key": "a", "Value": "1"}]},
         {**BASE, "Tags": [{"Key": "a", "Value": "1"}]},
     )
-    assert not p.writes and p.modify is None and p.tags is None
+    assert p == UpdatePlan()
 
 
 def test_number_given_as_int_or_string_is_the_same() -> None:
-    assert not plan({**BASE, "SessionNumber": 1}, BASE).writes
+    assert plan({**BASE, "SessionNumber": 1}, BASE) == UpdatePlan()
 
 
 def test_only_changed_fields_are_sent() -> None:
@@ -126,14 +127,14 @@ def test_moving_to_another_role_or_region_replaces() -> None:
 def test_external_id_dry_run_and_an_omitted_number_write_nothing() -> None:
     role = "arn:aws:iam::111111111111:role/TrafficMirrorSessions"
     old = {**BASE, "RoleArn": role, "ExternalId": "one"}
-    assert not plan(old, {**old, "ExternalId": "two"}).writes
-    assert not plan(BASE, {**BASE, "DryRun": "true"}).writes
+    assert plan(old, {**old, "ExternalId": "two"}) == UpdatePlan()
+    assert plan(BASE, {**BASE, "DryRun": "true"}) == UpdatePlan()
     omitted = {k: v for k, v in BASE.items() if k != "SessionNumber"}
-    assert not plan(omitted, omitted).writes
-    assert not plan(BASE, omitted).writes  # omitting a number later keeps it
+    assert plan(omitted, omitted) == UpdatePlan()
+    assert plan(BASE, omitted) == UpdatePlan()  # omitting a number later keeps it
 
 
-def test_first_free_number() -> None:
-    assert first_free_number([]) == 1
-    assert first_free_number([1, 2, 4]) == 3
-    assert first_free_number(range(1, 32767)) is None
+def test_free_numbers_are_the_lowest_unheld_from_1_and_none_when_all_are_held() -> None:
+    assert free_numbers([], 1) == [1]
+    assert free_numbers([1, 2, 4], 2) == [3, 5]
+    assert free_numbers(range(1, 32767)) == []

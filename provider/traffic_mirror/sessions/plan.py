@@ -33,7 +33,6 @@ __all__ = [
     "TagWrite",
     "UpdatePlan",
     "create_params",
-    "first_free_number",
     "free_numbers",
     "plan_update",
     "tag_writes",
@@ -76,11 +75,6 @@ class UpdatePlan:
     modify: Modify | None = None
     tags: TagChanges | None = None
 
-    @property
-    def writes(self) -> bool:
-        """True when the plan changes anything in EC2."""
-        return bool(self.replace_because or self.modify or self.tags)
-
 
 def create_params(spec: SessionSpec) -> dict[str, Value]:
     """The CreateTrafficMirrorSession parameters for a spec (tags and token excluded)."""
@@ -89,16 +83,6 @@ def create_params(spec: SessionSpec) -> dict[str, Value]:
         for f in FIELDS
         if f.sent_to_ec2 and spec.values.get(f.name, UNKNOWN) is not UNKNOWN
     }
-
-
-def first_free_number(used: Iterable[int]) -> int | None:
-    """The lowest SessionNumber from 1 that ``used`` does not hold; None if all are taken.
-
-    >>> first_free_number([1, 3])
-    2
-    """
-    free = free_numbers(used, 1)
-    return free[0] if free else None
 
 
 def free_numbers(used: Iterable[int], count: int = 4) -> list[int]:
