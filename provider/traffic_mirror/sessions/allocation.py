@@ -41,26 +41,20 @@ from typing import Final
 
 from traffic_mirror.aws.consistency import until, visible_within
 from traffic_mirror.aws.ec2 import Ec2Gateway, TrafficMirrorSessionTypeDef
-from traffic_mirror.errors import PER_INTERFACE_LIMIT, ProviderError
+from traffic_mirror.errors import (
+    PER_INTERFACE_LIMIT,
+    InterfaceFull,
+    NotFound,
+    ProviderError,
+    Refused,
+    Throttled,
+)
 from traffic_mirror.ownership import DECLARED, Owner, number_mode
 from traffic_mirror.sessions.plan import Modify, free_numbers
 from traffic_mirror.sessions.schema import Value
 
-__all__ = [
-    "SESSIONS_PER_INTERFACE",
-    "SETTLE_SECONDS",
-    "Decision",
-    "Interface",
-    "Keep",
-    "Move",
-    "Yield",
-    "check_place",
-    "decide",
-    "place",
-    "read",
-    "settle",
-]
-__all__ += ["settle_wait"]
+__all__ = ["SESSIONS_PER_INTERFACE", "SETTLE_SECONDS", "Interface", "check_place", "place"]
+__all__ += ["Decision", "Keep", "Move", "Yield", "decide", "read", "settle", "settle_wait"]
 
 Session = TrafficMirrorSessionTypeDef
 #: EC2 allows this many sessions per source interface.
@@ -71,14 +65,15 @@ PER: Final = SESSIONS_PER_INTERFACE
 SETTLE_SECONDS: Final = 1.0
 #: Bounded rounds of move-and-check before giving up with a clear Reason.
 MAX_ROUNDS: Final = 6
-#: Codes after which reading the interface again cannot explain the failure.
-_NOT_A_CLASH: Final = ("NotFound", "UnauthorizedOperation", "AccessDenied", "RequestLimit")
+#: Failures that reading the interface again cannot explain.
+_NOT_A_CLASH: Final = (NotFound, Refused, Throttled)
 _log = logging.getLogger(__name__)
 
 
 def _may_be_a_clash(exc: ProviderError) -> bool:
-    """Whether reading the interface again could explain the failure (a number taken)."""
-    return exc.code is not None and not any(part in exc.code for part in _NOT_A_CLASH)
+    """Whether reading the interface again could explain EC2's refusal (a number taken: what
+    EC2 answers for one is not documented, so any refusal but these kinds may be one)."""
+    return exc.code is not None and not isinstance(exc, _NOT_A_CLASH)
 
 
 def _number(session: Session) -> int:
@@ -118,7 +113,7 @@ class Interface:
     def full(self, verb: str = "allocate a SessionNumber on") -> ProviderError:
         """The Reason for a full interface, naming its sessions."""
         names = ", ".join(f"{_id(s)} (#{s.get('SessionNumber')})" for s in self.sessions)
-        return ProviderError(
+        return InterfaceFull(
             f"{verb} {self.name}: it already sources {len(self.sessions)} sessions, the EC2 "
             f"maximum: {names}. Remove one, or mirror another interface.",
             PER_INTERFACE_LIMIT,

@@ -26,7 +26,7 @@ from traffic_mirror.aws.consistency import until
 from traffic_mirror.aws.ec2 import Ec2Gateway, TrafficMirrorSessionTypeDef
 from traffic_mirror.aws.store import Record, Store
 from traffic_mirror.cloudformation.request import Outcome, Request
-from traffic_mirror.errors import NOT_FOUND, ProviderError
+from traffic_mirror.errors import ProviderError, SessionGone
 from traffic_mirror.ownership import (
     Owner,
     client_token,
@@ -88,9 +88,7 @@ def _create(
                 converge(ec2, view, own, base=held_as_spec(own, spec), new=spec, owner=owner),
                 ec2,
             )
-        except ProviderError as exc:
-            if exc.code != NOT_FOUND:
-                raise
+        except SessionGone:
             # Deleted, though the read still showed it (reads lag writes): make a new one.
             gone = own["TrafficMirrorSessionId"]
             others = [s for s in view.sessions if s["TrafficMirrorSessionId"] != gone]
@@ -224,9 +222,7 @@ def update(request: Request, connect: Connect) -> Outcome:
         base = held_as_spec(held, new)
     try:
         session = converge(ec2, view, held, base=base, new=new, owner=Owner.of(request))
-    except ProviderError as exc:
-        if exc.code != NOT_FOUND:
-            raise
+    except SessionGone:
         return _create(request, new, ec2)  # deleted between the read and the write
     return _answer(session, ec2)
 
