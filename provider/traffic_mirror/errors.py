@@ -21,15 +21,25 @@ __all__ = [
     "ADOPTION_ADVICE",
     "ADVICE",
     "DRY_RUN_OK",
+    "KINDS",
     "MAX_REASON",
     "MISMATCH",
     "MISSING",
     "NOT_FOUND",
     "NOT_SUPPORTED",
     "PER_INTERFACE_LIMIT",
+    "InterfaceFull",
+    "InterfaceNotFound",
+    "NotFound",
+    "NotSupported",
     "ProviderError",
+    "Refused",
+    "SessionGone",
+    "SessionRefused",
+    "Throttled",
     "error_code",
     "explain",
+    "failure",
     "fit",
 ]
 
@@ -113,6 +123,70 @@ class ProviderError(Exception):
         self.source = source
 
 
+class NotFound(ProviderError):
+    """A resource the call named by ID does not exist where the provider looked."""
+
+
+class SessionGone(NotFound):
+    """The session itself is gone (deleted outside the stack, or with its interface)."""
+
+
+class Refused(ProviderError):
+    """IAM refused the call (UnauthorizedOperation, AccessDenied)."""
+
+
+class Throttled(ProviderError):
+    """EC2 kept throttling through every retry (RequestLimitExceeded)."""
+
+
+class SessionRefused(ProviderError):
+    """EC2 refused this one session: its interface, a value, or its token; not the caller or
+    the account. A fleet skips that interface and goes on."""
+
+
+class InterfaceNotFound(NotFound, SessionRefused):
+    """The source interface does not exist (deleted with its instance, say)."""
+
+
+class NotSupported(SessionRefused):
+    """The source interface's instance type cannot be a mirror source."""
+
+
+class InterfaceFull(SessionRefused):
+    """The source interface already sources the most sessions EC2 allows."""
+
+
+#: The failure each exact error code is (AWS's spelling); any other code: a ProviderError.
+KINDS: Final[dict[str, type[ProviderError]]] = {
+    NOT_FOUND: SessionGone,
+    "InvalidTrafficMirrorTargetId.NotFound": NotFound,
+    "InvalidTrafficMirrorFilterId.NotFound": NotFound,
+    "InvalidNetworkInterfaceID.NotFound": InterfaceNotFound,
+    "InvalidInstanceID.NotFound": NotFound,
+    "InvalidVpcEndpointId.NotFound": NotFound,
+    "LoadBalancerNotFound": NotFound,
+    "UnauthorizedOperation": Refused,
+    "AccessDenied": Refused,
+    "RequestLimitExceeded": Throttled,
+    NOT_SUPPORTED: NotSupported,
+    PER_INTERFACE_LIMIT: InterfaceFull,
+    "InterfaceInUseByTrafficMirrorTarget": SessionRefused,
+    "InvalidParameterValue": SessionRefused,
+    MISMATCH: SessionRefused,
+}
+
+
+def failure(reason: str, code: str | None = None, source: str = "provider") -> ProviderError:
+    """The ProviderError for ``code``: the subclass :data:`KINDS` names, else the base.
+
+    >>> type(failure("gone", NOT_FOUND, "EC2")).__name__
+    'SessionGone'
+    >>> type(failure("new", "SomethingNew", "EC2")).__name__
+    'ProviderError'
+    """
+    return KINDS.get(code or "", ProviderError)(reason, code, source)
+
+
 def fit(text: str, limit: int = MAX_REASON) -> str:
     """One readable line of at most ``limit`` characters, keeping the beginning.
 
@@ -168,23 +242,21 @@ def explain(
     where: str = HOME,
     ids: Mapping[str, object] | None = None,
 ) -> ProviderError:
-    """Turn a botocore failure into a ProviderError with a reason a person can act on.
+    """Turn a botocore failure into a ProviderError with a reason a person can act on; its
+    class is the code's kind (:func:`failure`), so callers branch on it, never on the code.
 
-        The key detail comes first and survives the 256-character cut: what IAM refused, or
-        which property's ID was not found and ``where`` (the account and region looked in, taken
-        from ``ids``, the call's parameters); EC2's own message comes last and is what is cut.
+    The key detail comes first and survives the 256-character cut: what IAM refused, or
+    which property's ID was not found and ``where`` (the account and region looked in, taken
+    from ``ids``, the call's parameters); EC2's own message comes last and is what is cut.
 
-        >>> from collections.abc import Mapping
-
-    from botocore.exceptions import ClientError
-        >>> err = ClientError({"Error": {"Code": "UnauthorizedOperation", "Message": "User: x is "
-        ...     "not authorized to perform: ec2:CreateTrafficMirrorSession on resource: "
-        ...     "arn:aws:ec2:us-east-1:1:traffic-mirror-target/tmt-1 because no policy allows it. "
-        ...     "Encoded authorization failure message: AbC"}}, "CreateTrafficMirrorSession")
-        >>> print(explain("create", "eni-1 #1", err))  # doctest: +NORMALIZE_WHITESPACE
-        create traffic mirror session (eni-1 #1): UnauthorizedOperation: refused
-        ec2:CreateTrafficMirrorSession on arn:aws:ec2:us-east-1:1:traffic-mirror-target/tmt-1.
-        Check the role's policy: managed-by tag, target and source tag conditions, allowed regions.
+    >>> err = ClientError({"Error": {"Code": "UnauthorizedOperation", "Message": "User: x is "
+    ...     "not authorized to perform: ec2:CreateTrafficMirrorSession on resource: "
+    ...     "arn:aws:ec2:us-east-1:1:traffic-mirror-target/tmt-1 because no policy allows it. "
+    ...     "Encoded authorization failure message: AbC"}}, "CreateTrafficMirrorSession")
+    >>> print(explain("create", "eni-1 #1", err))  # doctest: +NORMALIZE_WHITESPACE
+    create traffic mirror session (eni-1 #1): UnauthorizedOperation: refused
+    ec2:CreateTrafficMirrorSession on arn:aws:ec2:us-east-1:1:traffic-mirror-target/tmt-1.
+    Check the role's policy: managed-by tag, target and source tag conditions, allowed regions.
     """
     head = f"{verb} {subject} ({ident}): "
     if isinstance(exc, ClientError):
@@ -196,22 +268,22 @@ def explain(
             prop = MISSING[code]
             lead = f"{verb} {subject}: {code}: {prop} {ids[prop]} was not found {where}. {advice}"
             lead = fit(lead, MAX_REASON - 12)
-            return ProviderError(f"{lead} {service} said: {message}", code, service)
+            return failure(f"{lead} {service} said: {message}", code, service)
         if code in REFUSED and _tagging_a_session(exc, message, service):
             # The session's ID is in the head already: the ARN would push the advice past
             # the 256-character cut.
-            return ProviderError(
+            return failure(
                 f"{head}{code}: refused ec2:CreateTags on it. {ADOPTION_ADVICE}", code, service
             )
         if code in REFUSED:
-            return ProviderError(
+            return failure(
                 f"{head}{code}: refused {_refused(exc, message, service)}. {advice}",
                 code,
                 service,
             )
         lead = fit(f"{head}{code}. {advice}".rstrip(), MAX_REASON - 12)
         reason = f"{lead} {service} said: {message}" if message else lead
-        return ProviderError(reason, code, service)
+        return failure(reason, code, service)
     return ProviderError(
         f"{head}no usable answer from {service} ({type(exc).__name__}). Check the function's "
         f"network route to the {service} endpoint, then retry. {exc}",

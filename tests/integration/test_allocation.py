@@ -16,7 +16,7 @@ from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.events import CustomResource
 from tests.conftest import props
 from traffic_mirror.aws.ec2 import Ec2Gateway
-from traffic_mirror.sessions.plan import first_free_number
+from traffic_mirror.sessions.plan import free_numbers
 
 
 def place(ec2: EmbeddedEc2, fx: Fixtures, numbers: list[int]) -> list[str]:
@@ -195,4 +195,4 @@ def test_allocation_reads_every_page(ec2: EmbeddedEc2) -> None:
         )
         found = Ec2Gateway(client).on_interface("eni-1")
         stub.assert_no_pending_responses()
-    assert first_free_number(s["SessionNumber"] for s in found) == 3
+    assert free_numbers((s["SessionNumber"] for s in found), 1) == [3]

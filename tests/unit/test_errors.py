@@ -3,10 +3,26 @@
 from __future__ import annotations
 
 import boto3
+import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
 from traffic_mirror.aws.ec2 import Ec2Gateway
-from traffic_mirror.errors import ADVICE, MAX_REASON, explain, fit
+from traffic_mirror.errors import (
+    ADVICE,
+    MAX_REASON,
+    InterfaceFull,
+    InterfaceNotFound,
+    NotFound,
+    NotSupported,
+    ProviderError,
+    Refused,
+    SessionGone,
+    SessionRefused,
+    Throttled,
+    explain,
+    failure,
+    fit,
+)
 from traffic_mirror.sessions.converge import attributes
 
 
@@ -78,3 +94,64 @@ def test_a_missing_id_and_the_place_survive_the_cut() -> None:
     assert len(err.reason) <= MAX_REASON
     assert f"TrafficMirrorTargetId {target} was not found {where}." in err.reason
     assert err.reason.endswith("EC2 said: …")  # no room left: EC2's message is what goes
+
+
+#: EC2's exact error codes (and two other services' NotFound) and the failure each is.
+KIND_OF: dict[str, type[ProviderError]] = {
+    "InvalidTrafficMirrorSessionId.NotFound": SessionGone,
+    "InvalidTrafficMirrorTargetId.NotFound": NotFound,
+    "InvalidTrafficMirrorFilterId.NotFound": NotFound,
+    "InvalidNetworkInterfaceID.NotFound": InterfaceNotFound,
+    "InvalidInstanceID.NotFound": NotFound,
+    "InvalidVpcEndpointId.NotFound": NotFound,
+    "LoadBalancerNotFound": NotFound,
+    "UnauthorizedOperation": Refused,
+    "AccessDenied": Refused,
+    "RequestLimitExceeded": Throttled,
+    "NetworkInterfaceNotSupported": NotSupported,
+    "TrafficMirrorSessionsPerInterfaceLimitExceeded": InterfaceFull,
+    "InterfaceInUseByTrafficMirrorTarget": SessionRefused,
+    "InvalidParameterValue": SessionRefused,
+    "IdempotentParameterMismatch": SessionRefused,
+    # Not a kind the provider branches on: the base class, its Reason as for any code.
+    "TrafficMirrorSessionLimitExceeded": ProviderError,
+    "TrafficMirrorSourcesPerTargetLimitExceeded": ProviderError,
+    "MissingParameter": ProviderError,
+    "InvalidNetworkInterfaceId.NotFound": ProviderError,  # not EC2's spelling (capital ID)
+    "SomethingNew": ProviderError,
+}
+
+
+@pytest.mark.parametrize(("code", "kind"), list(KIND_OF.items()))
+def test_each_ec2_error_code_becomes_the_failure_of_its_kind(
+    code: str, kind: type[ProviderError]
+) -> None:
+    err = explain("create", "eni-1 #1", client_error(code), ids={"NetworkInterfaceId": "eni-1"})
+    assert type(err) is kind
+    assert (err.code, err.source) == (code, "EC2")
+    assert err.reason.startswith("create traffic mirror session")
+
+
+def test_the_kind_of_failure_leaves_the_reason_as_it_was() -> None:
+    code = "TrafficMirrorSessionsPerInterfaceLimitExceeded"
+    err = explain("create", "eni-1 #1", client_error(code, "full"))
+    assert isinstance(err, InterfaceFull) and isinstance(err, SessionRefused)
+    assert err.reason == (
+        f"create traffic mirror session (eni-1 #1): {code}. {ADVICE[code]} EC2 said: full"
+    )
+
+
+def test_a_missing_interface_is_both_not_found_and_a_refusal_a_fleet_skips() -> None:
+    err = failure("gone", "InvalidNetworkInterfaceID.NotFound", "EC2")
+    assert isinstance(err, NotFound) and isinstance(err, SessionRefused)
+    assert not isinstance(err, SessionGone)
+
+
+def test_a_failure_without_a_code_is_the_base_kind_with_the_provider_as_source() -> None:
+    err = failure("a check of the provider's own")
+    assert type(err) is ProviderError and (err.code, err.source) == (None, "provider")
+
+
+def test_no_usable_answer_is_the_base_kind_without_a_code() -> None:
+    err = explain("create", "x", ReadTimeoutError(endpoint_url="https://ec2"))
+    assert type(err) is ProviderError and err.code is None and err.source == "EC2"

@@ -7,8 +7,9 @@ from typing import Any
 from traffic_mirror.sessions.plan import (
     Modify,
     TagChanges,
+    UpdatePlan,
     create_params,
-    first_free_number,
+    free_numbers,
     plan_update,
 )
 from traffic_mirror.sessions.validation import parse, parse_previous
@@ -30,17 +31,17 @@ def test_no_change_means_no_write() -> None:
         {**BASE, "Tags": [{"Key": "a", "Value": "1"}]},
         {**BASE, "Tags": [{"Key": "a", "Value": "1"}]},
     )
-    assert not p.writes and p.modify is None and p.tags is None
+    assert p == UpdatePlan()
 
 
 def test_number_given_as_int_or_string_is_the_same() -> None:
-    assert not plan({**BASE, "SessionNumber": 1}, BASE).writes
+    assert plan({**BASE, "SessionNumber": 1}, BASE) == UpdatePlan()
 
 
 def test_only_changed_fields_are_sent() -> None:
     p = plan(BASE, {**BASE, "Description": "new", "TrafficMirrorFilterId": "tmf-2"})
     assert p.modify == Modify({"TrafficMirrorFilterId": "tmf-2", "Description": "new"}, ())
-    assert p.tags is None and not p.replace_because
+    assert p.tags is None and not p.elsewhere_because
 
 
 def test_removed_optional_fields_go_to_remove_fields() -> None:
@@ -49,9 +50,9 @@ def test_removed_optional_fields_go_to_remove_fields() -> None:
     assert p.modify == Modify({}, ("packet-length", "virtual-network-id", "description"))
 
 
-def test_new_interface_means_replacement() -> None:
+def test_a_new_interface_places_the_session_elsewhere_with_no_in_place_write() -> None:
     p = plan(BASE, {**BASE, "NetworkInterfaceId": "eni-2", "Description": "x"})
-    assert p.replace_because == ("NetworkInterfaceId",) and p.modify is None
+    assert p.elsewhere_because == ("NetworkInterfaceId",) and p.modify is None
 
 
 def test_tag_changes_name_exactly_the_changed_keys() -> None:
@@ -82,9 +83,9 @@ def test_unreadable_old_value_is_sent_again() -> None:
     assert p.modify == Modify({"SessionNumber": 1}, ())
 
 
-def test_unreadable_old_interface_does_not_replace() -> None:
+def test_an_unreadable_old_interface_does_not_place_the_session_elsewhere() -> None:
     p = plan({**BASE, "NetworkInterfaceId": "bad id!"}, BASE)
-    assert not p.replace_because
+    assert not p.elsewhere_because
 
 
 def test_unreadable_old_tags_put_every_new_tag() -> None:
@@ -115,25 +116,25 @@ def test_controls_are_never_ec2_parameters() -> None:
     assert create_params(spec) == {**BASE, "SessionNumber": 1}
 
 
-def test_moving_to_another_role_or_region_replaces() -> None:
+def test_another_role_or_region_places_the_session_elsewhere() -> None:
     role = "arn:aws:iam::111111111111:role/TrafficMirrorSessions"
-    assert plan(BASE, {**BASE, "RoleArn": role}).replace_because == ("RoleArn",)
-    assert plan(BASE, {**BASE, "Region": "eu-west-1"}).replace_because == ("Region",)
+    assert plan(BASE, {**BASE, "RoleArn": role}).elsewhere_because == ("RoleArn",)
+    assert plan(BASE, {**BASE, "Region": "eu-west-1"}).elsewhere_because == ("Region",)
     both = plan({**BASE, "RoleArn": role}, {**BASE, "Region": "eu-west-1"})
-    assert both.replace_because == ("RoleArn", "Region")
+    assert both.elsewhere_because == ("RoleArn", "Region")
 
 
 def test_external_id_dry_run_and_an_omitted_number_write_nothing() -> None:
     role = "arn:aws:iam::111111111111:role/TrafficMirrorSessions"
     old = {**BASE, "RoleArn": role, "ExternalId": "one"}
-    assert not plan(old, {**old, "ExternalId": "two"}).writes
-    assert not plan(BASE, {**BASE, "DryRun": "true"}).writes
+    assert plan(old, {**old, "ExternalId": "two"}) == UpdatePlan()
+    assert plan(BASE, {**BASE, "DryRun": "true"}) == UpdatePlan()
     omitted = {k: v for k, v in BASE.items() if k != "SessionNumber"}
-    assert not plan(omitted, omitted).writes
-    assert not plan(BASE, omitted).writes  # omitting a number later keeps it
+    assert plan(omitted, omitted) == UpdatePlan()
+    assert plan(BASE, omitted) == UpdatePlan()  # omitting a number later keeps it
 
 
-def test_first_free_number() -> None:
-    assert first_free_number([]) == 1
-    assert first_free_number([1, 2, 4]) == 3
-    assert first_free_number(range(1, 32767)) is None
+def test_free_numbers_are_the_lowest_unheld_from_1_and_none_when_all_are_held() -> None:
+    assert free_numbers([], 1) == [1]
+    assert free_numbers([1, 2, 4], 2) == [3, 5]
+    assert free_numbers(range(1, 32767)) == []

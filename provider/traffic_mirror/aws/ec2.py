@@ -21,7 +21,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
-from traffic_mirror.errors import DRY_RUN_OK, NOT_FOUND, ProviderError, error_code, explain
+from traffic_mirror.errors import DRY_RUN_OK, ProviderError, SessionGone, error_code, explain
 from traffic_mirror.sessions.plan import Modify, TagWrite
 from traffic_mirror.sessions.schema import Value
 
@@ -136,15 +136,17 @@ class Ec2Gateway:
         if_gone: T | None = None,
         ids: Mapping[str, Value] | None = None,
     ) -> T:
-        """Run one EC2 call; a failure becomes a ProviderError whose message is the Reason.
-        ``if_gone`` is returned for a missing session (InvalidTrafficMirrorSessionId.NotFound)
-        instead of failing; ``ids`` are the call's parameters, to name a missing one."""
+        """Run one EC2 call; a failure becomes a ProviderError whose message is the Reason and
+        whose class is its kind (:func:`~traffic_mirror.errors.failure`). ``if_gone`` is
+        returned for a missing session (:class:`~traffic_mirror.errors.SessionGone`) instead of
+        failing; ``ids`` are the call's parameters, to name a missing one."""
         try:
             return call()
         except ClientError as exc:
-            if if_gone is not None and error_code(exc) == NOT_FOUND:
+            failed = explain(verb, ident, exc, where=self.where, ids=ids)
+            if if_gone is not None and isinstance(failed, SessionGone):
                 return if_gone
-            raise explain(verb, ident, exc, where=self.where, ids=ids) from exc
+            raise failed from exc
         except TRANSPORT_ERRORS as exc:
             raise explain(verb, ident, exc, where=self.where) from exc
 

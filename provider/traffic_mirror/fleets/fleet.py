@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from traffic_mirror.aws.ec2 import VALUES_PER_FILTER, TrafficMirrorSessionTypeDef
-from traffic_mirror.errors import NOT_FOUND, NOT_SUPPORTED, PER_INTERFACE_LIMIT, ProviderError
+from traffic_mirror.errors import NotSupported, ProviderError, SessionGone, SessionRefused
 from traffic_mirror.fleets.gateway import FleetGateway
 from traffic_mirror.fleets.zones import Route
 from traffic_mirror.ownership import Owner, fleet_id, fleet_token
@@ -48,17 +48,6 @@ Session = TrafficMirrorSessionTypeDef
 #: Seconds left, per the Lambda context; a fleet stops starting work below RESERVE_S.
 Budget = Callable[[], float]
 RESERVE_S: Final = 15.0
-#: EC2 refusals that concern one interface: it is skipped, the fleet goes on.
-SKIPPED_CODES: Final = frozenset(
-    {
-        NOT_SUPPORTED,
-        "InterfaceInUseByTrafficMirrorTarget",
-        "InvalidNetworkInterfaceID.NotFound",
-        "InvalidParameterValue",
-        "IdempotentParameterMismatch",
-        PER_INTERFACE_LIMIT,
-    }
-)
 _PARAMS: Final = frozenset(f.name for f in SESSION_FIELDS)
 #: Set per interface by the pass, not declared by the fleet.
 _PER_INTERFACE: Final = frozenset({"NetworkInterfaceId", "VirtualNetworkId"})
@@ -136,12 +125,16 @@ def _id(session: Session) -> str:
 
 
 def _skippable(exc: ProviderError) -> bool:
-    return exc.code in SKIPPED_CODES or (exc.code is None and exc.source == "provider")
+    """EC2 refused this one interface's session, or a check of the provider's own did: the
+    interface is skipped, the fleet goes on."""
+    if isinstance(exc, SessionRefused):
+        return True
+    return exc.code is None and exc.source == "provider"
 
 
 def _skip(tally: Tally, interface: str, exc: ProviderError, kind: str = "") -> None:
     """Count and log a skipped interface; its instance type named where EC2 refused it."""
-    why = f"{kind} " if kind and exc.code == NOT_SUPPORTED else ""
+    why = f"{kind} " if kind and isinstance(exc, NotSupported) else ""
     tally.skipped += 1
     tally.reasons.append(f"{interface}: {why}{exc.reason}")
     _log.warning(
@@ -283,10 +276,10 @@ def _keep_all(
             break
         try:
             _keep(ec2, fleet, session, tally.vni, routes.get(eni), previous=previous)
+        except SessionGone:
+            gone.add(_id(session))
+            continue
         except ProviderError as exc:
-            if exc.code == NOT_FOUND:
-                gone.add(_id(session))
-                continue
             if not _skippable(exc):
                 raise
             _skip(tally, eni, exc, ec2.types.get(eni, ""))

@@ -36,7 +36,7 @@ from traffic_mirror.aws.ec2 import (
     Ec2Gateway,
     TrafficMirrorSessionTypeDef,
 )
-from traffic_mirror.errors import ProviderError, error_code, explain
+from traffic_mirror.errors import ProviderError, error_code, explain, failure
 from traffic_mirror.fleets.zones import ZoneReads
 from traffic_mirror.ownership import (
     MANAGED_BY_KEY,
@@ -162,7 +162,7 @@ class FleetGateway(ZoneReads):
                     if error_code(exc) not in NOT_FOUND_CODES:
                         raise explain("describe", prop, exc, where=self.where) from exc
                     message = str(exc.response.get("Error", {}).get("Message", ""))
-                    raise ProviderError(
+                    raise failure(
                         f"{prop}: {message or 'not found'} (looked {self.where}). Check the IDs, "
                         "and the fleet's RoleArn and Region.",
                         error_code(exc),
@@ -222,7 +222,7 @@ class FleetGateway(ZoneReads):
             raise explain("check", str(next(iter(ids.values()))), exc, where=self.where) from exc
 
     def _missing(self, prop: str, value: str) -> ProviderError:
-        return ProviderError(
+        return failure(
             f"check traffic mirror fleet: {prop} {value} was not found {self.where}. Check it "
             "exists there (a target may be shared with that account through RAM).",
             f"Invalid{prop[:-2]}Id.NotFound",

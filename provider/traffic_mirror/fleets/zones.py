@@ -35,7 +35,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from traffic_mirror.aws.ec2 import CLIENT_CONFIG, TRANSPORT_ERRORS, VALUES_PER_FILTER, Ec2Gateway
-from traffic_mirror.errors import ProviderError, error_code, explain
+from traffic_mirror.errors import NotFound, ProviderError, explain, failure
 from traffic_mirror.fleets.schema import ZONAL
 from traffic_mirror.sessions.schema import SessionSpec
 
@@ -190,18 +190,17 @@ class ZoneReads(Ec2Gateway):
         call: Callable[[], T],
         *,
         service: str = "EC2",
-        unknown_if: str | None = None,
+        unknown_if_missing: bool = False,
     ) -> T | None:
-        """One read; its failure a Reason naming what was read (``unknown_if``: an error code
-        containing this answers None, the zones stay unknown: another account's resource)."""
+        """One read; its failure a Reason naming what was read (``unknown_if_missing``: a
+        resource not found answers None, the zones stay unknown: another account's resource)."""
         try:
             return call()
         except ClientError as exc:
-            if unknown_if and unknown_if in str(error_code(exc)):
+            failed = explain("describe", ", ".join(ident), exc, subject, service, where=self.where)
+            if unknown_if_missing and isinstance(failed, NotFound):
                 return None
-            raise explain(
-                "describe", ", ".join(ident), exc, subject, service, where=self.where
-            ) from exc
+            raise failed from exc
         except TRANSPORT_ERRORS as exc:
             raise explain(
                 "describe", ", ".join(ident), exc, subject, service, where=self.where
@@ -216,7 +215,7 @@ class ZoneReads(Ec2Gateway):
             raise explain("check", ZONAL, exc, where=self.where, ids=ids) from exc
         held = {str(t["TrafficMirrorTargetId"]): t for t in answer.get("TrafficMirrorTargets", [])}
         if missing := [t for t in targets if t not in held]:
-            raise ProviderError(
+            raise failure(
                 f"check traffic mirror fleet: target {', '.join(missing)} was not found "
                 f"{self.where}. Check it exists there (a target may be shared with that "
                 "account through RAM).",
@@ -253,7 +252,7 @@ class ZoneReads(Ec2Gateway):
                 chunk,
                 functools.partial(balancers.describe_load_balancers, LoadBalancerArns=chunk),
                 service="Elastic Load Balancing",
-                unknown_if="NotFound",  # LoadBalancerNotFound: another account's (shared)
+                unknown_if_missing=True,  # LoadBalancerNotFound: another account's (shared)
             )
             for lb in answer["LoadBalancers"] if answer else []:
                 found[str(lb["LoadBalancerArn"])] = [
@@ -270,7 +269,7 @@ class ZoneReads(Ec2Gateway):
             "VPC endpoint",
             wanted,
             lambda: self.client.describe_vpc_endpoints(VpcEndpointIds=wanted)["VpcEndpoints"],
-            unknown_if="NotFound",
+            unknown_if_missing=True,  # InvalidVpcEndpointId.NotFound
         )
         subnets_of = {
             str(e["VpcEndpointId"]): list(e.get("SubnetIds", [])) for e in endpoints or []

@@ -10,7 +10,7 @@ used there is not documented; this module is correct either way:
   interface again. Sessions sharing the number are ordered (seen before creating first, then
   declared, then by ID); the first keeps it, every other one's own process moves it
   (allocated: one Modify to a free number, distinct by rank) or removes it and fails
-  (declared). Each process moves only its own.
+  (declared). Each process moves only its own. The rule itself is :func:`decide`, pure.
 
 The wait makes "each process sees the others" true: one that finishes without seeing a rival
 read the interface SETTLE_SECONDS after its own Create landed, so the rival's landed later;
@@ -35,27 +35,26 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
 from traffic_mirror.aws.consistency import until, visible_within
 from traffic_mirror.aws.ec2 import Ec2Gateway, TrafficMirrorSessionTypeDef
-from traffic_mirror.errors import PER_INTERFACE_LIMIT, ProviderError
+from traffic_mirror.errors import (
+    PER_INTERFACE_LIMIT,
+    InterfaceFull,
+    NotFound,
+    ProviderError,
+    Refused,
+    Throttled,
+)
 from traffic_mirror.ownership import DECLARED, Owner, number_mode
 from traffic_mirror.sessions.plan import Modify, free_numbers
 from traffic_mirror.sessions.schema import Value
 
-__all__ = [
-    "SESSIONS_PER_INTERFACE",
-    "SETTLE_SECONDS",
-    "Interface",
-    "check_place",
-    "place",
-    "read",
-    "settle",
-]
-__all__ += ["settle_wait"]
+__all__ = ["SESSIONS_PER_INTERFACE", "SETTLE_SECONDS", "Interface", "check_place", "place"]
+__all__ += ["Decision", "Keep", "Move", "Yield", "decide", "read", "settle", "settle_wait"]
 
 Session = TrafficMirrorSessionTypeDef
 #: EC2 allows this many sessions per source interface.
@@ -66,14 +65,15 @@ PER: Final = SESSIONS_PER_INTERFACE
 SETTLE_SECONDS: Final = 1.0
 #: Bounded rounds of move-and-check before giving up with a clear Reason.
 MAX_ROUNDS: Final = 6
-#: Codes after which reading the interface again cannot explain the failure.
-_NOT_A_CLASH: Final = ("NotFound", "UnauthorizedOperation", "AccessDenied", "RequestLimit")
+#: Failures that reading the interface again cannot explain.
+_NOT_A_CLASH: Final = (NotFound, Refused, Throttled)
 _log = logging.getLogger(__name__)
 
 
 def _may_be_a_clash(exc: ProviderError) -> bool:
-    """Whether reading the interface again could explain the failure (a number taken)."""
-    return exc.code is not None and not any(part in exc.code for part in _NOT_A_CLASH)
+    """Whether reading the interface again could explain EC2's refusal (a number taken: what
+    EC2 answers for one is not documented, so any refusal but these kinds may be one)."""
+    return exc.code is not None and not isinstance(exc, _NOT_A_CLASH)
 
 
 def _number(session: Session) -> int:
@@ -113,7 +113,7 @@ class Interface:
     def full(self, verb: str = "allocate a SessionNumber on") -> ProviderError:
         """The Reason for a full interface, naming its sessions."""
         names = ", ".join(f"{_id(s)} (#{s.get('SessionNumber')})" for s in self.sessions)
-        return ProviderError(
+        return InterfaceFull(
             f"{verb} {self.name}: it already sources {len(self.sessions)} sessions, the EC2 "
             f"maximum: {names}. Remove one, or mirror another interface.",
             PER_INTERFACE_LIMIT,
@@ -233,6 +233,78 @@ def _shows(view: Interface, made: Session) -> bool:
     return held is not None and _number(held) == _number(made)
 
 
+@dataclass(frozen=True)
+class Keep:
+    """The own session keeps its number."""
+
+
+@dataclass(frozen=True)
+class Move:
+    """The own (allocated) session moves to the free number ``to``."""
+
+    to: int
+
+
+@dataclass(frozen=True)
+class Yield:
+    """The own (declared) session is deleted, and the event fails naming the session ``to``."""
+
+    to: str
+
+
+Decision = Keep | Move | Yield
+
+
+def decide(
+    mine: Session,
+    sessions: Sequence[Session],
+    *,
+    seen_before: Collection[str],
+    twins: Collection[str] = (),
+    late: bool = False,
+) -> Decision:
+    """Whether ``mine`` keeps its number, moves, or yields: the rule of the module doc, pure.
+
+    ``sessions``: the interface as read after the wait; ``seen_before``: the IDs the read
+    that chose the number showed; ``twins``: the owner's own other sessions there (settled
+    apart, never ranked); ``late``: more than the wait passed between that read and the
+    Create showing, so rivals not seen before may have landed first. Sessions sharing the
+    number rank: seen before, then declared, then the lowest ID. The first keeps it unless
+    it is ``mine``, late, with an unseen rival; a declared one yields to the first (to a
+    rival, when it is the first); an allocated one moves to the free number its rank picks
+    (the first ranks last), distinct for each as every process ranks alike.
+
+    >>> def s(sid, number, mode="allocated"):
+    ...     tags = [{"Key": "traffic-mirror-provider:session-number", "Value": mode}]
+    ...     return {"TrafficMirrorSessionId": sid, "SessionNumber": number, "Tags": tags}
+    >>> a, b = s("tms-a", 1), s("tms-b", 1)
+    >>> decide(a, [a, b], seen_before=[])
+    Keep()
+    >>> decide(b, [a, b], seen_before=[])
+    Move(to=2)
+    >>> decide(s("tms-a", 1, "declared"), [s("tms-a", 1, "declared"), b], seen_before=["tms-b"])
+    Yield(to='tms-b')
+    """
+    mine_id = _id(mine)
+    skip = {mine_id, *twins}
+    rivals = [s for s in sessions if _number(s) == _number(mine) and _id(s) not in skip]
+    if not rivals:
+        return Keep()
+    group = sorted(
+        [mine, *rivals],
+        key=lambda s: (_id(s) not in seen_before, number_mode(s) != DECLARED, _id(s)),
+    )
+    keeper = _id(group[0])
+    unseen = [s for s in rivals if _id(s) not in seen_before]
+    if keeper == mine_id and not (late and unseen):
+        return Keep()
+    if number_mode(mine) == DECLARED:
+        return Yield(keeper if keeper != mine_id else _id(rivals[0]))
+    # Distinct targets for every member of the group, as every process ranks it alike.
+    rank = [_id(s) for s in group[1:]] + [keeper]
+    return Move(free_numbers(_number(s) for s in sessions)[rank.index(mine_id)])
+
+
 def settle_wait() -> float:
     """:data:`SETTLE_SECONDS`, or the SETTLE_SECONDS environment variable."""
     return float(os.environ.get("SETTLE_SECONDS", SETTLE_SECONDS))
@@ -266,38 +338,31 @@ def settle(
         first = after if round_ == 0 else None
         now, lag = _seen(ec2, before.name, made, written, wait, first=first)
         # Unseen rivals may have landed up to ``lag`` before the read that chose the number.
-        slow = written - before.read_at + lag > wait
+        late = written - before.read_at + lag > wait
         twins = sorted(_id(s) for s in now.sessions if one_per is not None and one_per.owns(s))
         if twins and twins[0] != mine and now.get(twins[0]) is not None:
             ec2.delete(mine)  # a twin made by another pass of the same owner keeps it
             return now.get(twins[0]) or made
+        # The owner's own twins are settled above, never ranked (``decide``).
         current = now.get(mine) or made
-        skip = {mine, *twins}  # the owner's own twins are settled above, never ranked here
-        rivals = [s for s in now.sessions if _number(s) == _number(current) and _id(s) not in skip]
-        if not rivals:
-            return current
-        earlier = {_id(s) for s in before.sessions}
-        # Who keeps a shared number: seen before (older), then declared, then the lowest ID.
-        group = sorted(
-            [current, *rivals],
-            key=lambda s: (_id(s) not in earlier, number_mode(s) != DECLARED, _id(s)),
+        decision = decide(
+            current,
+            now.sessions,
+            seen_before={_id(s) for s in before.sessions},
+            twins=twins,
+            late=late,
         )
-        keeper = group[0]
-        unseen = [s for s in rivals if _id(s) not in earlier]
-        if _id(keeper) == mine and not (slow and unseen):
+        if isinstance(decision, Keep):
             return current
-        if number_mode(current) == DECLARED:
+        if isinstance(decision, Yield):
             ec2.delete(mine)
-            raise now.taken(_number(current), keeper if _id(keeper) != mine else rivals[0])
-        # Distinct targets for every member of the group, as every process ranks it alike.
-        rank = [_id(s) for s in group[1:]] + [_id(group[0])]
-        target = free_numbers(_number(s) for s in now.sessions)[rank.index(mine)]
+            raise now.taken(_number(current), now.get(decision.to) or current)
         _log.info(
             "moving an allocated session off a shared number",
-            extra={"session": mine, "from": _number(current), "to": target},
+            extra={"session": mine, "from": _number(current), "to": decision.to},
         )
         try:
-            made = ec2.modify(mine, Modify({"SessionNumber": target}))
+            made = ec2.modify(mine, Modify({"SessionNumber": decision.to}))
         except ProviderError as exc:
             if not _may_be_a_clash(exc):
                 raise

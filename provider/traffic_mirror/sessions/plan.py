@@ -33,7 +33,6 @@ __all__ = [
     "TagWrite",
     "UpdatePlan",
     "create_params",
-    "first_free_number",
     "free_numbers",
     "plan_update",
     "tag_writes",
@@ -70,16 +69,19 @@ class TagWrite:
 
 @dataclass(frozen=True)
 class UpdatePlan:
-    """What an Update does. ``replace_because`` non-empty means: create a new session."""
+    """What an Update writes to the session it holds.
 
-    replace_because: tuple[str, ...] = ()
+    ``elsewhere_because``: the replacement properties (NetworkInterfaceId, RoleArn, Region)
+    that changed, so the new properties place the session on another interface, account or
+    region, where the held session is not. It only names them: whether the Update replaces
+    is decided by reading that interface (:func:`traffic_mirror.sessions.resource._staying`:
+    the resource's own session found there stays and is changed in place; none, a new one is
+    made). Non-empty: no in-place writes are planned.
+    """
+
+    elsewhere_because: tuple[str, ...] = ()
     modify: Modify | None = None
     tags: TagChanges | None = None
-
-    @property
-    def writes(self) -> bool:
-        """True when the plan changes anything in EC2."""
-        return bool(self.replace_because or self.modify or self.tags)
 
 
 def create_params(spec: SessionSpec) -> dict[str, Value]:
@@ -89,16 +91,6 @@ def create_params(spec: SessionSpec) -> dict[str, Value]:
         for f in FIELDS
         if f.sent_to_ec2 and spec.values.get(f.name, UNKNOWN) is not UNKNOWN
     }
-
-
-def first_free_number(used: Iterable[int]) -> int | None:
-    """The lowest SessionNumber from 1 that ``used`` does not hold; None if all are taken.
-
-    >>> first_free_number([1, 3])
-    2
-    """
-    free = free_numbers(used, 1)
-    return free[0] if free else None
 
 
 def free_numbers(used: Iterable[int], count: int = 4) -> list[int]:
@@ -146,15 +138,15 @@ def plan_update(old: SessionSpec, new: SessionSpec) -> UpdatePlan:
     invalid value never reached EC2, so the session still has the last valid one. A property
     left out in both (an allocated SessionNumber, say) is unchanged: no write.
     """
-    replace = tuple(
+    elsewhere = tuple(
         f.name
         for f in FIELDS
         if f.update is Update.REPLACE
         and old.values.get(f.name) is not UNKNOWN
         and old.values.get(f.name) != new.values.get(f.name)
     )
-    if replace:
-        return UpdatePlan(replace_because=replace)
+    if elsewhere:
+        return UpdatePlan(elsewhere_because=elsewhere)
     changes: dict[str, Value] = {}
     remove: list[str] = []
     for f in FIELDS:

@@ -26,7 +26,7 @@ from traffic_mirror.aws.consistency import until
 from traffic_mirror.aws.ec2 import Ec2Gateway, TrafficMirrorSessionTypeDef
 from traffic_mirror.aws.store import Record, Store
 from traffic_mirror.cloudformation.request import Outcome, Request
-from traffic_mirror.errors import NOT_FOUND, ProviderError
+from traffic_mirror.errors import ProviderError, SessionGone
 from traffic_mirror.ownership import (
     Owner,
     client_token,
@@ -88,9 +88,7 @@ def _create(
                 converge(ec2, view, own, base=held_as_spec(own, spec), new=spec, owner=owner),
                 ec2,
             )
-        except ProviderError as exc:
-            if exc.code != NOT_FOUND:
-                raise
+        except SessionGone:
             # Deleted, though the read still showed it (reads lag writes): make a new one.
             gone = own["TrafficMirrorSessionId"]
             others = [s for s in view.sessions if s["TrafficMirrorSessionId"] != gone]
@@ -141,13 +139,16 @@ def _check_update(request: Request, new: SessionSpec, ec2: Ec2Gateway) -> Outcom
 def _staying(
     request: Request, new: SessionSpec, ec2: Ec2Gateway
 ) -> tuple[Interface, Session | None]:
-    """The one decision of an Update: does the session stay?
+    """The one decision of an Update, where replacement is decided: does the session stay?
 
     One Describe of the interface the new properties name (at their role and region). The
     session is there: it stays, and is changed in place. It is not (a new interface, role or
     region; the rollback of a replacement; a session deleted outside the stack; no session
     yet): None, and the Create path runs on that interface, which takes back the resource's
-    own session where one is, and otherwise makes one.
+    own session where one is, and otherwise makes one. The plan's ``elsewhere_because``
+    (:class:`~traffic_mirror.sessions.plan.UpdatePlan`) only says whether to wait for a
+    session not shown yet: where the properties still place it here, one read never means
+    "gone".
     """
     interface = str(new.values["NetworkInterfaceId"])
     view = read(ec2, interface)
@@ -155,7 +156,7 @@ def _staying(
     if not is_session_id(physical):
         return view, None
     old = parse_previous(request.old_resource_properties)
-    if view.get(physical) is None and not plan_update(old, new).replace_because:
+    if view.get(physical) is None and not plan_update(old, new).elsewhere_because:
         # Made or changed moments ago, it may not show yet: one read never means "gone".
         view = until(
             lambda: read(ec2, interface), lambda v: v.get(physical) is not None, first=view
@@ -198,7 +199,10 @@ def _recorded_as(session_id: str, spec: SessionSpec) -> bool:
 
 
 def update(request: Request, connect: Connect) -> Outcome:
-    """Modify in place, or replace when NetworkInterfaceId, RoleArn or Region change.
+    """Modify in place, or replace: the session placed on another interface, account or
+    region (NetworkInterfaceId, RoleArn, Region) is not on the interface read, so
+    :func:`_staying` answers None and a new session is made there (or the resource's own
+    taken back).
 
     In place, the diff is against the previous properties, or against what EC2 holds when
     those never reached EC2 (the rollback of a failed Update, after a dry run).
@@ -211,16 +215,14 @@ def update(request: Request, connect: Connect) -> Outcome:
     if held is None:
         return _create(request, new, ec2, view)
     old = parse_previous(request.old_resource_properties)
-    trusted = not old.dry_run and not plan_update(old, new).replace_because
+    trusted = not old.dry_run and not plan_update(old, new).elsewhere_because
     if trusted:
         view, held, base = _as_last_written(ec2, view, held, old, new)
     else:
         base = held_as_spec(held, new)
     try:
         session = converge(ec2, view, held, base=base, new=new, owner=Owner.of(request))
-    except ProviderError as exc:
-        if exc.code != NOT_FOUND:
-            raise
+    except SessionGone:
         return _create(request, new, ec2)  # deleted between the read and the write
     return _answer(session, ec2)
 

@@ -62,7 +62,7 @@ def cloudformation_client(region: str | None) -> CloudFormationClient:
 
 
 class Claims:
-    """What each stack's resources hold now; every stack is asked once (:attr:`asked`)."""
+    """What each stack's resources hold now; every stack is asked once (until forgotten)."""
 
     def __init__(self, client_for: Any = cloudformation_client, account: Any = None) -> None:
         self._client_for = client_for
@@ -75,11 +75,6 @@ class Claims:
             self._stacks.clear()
         else:
             self._stacks.pop(stack_id, None)
-
-    @property
-    def asked(self) -> int:
-        """How many stacks CloudFormation was asked about."""
-        return len(self._stacks)
 
     def of(self, owner: Owner) -> str:
         """The owner's physical ID now, :data:`GONE` or :data:`UNSURE`."""
