@@ -22,9 +22,7 @@ NOT_YET: frozenset[str] = frozenset(
         "fleets.fleet",
         "sessions.resource",
         "fleets.resource",
-        "fleets.reconcile",
         "watch.audit",
-        "cloudformation.entry",
     }
 )
 
