@@ -21,7 +21,6 @@ NOT_YET: frozenset[str] = frozenset(
     {
         "fleets.fleet",
         "sessions.resource",
-        "fleets.resource",
         "watch.audit",
     }
 )
