@@ -60,7 +60,7 @@ class Gateway(Ec2Gateway):
 
     def modify(self, session_id: str, change: Modify) -> Any:
         self.calls.append(("modify", change))
-        return session(session_id, **change.changes)
+        return {**session(session_id), **change.changes}
 
     def retag(self, session_id: str, writes: list[TagWrite]) -> None:
         self.calls.append(("retag", writes))
