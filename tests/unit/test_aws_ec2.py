@@ -4,13 +4,13 @@ codes become Reasons (botocore's Stubber: no EC2, no network)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from traffic_mirror.aws.ec2 import CLIENT_CONFIG, VALUES_PER_FILTER, Ec2Gateway
+from tests.unit import aws_stubs
+from traffic_mirror.aws.ec2 import VALUES_PER_FILTER, Ec2Gateway
 from traffic_mirror.errors import ProviderError
 from traffic_mirror.sessions.plan import Modify, TagWrite
 
@@ -29,22 +29,15 @@ def session(sid: str = "tms-0a", eni: str = "eni-0a", number: int = 3) -> dict[s
     return {"TrafficMirrorSessionId": sid, "NetworkInterfaceId": eni, "SessionNumber": number}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def client() -> EC2Client:
-    return boto3.client(
-        "ec2",
-        region_name="eu-west-1",
-        config=CLIENT_CONFIG,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return cast("EC2Client", aws_stubs.client("ec2", "eu-west-1"))
 
 
 @pytest.fixture
 def stub(client: EC2Client) -> Iterator[Stubber]:
-    with Stubber(client) as stubber:
+    with aws_stubs.stubbed(client) as stubber:
         yield stubber
-        stubber.assert_no_pending_responses()  # every scripted call was made
 
 
 def test_create_sends_the_tags_on_the_session_and_the_token(

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
+from tests.unit import aws_stubs
 from traffic_mirror.aws.store import REMOVED, Record, Store
 from traffic_mirror.errors import ProviderError
 from traffic_mirror.ownership import Owner
@@ -24,11 +24,9 @@ OWNER = Owner("arn:aws:cloudformation:us-east-1:1:stack/net/x", "Web")
 NOW = datetime.now(UTC)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def client() -> SSMClient:
-    return boto3.client(
-        "ssm", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
-    )
+    return cast("SSMClient", aws_stubs.client("ssm"))
 
 
 @pytest.fixture
@@ -39,9 +37,8 @@ def ssm(client: SSMClient, monkeypatch: pytest.MonkeyPatch) -> SSMClient:
 
 @pytest.fixture
 def stub(ssm: SSMClient) -> Iterator[Stubber]:
-    with Stubber(ssm) as stubber:
+    with aws_stubs.stubbed(ssm) as stubber:
         yield stubber
-        stubber.assert_no_pending_responses()
 
 
 def value(logical: str = "Web", **props: Any) -> str:
