@@ -215,3 +215,19 @@ def test_successors_are_live_fleets_of_the_same_owner_other_than_this_one(log: L
     ]
     assert held_by_successors(records, OWNER, FLEET_ID, gateway_for) == {"tms-eu-west-1"}
     assert asked == ["eu-west-1"]
+
+
+def test_the_rollback_of_a_failed_create_removes_what_its_pass_left_and_the_record(
+    log: Log, gateway: Gateway
+) -> None:
+    failed = request("Delete", "create-failed-0123456789abcdef")
+    assert act(failed, Store(log)).physical_id == "create-failed-0123456789abcdef"
+    assert log == [("delete", "tms-old"), ("remove", FLEET_ID)]
+
+
+def test_a_delete_whose_properties_do_not_place_its_fleet_deletes_no_session(
+    log: Log, gateway: Gateway
+) -> None:
+    # the ID names a fleet in eu-west-1; these properties place one in the home region
+    act(request("Delete", fleet_id(OWNER, None, "eu-west-1")), Store(log))
+    assert [c for c in log if c[0] == "delete"] == []
