@@ -11,7 +11,7 @@ import pytest
 from traffic_mirror.aws.connect import Connector
 from traffic_mirror.cloudformation.entry import FLEET_TYPE, SESSION_TYPE, run, serve
 from traffic_mirror.cloudformation.request import Outcome, Request
-from traffic_mirror.errors import ProviderError
+from traffic_mirror.errors import ProviderError, failure
 from traffic_mirror.ownership import Owner
 from traffic_mirror.sessions.validation import InvalidProperties
 
@@ -74,7 +74,7 @@ def test_invalid_properties_become_one_reason_listing_every_problem() -> None:
 
 
 def test_a_provider_error_passes_through_with_its_code_and_source() -> None:
-    refusal = ProviderError("create traffic mirror session: ...", "UnauthorizedOperation", "EC2")
+    refusal = failure("create traffic mirror session: ...", "UnauthorizedOperation", "EC2")
     with pytest.raises(ProviderError) as info:
         run(failing(refusal), REQUEST)
     assert info.value is refusal

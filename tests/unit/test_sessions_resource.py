@@ -12,7 +12,7 @@ import pytest
 from traffic_mirror.aws.ec2 import Ec2Gateway
 from traffic_mirror.aws.store import Record
 from traffic_mirror.cloudformation.request import Outcome, Request, RequestType
-from traffic_mirror.errors import ProviderError
+from traffic_mirror.errors import ProviderError, failure
 from traffic_mirror.ownership import Owner
 from traffic_mirror.sessions import resource
 from traffic_mirror.sessions.resource import desired_of, recorded, remember
@@ -177,7 +177,7 @@ def test_a_record_too_large_to_keep_is_removed_and_the_event_goes_on() -> None:
 
 
 def test_a_store_refusing_an_update_removes_the_older_record_instead() -> None:
-    store = Store(refuse=ProviderError("store: ThrottlingException", "ThrottlingException", "SSM"))
+    store = Store(refuse=failure("store: ThrottlingException", "ThrottlingException", "SSM"))
     remember(store, request("Update", SID, old=PROPS), Outcome(SID))  # type: ignore[arg-type]
     assert store.log == [("remove", SID)]
 
@@ -185,7 +185,7 @@ def test_a_store_refusing_an_update_removes_the_older_record_instead() -> None:
 def test_a_store_refusing_a_create_fails_it_and_undoes_the_session(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    refusal = ProviderError("store: AccessDeniedException", "AccessDeniedException", "SSM")
+    refusal = failure("store: AccessDeniedException", "AccessDeniedException", "SSM")
     monkeypatch.setattr(resource, "Store", lambda kind: Store(refuse=refusal))
     undone: list[str] = []
     action = recorded(lambda req, connect: Outcome(SID, undo=lambda: undone.append(SID)))

@@ -15,8 +15,6 @@ from tests.unit.test_layout import LAYERS
 DOC = ROOT / "docs" / "development.md"
 HEADING = "## Which tests test which module"
 UNIT = ROOT / "tests" / "unit"
-#: Unit test modules written on another branch of issue 20 (checked once they are here).
-ELSEWHERE: frozenset[str] = frozenset({"test_allocation.py"})
 
 
 def rows(text: str) -> list[tuple[str, list[str], list[str]]]:
@@ -72,8 +70,6 @@ def test_each_unit_test_module_named_exists_and_uses_its_module(
         assert (ROOT / "tests" / suite).is_file(), f"{module}: tests/{suite} does not exist"
     for name in unit:
         path = UNIT / name
-        if name in ELSEWHERE and not path.exists():
-            pytest.skip(f"tests/unit/{name} is written on another branch of issue 20")
         assert path.is_file(), f"{module}: tests/unit/{name} does not exist"
         assert uses(path.read_text(), module), f"tests/unit/{name} never imports {module}"
 

@@ -10,7 +10,7 @@ import pytest
 
 from traffic_mirror.aws.connect import Placement
 from traffic_mirror.aws.store import Record
-from traffic_mirror.errors import ProviderError
+from traffic_mirror.errors import failure
 from traffic_mirror.ownership import MANAGED_BY_KEY, Owner
 from traffic_mirror.sessions.plan import Modify
 from traffic_mirror.watch import audit as audit_module
@@ -215,7 +215,7 @@ def test_an_allocated_session_sharing_a_number_is_moved_to_a_free_one() -> None:
 def test_one_placement_failing_is_counted_and_the_others_still_audited() -> None:
     class Refusing(Gateway):
         def every(self) -> list[Any]:
-            raise ProviderError("describe: UnauthorizedOperation", "UnauthorizedOperation", "EC2")
+            raise failure("describe: UnauthorizedOperation", "UnauthorizedOperation", "EC2")
 
     home, member = Placement(), Placement("arn:aws:iam::222233334444:role/r")
     records = [

@@ -235,11 +235,13 @@ def sync(
     for session in sorted(held, key=lambda s: str(s["TrafficMirrorSessionId"])):
         eni = str(session["NetworkInterfaceId"])
         extra = eni in mine or (eni not in wanted and only is None)
-        if extra and budget() > RESERVE_S:
+        if extra and budget() <= RESERVE_S:
+            tally.unfinished = True  # left for the next pass, which removes it
+        elif extra:
             if not fleet.spec.dry_run:  # a dry run only counts it (Delete has no check here)
                 ec2.delete(str(session["TrafficMirrorSessionId"]))  # no longer selected
             tally.removed += 1
-        elif not extra:
+        else:
             mine[eni] = session
     kept = {e: s for e, s in mine.items() if e in wanted}
     gone = _keep_all(ec2, fleet, kept, tally, budget, routes=routes, previous=previous)
