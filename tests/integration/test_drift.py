@@ -16,8 +16,9 @@ import boto3
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
+from local.harness.by_hand import ProviderMarks, session_by_hand
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
-from local.harness.events import CustomResource
+from local.harness.events import CustomResource, new_stack_id
 from local.harness.lambda_loader import Handler
 from local.harness.receiver import ResponseReceiver
 from local.harness.stacks import STACKS
@@ -25,6 +26,7 @@ from tests.conftest import by_hand, props
 from tests.integration.test_fleet import FLEET_HANDLER, RECONCILER, fleet_props, group, sweep
 from traffic_mirror.aws.store import REMOVED, Store, ssm_client
 from traffic_mirror.errors import ProviderError
+from traffic_mirror.ownership import Owner
 from traffic_mirror.watch import audit as audit_module
 from traffic_mirror.watch.audit import Audit, watch
 
@@ -353,18 +355,29 @@ def test_findings_become_emf_metrics_by_kind_with_no_id_in_any_dimension(
     assert sid not in out.split('"_aws"')[-1]
 
 
+@pytest.mark.parametrize("marked", [False, True], ids=["by hand", "with a gone stack's marks"])
 def test_sessions_not_made_by_the_provider_are_never_reported(
-    ec2: EmbeddedEc2, fx: Fixtures, handler: Handler
+    ec2: EmbeddedEc2, fx: Fixtures, handler: Handler, marked: bool
 ) -> None:
+    """The same session, made by hand, is judged only with the provider's marks on it (then
+    it is an orphan: the stack its tags name never existed)."""
+    marks = ProviderMarks(Owner(new_stack_id("gone"), "Mirror")) if marked else None
     with by_hand(ec2) as client:
-        client.create_traffic_mirror_session(
-            NetworkInterfaceId=fx.sources[0],
-            TrafficMirrorTargetId=fx.target_id,
-            TrafficMirrorFilterId=fx.filter_ids[0],
-            SessionNumber=1,
-        )
+        sid = session_by_hand(
+            client,
+            interface=fx.sources[0],
+            target=fx.target_id,
+            mirror_filter=fx.filter_ids[0],
+            number=1,
+            marks=marks,
+        )["TrafficMirrorSessionId"]
     summary, found = swept()
-    assert found == [] and summary["seen"] == 0
+    if not marked:
+        assert found == [] and summary["seen"] == 0
+    else:
+        why = "its stack or resource no longer exists"
+        assert found == [{"kind": "orphaned", "session": sid, "detail": why, "action": "reported"}]
+        assert summary["seen"] == 1
 
 
 def test_a_session_whose_record_outgrows_the_store_works_and_is_logged_as_not_watched(

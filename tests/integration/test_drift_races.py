@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from local.harness.by_hand import session_by_hand
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.events import CustomResource
 from local.harness.receiver import ResponseReceiver
@@ -122,12 +123,13 @@ def test_one_failed_restore_is_reported_and_the_other_sessions_are_still_judged(
     b = other.create(props(fx, NetworkInterfaceId=fx.sources[1]))["PhysicalResourceId"]
     with by_hand(ec2) as client:
         client.modify_traffic_mirror_session(TrafficMirrorSessionId=a, SessionNumber=2)
-        holder = client.create_traffic_mirror_session(  # on A's declared number
-            NetworkInterfaceId=fx.sources[0],
-            TrafficMirrorTargetId=fx.target_id,
-            TrafficMirrorFilterId=fx.filter_ids[0],
-            SessionNumber=1,
-        )["TrafficMirrorSession"]["TrafficMirrorSessionId"]
+        holder = session_by_hand(  # on A's declared number
+            client,
+            interface=fx.sources[0],
+            target=fx.target_id,
+            mirror_filter=fx.filter_ids[0],
+            number=1,
+        )["TrafficMirrorSessionId"]
         client.modify_traffic_mirror_session(TrafficMirrorSessionId=b, Description="by hand")
     summary, found = swept()
     by_session = {f["session"]: f for f in found}
