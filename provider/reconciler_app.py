@@ -109,8 +109,14 @@ def count(found: Audit) -> None:
             metric.add_dimension(name="Kind", value=kind)
 
 
+#: Findings listed in the handler's answer at most (the counts by kind cover them all).
+LISTED = 100
+
+
 def summary(found: Audit) -> dict[str, Any]:
-    """The audit in the handler's answer: counts, and findings by kind."""
+    """The audit in the handler's answer: counts, findings by kind, and the first
+    :data:`LISTED` findings, each as its kind, session, detail (the field or tag, or why) and
+    action; what else a finding says is in its log line."""
     return {
         "checked": found.checked,
         "seen": found.seen,
@@ -119,4 +125,13 @@ def summary(found: Audit) -> dict[str, Any]:
         "deferred": found.deferred,
         "errors": len(found.errors),
         "findings": {k: sum(f.kind == k for f in found.findings) for k in KINDS},
+        "found": [
+            {
+                "kind": f.kind,
+                "session": f.session_id,
+                "detail": f.name or f.detail,
+                "action": f.action,
+            }
+            for f in found.findings[:LISTED]
+        ],
     }

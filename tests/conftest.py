@@ -122,7 +122,8 @@ def by_hand(ec2: EmbeddedEc2, account: str | None = None) -> Iterator[EC2Client]
     What the test then asks of the provider (a Create, an Update, a sweep) rests on "these
     changes are there", as they are long before anyone asks in an account; with no read lag
     there is nothing to wait for. Writes whose timing against the provider's is the point (a
-    race) are made with ``ec2.client()`` instead.
+    race) are made with ``ec2.client()`` instead. A session made by hand is made with
+    :func:`local.harness.by_hand.session_by_hand` on this client (or on that one).
     """
     yield ec2.client(account=account)
     ec2.wait_visible()

@@ -6,34 +6,29 @@ EC2's known ones, so a probe that stops probing fails."""
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from botocore.exceptions import ClientError
 
 from local.aws.backend import TAG_KEY, Backend
 from local.aws.observed import OBSERVED
+from local.harness.by_hand import session_by_hand
 from tests.aws.conftest import MODE
 
 SAMPLES = 3
 
 
-def create(aws: Backend, number: int, **extra: Any) -> str:
+def create(aws: Backend, number: int) -> str:
     net = aws.network()
-    made = aws.ec2().create_traffic_mirror_session(
-        NetworkInterfaceId=net.sources[0],
-        TrafficMirrorTargetId=net.target_ids[0],
-        TrafficMirrorFilterId=net.filter_ids[0],
-        SessionNumber=number,
-        Description="acceptance probe",
-        TagSpecifications=[
-            {
-                "ResourceType": "traffic-mirror-session",
-                "Tags": [{"Key": TAG_KEY, "Value": aws.run_id}],
-            }
-        ],
-        **extra,
+    made = session_by_hand(
+        aws.ec2(),
+        interface=net.sources[0],
+        target=net.target_ids[0],
+        mirror_filter=net.filter_ids[0],
+        number=number,
+        description="acceptance probe",
+        tags={TAG_KEY: aws.run_id},
     )
-    return str(made["TrafficMirrorSession"]["TrafficMirrorSessionId"])
+    return str(made["TrafficMirrorSessionId"])
 
 
 def delete_all(aws: Backend, made: list[str]) -> None:

@@ -13,6 +13,7 @@ import boto3
 
 from local.aws.backend import TAG_KEY
 from local.aws.sweep import Clients, find, sweep
+from local.harness.by_hand import session_by_hand
 from local.harness.ec2sim import EmbeddedEc2
 from tests.aws.conftest import embedded_only
 
@@ -46,12 +47,9 @@ def suite_run(ec2: EmbeddedEc2, run_id: str, tag_mirror: bool = True) -> dict[st
         TagSpecifications=tagged("traffic-mirror-filter", mirror_tag)
     )["TrafficMirrorFilter"]["TrafficMirrorFilterId"]
     # A fleet's session: no suite tag of its own, found by its interface.
-    session = c.create_traffic_mirror_session(
-        NetworkInterfaceId=source,
-        TrafficMirrorTargetId=target,
-        TrafficMirrorFilterId=mirror_filter,
-        SessionNumber=1,
-    )["TrafficMirrorSession"]["TrafficMirrorSessionId"]
+    session = session_by_hand(
+        c, interface=source, target=target, mirror_filter=mirror_filter, number=1
+    )["TrafficMirrorSessionId"]
     instance = c.run_instances(
         ImageId="ami-12c6146b",
         MinCount=1,
@@ -72,12 +70,13 @@ def test_the_sweep_deletes_everything_of_the_run_and_nothing_else(ec2: EmbeddedE
     mine = suite_run(ec2, "r0000001", tag_mirror=False)
     other_run = suite_run(ec2, "r0000002")
     fx = ec2.fixtures()  # someone else's: untagged
-    theirs = ec2.client().create_traffic_mirror_session(
-        NetworkInterfaceId=fx.sources[0],
-        TrafficMirrorTargetId=fx.target_id,
-        TrafficMirrorFilterId=fx.filter_ids[0],
-        SessionNumber=1,
-    )["TrafficMirrorSession"]["TrafficMirrorSessionId"]
+    theirs = session_by_hand(
+        ec2.client(),
+        interface=fx.sources[0],
+        target=fx.target_id,
+        mirror_filter=fx.filter_ids[0],
+        number=1,
+    )["TrafficMirrorSessionId"]
     clients = Clients(
         client(ec2, "cloudformation"), ec2.client(), client(ec2, "autoscaling"), client(ec2, "ssm")
     )

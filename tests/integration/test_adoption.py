@@ -7,6 +7,7 @@ import subprocess
 import sys
 from typing import Any
 
+from local.harness.by_hand import session_by_hand
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.events import CustomResource
 from local.harness.lambda_loader import ROOT, Handler
@@ -17,30 +18,22 @@ from traffic_mirror.sessions.adoption import ADOPTABLE_KEY as ADOPTABLE
 
 
 def native_session(
-    ec2: EmbeddedEc2, fx: Fixtures, tags: dict[str, str] | None = None, **extra: Any
+    ec2: EmbeddedEc2, fx: Fixtures, tags: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """A session as AWS::EC2::TrafficMirrorSession made it: number 2, VXLAN ID 4242, tagged
     as adoptable by this provider (migration step 2) unless ``tags`` say otherwise."""
-    tags = {ADOPTABLE: "traffic-mirror-provider"} if tags is None else tags
-    spec: dict[str, Any] = {
-        "NetworkInterfaceId": fx.sources[0],
-        "TrafficMirrorTargetId": fx.target_id,
-        "TrafficMirrorFilterId": fx.filter_ids[0],
-        "SessionNumber": 2,
-        "VirtualNetworkId": 4242,
-        "Description": "native",
-        **extra,
-    }
-    if tags:
-        spec["TagSpecifications"] = [
-            {
-                "ResourceType": "traffic-mirror-session",
-                "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
-            }
-        ]
-    made = ec2.client().create_traffic_mirror_session(**spec)["TrafficMirrorSession"]
+    made = session_by_hand(
+        ec2.client(),
+        interface=fx.sources[0],
+        target=fx.target_id,
+        mirror_filter=fx.filter_ids[0],
+        number=2,
+        vni=4242,
+        description="native",
+        tags={ADOPTABLE: "traffic-mirror-provider"} if tags is None else tags,
+    )
     ec2.wait_visible()  # made long before the adoption: a read shows it, tags and all
-    return dict(made)
+    return made
 
 
 def declared(fx: Fixtures, session: dict[str, Any], **overrides: Any) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
+from local.harness.by_hand import session_by_hand
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.events import CustomResource
 from tests.conftest import props
@@ -23,12 +24,13 @@ def place(ec2: EmbeddedEc2, fx: Fixtures, numbers: list[int]) -> list[str]:
     """Sessions made outside the stack on the first source interface, by number."""
     client = ec2.client()
     made = [
-        client.create_traffic_mirror_session(
-            NetworkInterfaceId=fx.sources[0],
-            TrafficMirrorTargetId=fx.target_id,
-            TrafficMirrorFilterId=fx.filter_ids[1],
-            SessionNumber=n,
-        )["TrafficMirrorSession"]["TrafficMirrorSessionId"]
+        session_by_hand(
+            client,
+            interface=fx.sources[0],
+            target=fx.target_id,
+            mirror_filter=fx.filter_ids[1],
+            number=n,
+        )["TrafficMirrorSessionId"]
         for n in numbers
     ]
     ec2.wait_visible()  # there before the stack asks, as a read shows them
@@ -43,11 +45,12 @@ def test_omitted_number_is_the_lowest_free_on_the_interface(
 ) -> None:
     place(ec2, fx, existing)
     client = ec2.client()  # a session on another interface does not count
-    client.create_traffic_mirror_session(
-        NetworkInterfaceId=fx.sources[1],
-        TrafficMirrorTargetId=fx.target_id,
-        TrafficMirrorFilterId=fx.filter_ids[0],
-        SessionNumber=1 if allocated != 1 else 2,
+    session_by_hand(
+        client,
+        interface=fx.sources[1],
+        target=fx.target_id,
+        mirror_filter=fx.filter_ids[0],
+        number=1 if allocated != 1 else 2,
     )
     ec2.wait_visible()
     before = len(ec2.calls)
@@ -133,11 +136,12 @@ def test_replacement_allocates_on_the_new_interface(
     stack: CustomResource, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     stack.create(props(fx, SessionNumber=None))
-    ec2.client().create_traffic_mirror_session(
-        NetworkInterfaceId=fx.sources[1],
-        TrafficMirrorTargetId=fx.target_id,
-        TrafficMirrorFilterId=fx.filter_ids[0],
-        SessionNumber=1,
+    session_by_hand(
+        ec2.client(),
+        interface=fx.sources[1],
+        target=fx.target_id,
+        mirror_filter=fx.filter_ids[0],
+        number=1,
     )
     moved = stack.update(props(fx, SessionNumber=None, NetworkInterfaceId=fx.sources[1]))
     assert moved["Status"] == "SUCCESS", moved["Reason"]

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from local.harness.by_hand import session_by_hand
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.events import CustomResource
 from local.harness.lambda_loader import _CfnLoader, read_template
@@ -239,24 +240,20 @@ def legacy_stack(ec2: EmbeddedEc2, fx: Fixtures) -> dict[str, str]:
         (
             "WebMirror",
             fx.sources[0],
-            [
-                {"Key": "traffic-mirror:adoptable", "Value": "traffic-mirror-provider"},
-                {"Key": "team", "Value": "net sec"},
-            ],
+            {"traffic-mirror:adoptable": "traffic-mirror-provider", "team": "net sec"},
         ),
-        ("DbMirror", fx.sources[1], []),
+        ("DbMirror", fx.sources[1], {}),
     ):
-        spec = [{"ResourceType": "traffic-mirror-session", "Tags": tags}] if tags else []
-        session = client.create_traffic_mirror_session(
-            NetworkInterfaceId=eni,
-            TrafficMirrorTargetId=fx.target_id,
-            TrafficMirrorFilterId=fx.filter_ids[0],
-            SessionNumber=3,
-            VirtualNetworkId=4242,
-            Description=f"{logical}: all: TCP",
-            TagSpecifications=spec,  # type: ignore[arg-type]
-        )["TrafficMirrorSession"]
-        made[logical] = session["TrafficMirrorSessionId"]
+        made[logical] = session_by_hand(
+            client,
+            interface=eni,
+            target=fx.target_id,
+            mirror_filter=fx.filter_ids[0],
+            number=3,
+            vni=4242,
+            description=f"{logical}: all: TCP",
+            tags=tags,
+        )["TrafficMirrorSessionId"]
         STACKS.answered(stack_id, logical, "Create", made[logical], NATIVE)
     STACKS.answered(stack_id, "Collector", "Create", fx.target_id, "AWS::EC2::TrafficMirrorTarget")
     ec2.wait_visible()  # the native sessions were made long before: a read shows them

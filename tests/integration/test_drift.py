@@ -6,6 +6,7 @@ session) is what the harness's CustomResource told it (local/harness/stacks.py).
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import sys
@@ -15,15 +16,19 @@ import boto3
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
+from local.harness.by_hand import ProviderMarks, session_by_hand
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
-from local.harness.events import CustomResource
+from local.harness.events import CustomResource, new_stack_id
 from local.harness.lambda_loader import Handler
 from local.harness.receiver import ResponseReceiver
 from local.harness.stacks import STACKS
 from tests.conftest import by_hand, props
 from tests.integration.test_fleet import FLEET_HANDLER, RECONCILER, fleet_props, group, sweep
-from traffic_mirror.aws.store import REMOVED, ssm_client
+from traffic_mirror.aws.store import REMOVED, Store, ssm_client
 from traffic_mirror.errors import ProviderError
+from traffic_mirror.ownership import Owner
+from traffic_mirror.watch import audit as audit_module
+from traffic_mirror.watch.audit import Audit, watch
 
 SESSIONS_PATH = "/traffic-mirror-provider/traffic-mirror-provider/sessions"
 WRITES = {"ModifyTrafficMirrorSession", "CreateTags", "DeleteTags", "CreateTrafficMirrorSession"}
@@ -41,21 +46,17 @@ def recorded(ec2: EmbeddedEc2) -> dict[str, dict[str, Any]]:
     }
 
 
-def findings(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
-    """The finding lines the sweep logged (one per drifted field or tag, deletion, orphan)."""
-    keys = ("kind", "session", "stack", "logical_id", "field", "expected", "actual", "action")
-    return [
-        {k: getattr(r, k) for k in (*keys, "detail", "where")}
-        for r in caplog.records
-        if r.name == "traffic_mirror.watch.audit" and r.getMessage().startswith("session ")
-    ]
+def swept() -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """One scheduled sweep through ReconcilerFunction's handler: the audit part of its answer,
+    and the findings that answer lists (kind, session, detail, action)."""
+    summary: dict[str, Any] = sweep()["sessions"]
+    return summary, summary["found"]
 
 
-def swept(caplog: pytest.LogCaptureFixture) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    caplog.clear()
-    with caplog.at_level(logging.INFO):
-        summary = sweep()
-    return summary["sessions"], findings(caplog)
+def audited() -> Audit:
+    """The audit as the handler runs it (:func:`watch` over the sessions' store), for what a
+    finding says beyond the handler's answer (stack, expected, actual, where)."""
+    return watch(Store("sessions"))
 
 
 @pytest.fixture
@@ -90,7 +91,6 @@ def test_a_healthy_account_has_no_findings_and_the_sweep_only_reads(
     session: CustomResource,
     fx: Fixtures,
     receiver: ResponseReceiver,
-    caplog: pytest.LogCaptureFixture,
 ) -> None:
     other = CustomResource(session.handler, receiver, logical_id="Other")
     assert other.create(props(fx, NetworkInterfaceId=fx.sources[1]))["Status"] == "SUCCESS"
@@ -100,7 +100,7 @@ def test_a_healthy_account_has_no_findings_and_the_sweep_only_reads(
     group(ec2, fx, 2)
     assert fleet.create(fleet_props(fx))["Status"] == "SUCCESS"
     before = len(ec2.calls)
-    summary, found = swept(caplog)
+    summary, found = swept()
     assert found == []
     assert summary["checked"] == 2 and summary["seen"] == 4
     assert ec2.writes(before) == []
@@ -120,7 +120,6 @@ def test_each_changed_field_is_reported_with_before_and_after_and_nothing_is_wri
     ec2: EmbeddedEc2,
     session: CustomResource,
     fx: Fixtures,
-    caplog: pytest.LogCaptureFixture,
     change: dict[str, Any],
     field: str,
     expected: str | None,
@@ -135,8 +134,11 @@ def test_each_changed_field_is_reported_with_before_and_after_and_nothing_is_wri
         client.modify_traffic_mirror_session(TrafficMirrorSessionId=sid, **args)
     names = {"filter0": fx.filter_ids[0], "filter1": fx.filter_ids[1], "vni": str(vni)}
     before = len(ec2.calls)
-    summary, found = swept(caplog)
-    assert found == [
+    summary, found = swept()
+    assert found == [{"kind": "field", "session": sid, "detail": field, "action": "reported"}]
+    assert summary["findings"]["field"] == 1
+    # The whole finding, as the audit returns it (the drift is still there: only reported).
+    assert [f.line() for f in audited().findings] == [
         {
             "kind": "field",
             "session": sid,
@@ -150,27 +152,26 @@ def test_each_changed_field_is_reported_with_before_and_after_and_nothing_is_wri
             "where": "in this account, region us-east-1",
         }
     ]
-    assert summary["findings"]["field"] == 1
     assert ec2.writes(before) == []
 
 
 def test_changed_missing_and_added_user_tags_are_reported_one_line_each(
-    ec2: EmbeddedEc2, session: CustomResource, caplog: pytest.LogCaptureFixture
+    ec2: EmbeddedEc2, session: CustomResource
 ) -> None:
     sid = str(session.physical_id)
     with by_hand(ec2) as client:
         client.create_tags(Resources=[sid], Tags=[{"Key": "added", "Value": "x"}])
         client.delete_tags(Resources=[sid], Tags=[{"Key": "team"}])
-    _, found = swept(caplog)
-    assert sorted((f["field"], f["expected"], f["actual"]) for f in found) == [
+    found = audited().findings
+    assert sorted((f.name, f.expected, f.actual) for f in found) == [
         ("added", None, "x"),
         ("team", "net", None),
     ]
-    assert {f["kind"] for f in found} == {"tag"}
+    assert {f.kind for f in found} == {"tag"}
 
 
 def test_restore_puts_fields_back_with_one_modify_and_tags_with_the_tag_calls(
-    ec2: EmbeddedEc2, stack: CustomResource, fx: Fixtures, caplog: pytest.LogCaptureFixture
+    ec2: EmbeddedEc2, stack: CustomResource, fx: Fixtures
 ) -> None:
     answer = stack.create(props(fx, OnDrift="Restore", Tags=[{"Key": "team", "Value": "net"}]))
     sid = answer["PhysicalResourceId"]
@@ -183,8 +184,8 @@ def test_restore_puts_fields_back_with_one_modify_and_tags_with_the_tag_calls(
         )
         client.create_tags(Resources=[sid], Tags=[{"Key": "team", "Value": "ops"}])
     before = len(ec2.calls)
-    summary, found = swept(caplog)
-    assert {f["field"] for f in found} == {
+    summary, found = swept()
+    assert {f["detail"] for f in found} == {
         "TrafficMirrorFilterId",
         "PacketLength",
         "Description",
@@ -197,30 +198,30 @@ def test_restore_puts_fields_back_with_one_modify_and_tags_with_the_tag_calls(
     assert "PacketLength" not in held and "Description" not in held
     assert {"Key": "team", "Value": "net"} in held["Tags"]
     ec2.wait_visible()  # the next sweep, minutes later on its schedule: the restore shows
-    assert swept(caplog)[1] == []  # true again: the next sweep finds nothing
+    assert swept()[1] == []  # true again: the next sweep finds nothing
 
 
 def test_report_is_the_default_and_leaves_the_drift_in_place(
-    ec2: EmbeddedEc2, session: CustomResource, fx: Fixtures, caplog: pytest.LogCaptureFixture
+    ec2: EmbeddedEc2, session: CustomResource, fx: Fixtures
 ) -> None:
     sid = str(session.physical_id)
     with by_hand(ec2) as client:
         client.modify_traffic_mirror_session(
             TrafficMirrorSessionId=sid, TrafficMirrorFilterId=fx.filter_ids[1]
         )
-    assert len(swept(caplog)[1]) == 1
-    assert len(swept(caplog)[1]) == 1  # still there: reported again, never fixed
+    assert len(swept()[1]) == 1
+    assert len(swept()[1]) == 1  # still there: reported again, never fixed
     assert ec2.sessions()[0]["TrafficMirrorFilterId"] == fx.filter_ids[1]
 
 
 def test_a_session_deleted_out_of_band_is_reported_never_recreated(
-    ec2: EmbeddedEc2, session: CustomResource, caplog: pytest.LogCaptureFixture
+    ec2: EmbeddedEc2, session: CustomResource
 ) -> None:
     sid = str(session.physical_id)
     with by_hand(ec2) as client:
         client.delete_traffic_mirror_session(TrafficMirrorSessionId=sid)
     before = len(ec2.calls)
-    summary, found = swept(caplog)
+    summary, found = swept()
     assert [(f["kind"], f["session"]) for f in found] == [("deleted", sid)]
     assert summary["findings"]["deleted"] == 1
     assert ec2.writes(before) == [] and ec2.sessions() == []
@@ -228,11 +229,11 @@ def test_a_session_deleted_out_of_band_is_reported_never_recreated(
 
 
 def test_the_session_of_a_deleted_stack_is_an_orphan_reported_and_kept(
-    ec2: EmbeddedEc2, session: CustomResource, caplog: pytest.LogCaptureFixture
+    ec2: EmbeddedEc2, session: CustomResource
 ) -> None:
     STACKS.delete_stack(session.stack_id)  # e.g. deleted with DeletionPolicy: Retain
     before = len(ec2.calls)
-    summary, found = swept(caplog)
+    summary, found = swept()
     orphans = [f for f in found if f["kind"] == "orphaned"]
     assert [(f["session"], f["detail"]) for f in orphans] == [
         (session.physical_id, "its stack or resource no longer exists")
@@ -242,48 +243,80 @@ def test_the_session_of_a_deleted_stack_is_an_orphan_reported_and_kept(
 
 
 def test_the_old_session_of_a_replaced_resource_whose_cleanup_never_came_is_an_orphan(
-    ec2: EmbeddedEc2, session: CustomResource, fx: Fixtures, caplog: pytest.LogCaptureFixture
+    ec2: EmbeddedEc2, session: CustomResource, fx: Fixtures
 ) -> None:
     old = str(session.physical_id)
     answer = session.update(props(fx, NetworkInterfaceId=fx.sources[1]))
     assert answer["Status"] == "SUCCESS" and answer["PhysicalResourceId"] != old
     # CloudFormation's cleanup Delete of the old session failed (or was lost): never sent.
-    _, found = swept(caplog)
+    _, found = swept()
     orphans = [(f["session"], f["detail"]) for f in found if f["kind"] == "orphaned"]
     assert orphans == [(old, f"its resource now has physical ID {answer['PhysicalResourceId']}")]
     assert [f["kind"] for f in found if f["session"] == answer["PhysicalResourceId"]] == []
 
 
 def test_a_resource_being_updated_is_not_called_an_orphan(
-    ec2: EmbeddedEc2, session: CustomResource, fx: Fixtures, caplog: pytest.LogCaptureFixture
+    ec2: EmbeddedEc2, session: CustomResource, fx: Fixtures
 ) -> None:
     STACKS.set_status(session.stack_id, session.logical_id, "UPDATE_IN_PROGRESS")
     STACKS.answered(session.stack_id, session.logical_id, "Update", "tms-0000000000000000f", "")
     STACKS.set_status(session.stack_id, session.logical_id, "UPDATE_IN_PROGRESS")
-    assert swept(caplog)[1] == []
+    assert swept()[1] == []
 
 
 def test_the_replaced_session_awaiting_cleanup_is_not_an_orphan_while_the_stack_cleans_up(
-    ec2: EmbeddedEc2, session: CustomResource, fx: Fixtures, caplog: pytest.LogCaptureFixture
+    ec2: EmbeddedEc2, session: CustomResource, fx: Fixtures
 ) -> None:
     answer = session.update(props(fx, NetworkInterfaceId=fx.sources[1]))
     assert answer["Status"] == "SUCCESS"
     STACKS.set_stack_status(session.stack_id, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
-    assert swept(caplog)[1] == []
+    assert swept()[1] == []
     STACKS.set_stack_status(session.stack_id, "UPDATE_COMPLETE")  # the cleanup Delete failed
-    assert [f["kind"] for f in swept(caplog)[1]] == ["orphaned"]
+    assert [f["kind"] for f in swept()[1]] == ["orphaned"]
 
 
 def test_the_record_of_a_deleted_unclaimed_session_is_dropped_not_reported(
-    ec2: EmbeddedEc2, session: CustomResource, caplog: pytest.LogCaptureFixture
+    ec2: EmbeddedEc2, session: CustomResource
 ) -> None:
     sid = str(session.physical_id)
     STACKS.delete_stack(session.stack_id)
     with by_hand(ec2) as client:
         client.delete_traffic_mirror_session(TrafficMirrorSessionId=sid)
-    summary, found = swept(caplog)
+    summary, found = swept()
     assert found == [] and summary["dropped"] == 1
     assert recorded(ec2) == {}
+
+
+AUDIT_LOGGER = "traffic_mirror.watch.audit"
+
+
+def test_each_finding_is_also_logged_as_one_structured_json_line(
+    ec2: EmbeddedEc2,
+    session: CustomResource,
+    caplog: pytest.LogCaptureFixture,
+    no_secrets_in_logs: io.StringIO,
+) -> None:
+    """About the log itself (what Logs Insights queries read): the audit's logger is the one
+    named here, so a rename fails this test rather than leaving it nothing to read."""
+    assert audit_module._log is logging.getLogger(AUDIT_LOGGER)
+    sid = str(session.physical_id)
+    with by_hand(ec2) as client:
+        client.modify_traffic_mirror_session(TrafficMirrorSessionId=sid, Description="x")
+    caplog.clear()
+    _, found = swept()
+    assert found == [
+        {"kind": "field", "session": sid, "detail": "Description", "action": "reported"}
+    ]
+    logged = [
+        (r.getMessage(), *(getattr(r, k) for k in ("kind", "session", "field", "actual")))
+        for r in caplog.records
+        if r.name == AUDIT_LOGGER
+    ]
+    assert logged == [("session field", "field", sid, "Description", "x")]
+    lines = [json.loads(x) for x in no_secrets_in_logs.getvalue().splitlines() if '"kind"' in x]
+    assert [(x["message"], x["session"], x["field"], x["action"]) for x in lines] == [
+        ("session field", sid, "Description", "reported")
+    ]
 
 
 def test_findings_become_emf_metrics_by_kind_with_no_id_in_any_dimension(
@@ -322,18 +355,29 @@ def test_findings_become_emf_metrics_by_kind_with_no_id_in_any_dimension(
     assert sid not in out.split('"_aws"')[-1]
 
 
+@pytest.mark.parametrize("marked", [False, True], ids=["by hand", "with a gone stack's marks"])
 def test_sessions_not_made_by_the_provider_are_never_reported(
-    ec2: EmbeddedEc2, fx: Fixtures, handler: Handler, caplog: pytest.LogCaptureFixture
+    ec2: EmbeddedEc2, fx: Fixtures, handler: Handler, marked: bool
 ) -> None:
+    """The same session, made by hand, is judged only with the provider's marks on it (then
+    it is an orphan: the stack its tags name never existed)."""
+    marks = ProviderMarks(Owner(new_stack_id("gone"), "Mirror")) if marked else None
     with by_hand(ec2) as client:
-        client.create_traffic_mirror_session(
-            NetworkInterfaceId=fx.sources[0],
-            TrafficMirrorTargetId=fx.target_id,
-            TrafficMirrorFilterId=fx.filter_ids[0],
-            SessionNumber=1,
-        )
-    summary, found = swept(caplog)
-    assert found == [] and summary["seen"] == 0
+        sid = session_by_hand(
+            client,
+            interface=fx.sources[0],
+            target=fx.target_id,
+            mirror_filter=fx.filter_ids[0],
+            number=1,
+            marks=marks,
+        )["TrafficMirrorSessionId"]
+    summary, found = swept()
+    if not marked:
+        assert found == [] and summary["seen"] == 0
+    else:
+        why = "its stack or resource no longer exists"
+        assert found == [{"kind": "orphaned", "session": sid, "detail": why, "action": "reported"}]
+        assert summary["seen"] == 1
 
 
 def test_a_session_whose_record_outgrows_the_store_works_and_is_logged_as_not_watched(
@@ -459,7 +503,6 @@ def test_a_shared_number_is_moved_when_allocated_and_reported_when_declared(
     handler: Handler,
     receiver: ResponseReceiver,
     fx: Fixtures,
-    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """What a settle could not see (reads lag writes) the sweep finds: sessions sharing a
     number on one interface. The first by declared-then-lowest-ID keeps it; another allocated
@@ -478,7 +521,7 @@ def test_a_shared_number_is_moved_when_allocated_and_reported_when_declared(
             records = recorded(ec2)
             assert records[sid]["assigned"]["SessionNumber"] in (2, 3)
     before = len(ec2.calls)
-    summary, found = swept(caplog)
+    summary, found = swept()
     shared = {f["session"]: f for f in found if f["kind"] == "shared-number"}
     assert shared[declared]["action"] == "reported"  # it keeps #1: declared first
     moved = {shared[sid]["action"] for sid in (first, second)}
@@ -490,4 +533,4 @@ def test_a_shared_number_is_moved_when_allocated_and_reported_when_declared(
     for sid in (first, second):  # the records follow: the next sweep finds nothing
         assert recorded(ec2)[sid]["assigned"]["SessionNumber"] == numbers[sid]
     ec2.wait_visible()  # the next sweep, minutes later on its schedule: the moves show
-    assert [f for f in swept(caplog)[1] if f["kind"] == "shared-number"] == []
+    assert [f for f in swept()[1] if f["kind"] == "shared-number"] == []

@@ -13,13 +13,14 @@ from typing import Any
 
 import pytest
 
+from local.harness.by_hand import session_by_hand
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.events import CustomResource
 from local.harness.receiver import ResponseReceiver
 from local.harness.stacks import STACKS
 from tests.conftest import by_hand, props
 from tests.integration.test_adoption import declared, native_session
-from tests.integration.test_drift import recorded, swept
+from tests.integration.test_drift import audited, recorded, swept
 from tms_audit.cli import main as tms_audit
 from traffic_mirror.aws.connect import Placement
 from traffic_mirror.aws.store import Record, Store
@@ -40,29 +41,40 @@ def quiet_logger_restored() -> Iterator[None]:
     package.setLevel(level)
 
 
+def gateway(placement: Placement, record: Record | None) -> FleetGateway:
+    """The gateway the sweep uses for a placement (as ``watch`` builds it)."""
+    return FleetGateway.of(connector_for(record)(placement))
+
+
 def test_an_update_landing_between_the_sweeps_reads_is_not_reverted(
     ec2: EmbeddedEc2, stack: CustomResource, fx: Fixtures
 ) -> None:
-    stack.create(props(fx, OnDrift="Restore"))
+    sid = stack.create(props(fx, OnDrift="Restore"))["PhysicalResourceId"]
     before_update = Store("sessions").records()  # the sweep read the records here
     answer = stack.update(props(fx, OnDrift="Restore", TrafficMirrorFilterId=fx.filter_ids[1]))
     assert answer["Status"] == "SUCCESS"
     store = Store("sessions")
     mark = len(ec2.calls)
     found = audit(
-        before_update,
-        lambda placement, record: FleetGateway.of(connector_for(record)(placement)),
-        Claims(),
-        restore=True,
-        reread=store.get,
-        drop=store.remove,
+        before_update, gateway, Claims(), restore=True, reread=store.get, drop=store.remove
     )
     assert found.findings == [] and ec2.writes(mark) == []
     assert ec2.sessions()[0]["TrafficMirrorFilterId"] == fx.filter_ids[1]
+    # The same call does see drift: the filter changed back by hand is found and restored.
+    with by_hand(ec2) as client:
+        client.modify_traffic_mirror_session(
+            TrafficMirrorSessionId=sid, TrafficMirrorFilterId=fx.filter_ids[0]
+        )
+    found = audit(
+        store.records(), gateway, Claims(), restore=True, reread=store.get, drop=store.remove
+    )
+    assert [(f.kind, f.session_id, f.name, f.action) for f in found.findings] == [
+        ("field", sid, "TrafficMirrorFilterId", "restored")
+    ]
 
 
 def test_drift_while_the_stack_is_in_an_operation_waits_for_the_next_sweep(
-    ec2: EmbeddedEc2, stack: CustomResource, fx: Fixtures, caplog: pytest.LogCaptureFixture
+    ec2: EmbeddedEc2, stack: CustomResource, fx: Fixtures
 ) -> None:
     sid = stack.create(props(fx, OnDrift="Restore"))["PhysicalResourceId"]
     with by_hand(ec2) as client:
@@ -71,10 +83,10 @@ def test_drift_while_the_stack_is_in_an_operation_waits_for_the_next_sweep(
         )
     STACKS.set_stack_status(stack.stack_id, "UPDATE_IN_PROGRESS")
     mark = len(ec2.calls)
-    summary, found = swept(caplog)
+    summary, found = swept()
     assert found == [] and summary["deferred"] == 1 and ec2.writes(mark) == []
     STACKS.set_stack_status(stack.stack_id, "UPDATE_COMPLETE")
-    assert [(f["field"], f["action"]) for f in swept(caplog)[1]] == [
+    assert [(f["detail"], f["action"]) for f in swept()[1]] == [
         ("TrafficMirrorFilterId", "restored")
     ]
 
@@ -84,7 +96,6 @@ def test_a_deleted_session_is_kept_on_record_until_cloudformation_can_tell(
     ec2: EmbeddedEc2,
     stack: CustomResource,
     fx: Fixtures,
-    caplog: pytest.LogCaptureFixture,
     how: str,
 ) -> None:
     sid = stack.create(props(fx))["PhysicalResourceId"]
@@ -94,11 +105,11 @@ def test_a_deleted_session_is_kept_on_record_until_cloudformation_can_tell(
         STACKS.set_stack_status(stack.stack_id, "UPDATE_IN_PROGRESS")
     else:
         ec2.inject("DescribeStacks", "Throttling", times=20)
-    summary, found = swept(caplog)
+    summary, found = swept()
     assert found == [] and summary["dropped"] == 0 and sid in recorded(ec2)
     ec2.clear_faults()
     STACKS.set_stack_status(stack.stack_id, "UPDATE_COMPLETE")
-    assert [(f["kind"], f["session"]) for f in swept(caplog)[1]] == [("deleted", sid)]
+    assert [(f["kind"], f["session"]) for f in swept()[1]] == [("deleted", sid)]
 
 
 def test_one_failed_restore_is_reported_and_the_other_sessions_are_still_judged(
@@ -106,21 +117,21 @@ def test_one_failed_restore_is_reported_and_the_other_sessions_are_still_judged(
     stack: CustomResource,
     fx: Fixtures,
     receiver: ResponseReceiver,
-    caplog: pytest.LogCaptureFixture,
 ) -> None:
     a = stack.create(props(fx, OnDrift="Restore"))["PhysicalResourceId"]
     other = CustomResource(stack.handler, receiver, logical_id="Other", stack_id=stack.stack_id)
     b = other.create(props(fx, NetworkInterfaceId=fx.sources[1]))["PhysicalResourceId"]
     with by_hand(ec2) as client:
         client.modify_traffic_mirror_session(TrafficMirrorSessionId=a, SessionNumber=2)
-        holder = client.create_traffic_mirror_session(  # on A's declared number
-            NetworkInterfaceId=fx.sources[0],
-            TrafficMirrorTargetId=fx.target_id,
-            TrafficMirrorFilterId=fx.filter_ids[0],
-            SessionNumber=1,
-        )["TrafficMirrorSession"]["TrafficMirrorSessionId"]
+        holder = session_by_hand(  # on A's declared number
+            client,
+            interface=fx.sources[0],
+            target=fx.target_id,
+            mirror_filter=fx.filter_ids[0],
+            number=1,
+        )["TrafficMirrorSessionId"]
         client.modify_traffic_mirror_session(TrafficMirrorSessionId=b, Description="by hand")
-    summary, found = swept(caplog)
+    summary, found = swept()
     by_session = {f["session"]: f for f in found}
     assert set(by_session) == {a, b}
     assert by_session[a]["action"].startswith("restore failed: ")
@@ -130,7 +141,7 @@ def test_one_failed_restore_is_reported_and_the_other_sessions_are_still_judged(
 
 
 def test_an_update_whose_record_cannot_be_kept_removes_the_older_record(
-    ec2: EmbeddedEc2, stack: CustomResource, fx: Fixtures, caplog: pytest.LogCaptureFixture
+    ec2: EmbeddedEc2, stack: CustomResource, fx: Fixtures
 ) -> None:
     sid = stack.create(props(fx, OnDrift="Restore", Tags=[{"Key": "team", "Value": "net"}]))[
         "PhysicalResourceId"
@@ -139,7 +150,7 @@ def test_an_update_whose_record_cannot_be_kept_removes_the_older_record(
     assert stack.update(props(fx, OnDrift="Restore", Tags=tags))["Status"] == "SUCCESS"
     assert sid not in recorded(ec2)
     mark = len(ec2.calls)
-    assert swept(caplog)[1] == [] and ec2.writes(mark) == []
+    assert swept()[1] == [] and ec2.writes(mark) == []
     held = {t["Key"] for t in ec2.sessions()[0]["Tags"]}
     assert {t["Key"] for t in tags} <= held
 
@@ -148,27 +159,24 @@ def test_sessions_in_a_member_account_and_another_region_are_watched_there(
     ec2: EmbeddedEc2,
     stack: CustomResource,
     receiver: ResponseReceiver,
-    caplog: pytest.LogCaptureFixture,
 ) -> None:
     member, regional = ec2.fixtures(account=MEMBER), ec2.fixtures(region="eu-west-1")
     sid = stack.create(props(member, RoleArn=ROLE, OnDrift="Restore"))["PhysicalResourceId"]
     other = CustomResource(stack.handler, receiver, logical_id="Regional", stack_id=stack.stack_id)
     assert other.create(props(regional, Region="eu-west-1"))["Status"] == "SUCCESS"
     mark = len(ec2.calls)
-    summary, found = swept(caplog)
+    summary, found = swept()
     assert found == [] and summary["checked"] == 2 and ec2.writes(mark) == []
     with by_hand(ec2, account=MEMBER) as client:
         client.modify_traffic_mirror_session(TrafficMirrorSessionId=sid, Description="by hand")
-    _, found = swept(caplog)
-    assert [(f["session"], f["field"], f["action"]) for f in found] == [
-        (sid, "Description", "restored")
-    ]
-    assert found[0]["where"] == f"in account {MEMBER}, region us-east-1"
+    drift = audited().findings  # as the handler runs it, and where each was found
+    assert [(f.session_id, f.name, f.action) for f in drift] == [(sid, "Description", "restored")]
+    assert drift[0].where == f"in account {MEMBER}, region us-east-1"
     assert "Description" not in ec2.sessions(account=MEMBER)[0]
 
 
 def test_adopted_sessions_and_an_update_of_ondrift_alone_raise_no_finding(
-    ec2: EmbeddedEc2, stack: CustomResource, fx: Fixtures, caplog: pytest.LogCaptureFixture
+    ec2: EmbeddedEc2, stack: CustomResource, fx: Fixtures
 ) -> None:
     native = native_session(ec2, fx)
     adopted: dict[str, Any] = declared(
@@ -178,13 +186,13 @@ def test_adopted_sessions_and_an_update_of_ondrift_alone_raise_no_finding(
     # The next sweep, once the adoption's writes show (a sweep within the read lag is the
     # test below).
     ec2.wait_visible()
-    assert swept(caplog)[1] == []
+    assert swept()[1] == []
     mark = len(ec2.calls)
     assert stack.update({**adopted, "OnDrift": "Restore"})["Status"] == "SUCCESS"
     assert ec2.writes(mark) == []  # OnDrift reaches the record only
     sid = native["TrafficMirrorSessionId"]
     assert recorded(ec2)[sid]["properties"]["OnDrift"] == "Restore"
-    assert swept(caplog)[1] == []
+    assert swept()[1] == []
 
 
 def test_a_replacement_in_a_later_placement_mid_sweep_is_not_called_an_orphan(
@@ -204,11 +212,18 @@ def test_a_replacement_in_a_later_placement_mid_sweep_is_not_called_an_orphan(
                 props(regional_fx, Region="eu-west-1", NetworkInterfaceId=regional_fx.sources[1])
             )
             STACKS.set_stack_status(stack.stack_id, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
-        return FleetGateway.of(connector_for(record)(placement))
+        return gateway(placement, record)
 
     store = Store("sessions")
     found = audit(records, gateways, Claims(), restore=False, reread=store.get)
     assert [f.line() for f in found.findings if f.kind == "orphaned"] == []
+    # The same call does see orphans: with the stack gone, every one of its sessions is one.
+    STACKS.delete_stack(stack.stack_id)
+    found = audit(store.records(), gateway, Claims(), restore=False, reread=store.get)
+    held = ec2.sessions() + ec2.sessions(region="eu-west-1")
+    assert sorted(f.session_id for f in found.findings if f.kind == "orphaned") == sorted(
+        s["TrafficMirrorSessionId"] for s in held
+    )
 
 
 def test_tms_audit_deletes_only_orphans_where_it_runs_and_says_where_the_others_are(
@@ -230,25 +245,25 @@ def test_tms_audit_deletes_only_orphans_where_it_runs_and_says_where_the_others_
 
 
 def test_a_stack_of_another_account_is_never_called_gone(
-    ec2: EmbeddedEc2, stack: CustomResource, fx: Fixtures, caplog: pytest.LogCaptureFixture
+    ec2: EmbeddedEc2, stack: CustomResource, fx: Fixtures
 ) -> None:
     elsewhere = "arn:aws:cloudformation:us-east-1:999999999999:stack/theirs/abc"
     other = CustomResource(stack.handler, stack.receiver, logical_id="Theirs", stack_id=elsewhere)
     assert other.create(props(fx))["Status"] == "SUCCESS"
     STACKS.delete_stack(elsewhere)  # CloudFormation here would say it does not exist
     mark = len(ec2.calls)
-    _, found = swept(caplog)
+    _, found = swept()
     assert found == [] and "DescribeStacks" not in ec2.calls[mark:]
 
 
 def test_a_sweep_right_after_an_update_in_place_finds_no_drift_and_writes_nothing(
-    ec2: EmbeddedEc2, stack: CustomResource, fx: Fixtures, caplog: pytest.LogCaptureFixture
+    ec2: EmbeddedEc2, stack: CustomResource, fx: Fixtures
 ) -> None:
     """The schedule may fire at any moment, the second after an Update answered SUCCESS."""
     assert stack.create(props(fx, OnDrift="Restore"))["Status"] == "SUCCESS"
     answer = stack.update(props(fx, OnDrift="Restore", Description="changed by the stack"))
     assert answer["Status"] == "SUCCESS", answer["Reason"]
     mark = len(ec2.calls)
-    summary, found = swept(caplog)
+    summary, found = swept()
     assert found == [] and summary["restored"] == 0 and ec2.writes(mark) == []
     assert ec2.sessions()[0]["Description"] == "changed by the stack"

@@ -13,6 +13,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from local.harness import ec2views
+from local.harness.by_hand import session_by_hand
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -25,20 +26,18 @@ LAG = 0.4
 
 
 def create(
-    client: EC2Client, fx: Fixtures, eni: int = 0, number: int = 1, **extra: Any
+    client: EC2Client, fx: Fixtures, eni: int = 0, number: int = 1, **options: Any
 ) -> dict[str, Any]:
-    answer = client.create_traffic_mirror_session(
-        NetworkInterfaceId=fx.sources[eni],
-        TrafficMirrorTargetId=fx.target_id,
-        TrafficMirrorFilterId=fx.filter_ids[0],
-        SessionNumber=number,
-        **extra,
+    """A session on source ``eni`` with ``number``; ``options`` as :func:`session_by_hand`
+    names them (tags, description, vni, packet_length, client_token)."""
+    return session_by_hand(
+        client,
+        interface=fx.sources[eni],
+        target=fx.target_id,
+        mirror_filter=fx.filter_ids[0],
+        number=number,
+        **options,
     )
-    return dict(answer["TrafficMirrorSession"])
-
-
-def tagged(key: str, value: str) -> list[Any]:
-    return [{"ResourceType": SESSION, "Tags": [{"Key": key, "Value": value}]}]
 
 
 def ids(client: EC2Client, **kwargs: Any) -> list[str]:
@@ -82,7 +81,7 @@ def test_a_tag_filter_on_describe_sessions_is_refused_as_ec2_refuses_it(
     ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     client = ec2.client()
-    create(client, fx, TagSpecifications=tagged("Owner", "me"))
+    create(client, fx, tags={"Owner": "me"})
     before = len(ec2.calls)
     with pytest.raises(ClientError) as excinfo:
         client.describe_traffic_mirror_sessions(Filters=[{"Name": "tag:Owner", "Values": ["me"]}])
@@ -148,8 +147,8 @@ def test_every_documented_session_filter_selects_the_matching_session(
     ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     client = ec2.client()
-    first = create(client, fx, PacketLength=100, VirtualNetworkId=77, Description="a")
-    create(client, fx, eni=1, number=2, PacketLength=200, VirtualNetworkId=88, Description="b")
+    first = create(client, fx, packet_length=100, vni=77, description="a")
+    create(client, fx, eni=1, number=2, packet_length=200, vni=88, description="b")
     owner = first["OwnerId"]
     for name, value in {
         "description": "a",
@@ -176,7 +175,7 @@ def test_a_created_session_is_invisible_to_describe_until_the_lag_has_passed(
 ) -> None:
     client = ec2.client()
     ec2.read_lag = LAG
-    made = create(client, fx, TagSpecifications=tagged("Owner", "me"))["TrafficMirrorSessionId"]
+    made = create(client, fx, tags={"Owner": "me"})["TrafficMirrorSessionId"]
     assert ids(client, TrafficMirrorSessionIds=[made]) == []
     assert ids(client, Filters=[{"Name": "network-interface-id", "Values": [fx.sources[0]]}]) == []
     assert session_tags(client, key=["Owner"]) == []
@@ -200,7 +199,7 @@ def test_a_deleted_session_stays_visible_until_the_lag_has_passed(
     ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     client = ec2.client()
-    made = create(client, fx, TagSpecifications=tagged("Owner", "me"))["TrafficMirrorSessionId"]
+    made = create(client, fx, tags={"Owner": "me"})["TrafficMirrorSessionId"]
     ec2.read_lag = LAG
     client.delete_traffic_mirror_session(TrafficMirrorSessionId=made)
     assert ids(client) == [made]
@@ -215,7 +214,7 @@ def test_a_modify_shows_the_old_fields_until_the_lag_has_passed(
     ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     client = ec2.client()
-    made = create(client, fx, Description="old")["TrafficMirrorSessionId"]
+    made = create(client, fx, description="old")["TrafficMirrorSessionId"]
     ec2.read_lag = LAG
     changed = client.modify_traffic_mirror_session(
         TrafficMirrorSessionId=made, Description="new", SessionNumber=9
@@ -235,7 +234,7 @@ def test_tag_changes_on_a_session_show_in_every_describe_only_after_the_lag(
     ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     client = ec2.client()
-    made = create(client, fx, TagSpecifications=tagged("Owner", "me"))["TrafficMirrorSessionId"]
+    made = create(client, fx, tags={"Owner": "me"})["TrafficMirrorSessionId"]
     ec2.read_lag = LAG
     client.create_tags(Resources=[made], Tags=[{"Key": "Team", "Value": "net"}])
     client.delete_tags(Resources=[made], Tags=[{"Key": "Owner"}])
@@ -279,7 +278,7 @@ def test_a_lag_range_delays_each_write_by_a_time_within_the_range(
 
 def test_a_truth_client_reads_past_the_lag(ec2: EmbeddedEc2, fx: Fixtures) -> None:
     ec2.read_lag = 5.0
-    made = create(ec2.client(), fx, TagSpecifications=tagged("Owner", "me"))
+    made = create(ec2.client(), fx, tags={"Owner": "me"})
     truth = ec2.client(truth=True)
     assert ids(truth) == [made["TrafficMirrorSessionId"]]
     assert session_tags(truth) == [(made["TrafficMirrorSessionId"], "Owner", "me")]
@@ -315,9 +314,9 @@ def test_a_retried_token_returns_the_first_session_even_after_it_was_deleted(
     ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     client = ec2.client()
-    first = create(client, fx, ClientToken="token-1", Description="d")
+    first = create(client, fx, client_token="token-1", description="d")
     client.delete_traffic_mirror_session(TrafficMirrorSessionId=first["TrafficMirrorSessionId"])
-    again = create(client, fx, ClientToken="token-1", Description="d")
+    again = create(client, fx, client_token="token-1", description="d")
     assert again == first
     assert ec2.sessions() == []  # no new session
 
@@ -326,8 +325,8 @@ def test_a_retried_token_returns_the_original_result_not_a_second_session(
     ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     client = ec2.client()
-    first = create(client, fx, ClientToken="token-1")
-    assert create(client, fx, ClientToken="token-1") == first
+    first = create(client, fx, client_token="token-1")
+    assert create(client, fx, client_token="token-1") == first
     assert len(ec2.sessions()) == 1
 
 
@@ -335,13 +334,13 @@ def test_a_token_reused_with_other_parameters_is_refused_even_after_the_delete(
     ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     client = ec2.client()
-    first = create(client, fx, ClientToken="token-1")
+    first = create(client, fx, client_token="token-1")
     with pytest.raises(ClientError) as excinfo:
-        create(client, fx, number=2, ClientToken="token-1")
+        create(client, fx, number=2, client_token="token-1")
     assert error(excinfo)[0] == "IdempotentParameterMismatch"
     client.delete_traffic_mirror_session(TrafficMirrorSessionId=first["TrafficMirrorSessionId"])
     with pytest.raises(ClientError) as excinfo:
-        create(client, fx, number=2, ClientToken="token-1")
+        create(client, fx, number=2, client_token="token-1")
     assert error(excinfo)[0] == "IdempotentParameterMismatch"
 
 
@@ -352,8 +351,8 @@ def test_describe_tags_finds_sessions_by_type_key_value_and_resource_id(
     ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
     client = ec2.client()
-    mine = create(client, fx, TagSpecifications=tagged("managed-by", "me"))
-    theirs = create(client, fx, eni=1, TagSpecifications=tagged("managed-by", "them"))
+    mine = create(client, fx, tags={"managed-by": "me"})
+    theirs = create(client, fx, eni=1, tags={"managed-by": "them"})
     client.create_tags(Resources=[fx.sources[0]], Tags=[{"Key": "managed-by", "Value": "me"}])
     mine_id = mine["TrafficMirrorSessionId"]
     assert session_tags(client, key=["managed-by"], value=["me"]) == [(mine_id, "managed-by", "me")]
@@ -371,9 +370,7 @@ def test_describe_tags_pages_with_max_results_and_next_token(ec2: EmbeddedEc2) -
     fx = ec2.fixtures(sources=4)
     client = ec2.client()
     made = {
-        create(client, fx, eni=n // 3, number=n % 3 + 1, TagSpecifications=tagged("k", "v"))[
-            "TrafficMirrorSessionId"
-        ]
+        create(client, fx, eni=n // 3, number=n % 3 + 1, tags={"k": "v"})["TrafficMirrorSessionId"]
         for n in range(12)
     }
     pages = client.get_paginator("describe_tags").paginate(
@@ -398,7 +395,7 @@ def test_describe_tags_refuses_max_results_outside_5_to_1000(ec2: EmbeddedEc2) -
 
 def test_describe_tags_forgets_a_deleted_sessions_tags(ec2: EmbeddedEc2, fx: Fixtures) -> None:
     client = ec2.client()
-    made = create(client, fx, TagSpecifications=tagged("Owner", "me"))["TrafficMirrorSessionId"]
+    made = create(client, fx, tags={"Owner": "me"})["TrafficMirrorSessionId"]
     client.delete_traffic_mirror_session(TrafficMirrorSessionId=made)
     assert session_tags(client) == []
     assert client.describe_tags(Filters=[{"Name": "resource-id", "Values": [made]}])["Tags"] == []

@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 
+from local.harness.by_hand import session_by_hand
 from local.harness.ec2sim import WRITE_ACTIONS, EmbeddedEc2, Fixtures
 from local.harness.events import CustomResource
 from local.harness.receiver import ResponseReceiver
@@ -147,11 +148,12 @@ def test_a_dry_run_counts_and_logs_the_interfaces_the_pass_would_skip(
     full, unsupported, fine = fx.sources
     with by_hand(ec2) as client:
         for _ in range(3):
-            client.create_traffic_mirror_session(
-                NetworkInterfaceId=full,
-                TrafficMirrorTargetId=fx.target_id,
-                TrafficMirrorFilterId=fx.filter_ids[1],
-                SessionNumber=10 + len(ec2.sessions()),
+            session_by_hand(
+                client,
+                interface=full,
+                target=fx.target_id,
+                mirror_filter=fx.filter_ids[1],
+                number=10 + len(ec2.sessions()),
             )
     ec2.inject("CreateTrafficMirrorSession", "NetworkInterfaceNotSupported")
     answer = fleet.create(

@@ -9,12 +9,13 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from local.harness.by_hand import ProviderMarks, session_by_hand
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.events import CustomResource
 from local.harness.lambda_loader import Handler
 from local.harness.receiver import ResponseReceiver
 from tests.conftest import by_hand, props
-from traffic_mirror.ownership import LOGICAL_KEY, MANAGED_BY_KEY, NUMBER_KEY, STACK_KEY
+from traffic_mirror.ownership import LOGICAL_KEY, NUMBER_KEY, STACK_KEY
 from traffic_mirror.sessions.plan import EC2_MAX_TAGS, TagChanges, tag_writes
 from traffic_mirror.sessions.schema import MAX_USER_TAGS, RESERVED_TAGS
 
@@ -155,18 +156,14 @@ def test_session_made_by_an_older_provider_gains_its_ownership_on_update(
     """Before ownership tags, sessions carried only the managed-by marker. The next Update
     records the owner, so later rollbacks can find it."""
     with by_hand(ec2) as client:
-        made = client.create_traffic_mirror_session(
-            NetworkInterfaceId=fx.sources[0],
-            TrafficMirrorTargetId=fx.target_id,
-            TrafficMirrorFilterId=fx.filter_ids[0],
-            SessionNumber=1,
-            TagSpecifications=[
-                {
-                    "ResourceType": "traffic-mirror-session",
-                    "Tags": [{"Key": MANAGED_BY_KEY, "Value": "traffic-mirror-provider"}],
-                }
-            ],
-        )["TrafficMirrorSession"]
+        made = session_by_hand(
+            client,
+            interface=fx.sources[0],
+            target=fx.target_id,
+            mirror_filter=fx.filter_ids[0],
+            number=1,
+            marks=ProviderMarks(owner=None),  # the managed-by marker alone
+        )
     stack.physical_id, stack.props = made["TrafficMirrorSessionId"], props(fx)
     updated = stack.update(props(fx, Description="now owned"))
     assert updated["Status"] == "SUCCESS", updated["Reason"]

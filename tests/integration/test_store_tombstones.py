@@ -9,7 +9,7 @@ import boto3
 
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.events import CustomResource
-from tests.conftest import props
+from tests.conftest import by_hand, props
 from tests.integration.test_fleet import fleet_props, group, records, sweep
 from traffic_mirror.aws.store import REMOVED, Store, store_path
 
@@ -49,6 +49,21 @@ def test_a_session_deleted_leaves_a_tombstone_the_sweep_keeps_while_young(
     assert summary["findings"]["deleted"] == 0 and summary["checked"] == 0  # no record
     assert values(ec2, "sessions") == {sid: REMOVED}  # under an hour old: kept
     assert "AmazonSSM.DeleteParameter" not in ec2.json_calls
+
+
+def test_a_live_record_whose_session_was_deleted_by_hand_is_found_by_the_same_sweep(
+    ec2: EmbeddedEc2, stack: CustomResource, fx: Fixtures
+) -> None:
+    """The test above's counterpart: its "nothing found" is the tombstone's doing, not a
+    sweep that cannot see a deleted session."""
+    sid = stack.create(props(fx))["PhysicalResourceId"]
+    with by_hand(ec2) as client:
+        client.delete_traffic_mirror_session(TrafficMirrorSessionId=sid)
+    summary = sweep()["sessions"]
+    assert summary["findings"]["deleted"] == 1 and summary["checked"] == 1
+    assert summary["found"] == [
+        {"kind": "deleted", "session": sid, "detail": "", "action": "reported"}
+    ]
 
 
 def test_pruning_deletes_old_tombstones_and_keeps_a_record_written_since(

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from local.harness.by_hand import ProviderMarks, session_by_hand
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.environments import LambdaEnvironments
 from local.harness.events import CustomResource, new_stack_id
@@ -142,20 +143,14 @@ def test_twins_on_a_declared_number_leave_exactly_the_lowest_even_when_its_pass_
     client = ec2.client()
     made = sorted(
         (
-            client.create_traffic_mirror_session(
-                NetworkInterfaceId=fx.sources[0],
-                TrafficMirrorTargetId=fx.target_id,
-                TrafficMirrorFilterId=fx.filter_ids[0],
-                SessionNumber=1,
-                TagSpecifications=[
-                    {
-                        "ResourceType": "traffic-mirror-session",
-                        "Tags": [
-                            {"Key": k, "Value": v} for k, v in owner.tags(allocated=False).items()
-                        ],
-                    }
-                ],
-            )["TrafficMirrorSession"]
+            session_by_hand(
+                client,
+                interface=fx.sources[0],
+                target=fx.target_id,
+                mirror_filter=fx.filter_ids[0],
+                number=1,
+                marks=ProviderMarks(owner, allocated=False),  # as the fleet's passes made them
+            )
             for _ in range(2)
         ),
         key=lambda s: s["TrafficMirrorSessionId"],
