@@ -375,7 +375,9 @@ def run(
     os.environ["SETTLE_SECONDS"] = str(settle_s)  # the real wait: once per pass, not per Create
     try:
         fx = ec2.fixtures(sources=1)
-        subnet = ec2.client().create_subnet(VpcId=fx.vpc_id, CidrBlock="10.0.16.0/20")
+        # Room for the group: a /20 holds 4,091 instances, a /18 (the 10,000 row) 16,379.
+        cidr = "10.0.16.0/20" if SIZE <= 4000 else "10.0.64.0/18"
+        subnet = ec2.client().create_subnet(VpcId=fx.vpc_id, CidrBlock=cidr)
         t0 = time.perf_counter()
         interfaces = create_group(ec2, subnet["Subnet"]["SubnetId"], SIZE)
         setup_s = time.perf_counter() - t0
