@@ -367,6 +367,7 @@ class CloudFormationStack(RuleBasedStateMachine):
         was = self.live[logical]
         client = self.env.ec2.client()
         client.delete_traffic_mirror_session(TrafficMirrorSessionId=was.physical)
+        self.env.ec2.wait_visible()  # long before the Update, in an account (none: at once)
         new = replace(change, eni=was.sent.eni, dry=False, number=None)
         answer = self.ok(self.make("Update", logical, new, physical_id=was.physical, old=was.sent))
         assert answer["PhysicalResourceId"] != was.physical  # recreated, not stuck

@@ -195,6 +195,12 @@ class FleetAndSingles(RuleBasedStateMachine):
     def mark(self) -> int:
         return len(self.env.ec2.calls)
 
+    def shown(self) -> None:
+        """Changes made by hand (or by EC2) before the provider is asked show in its reads:
+        long before it is asked, in an account. Under a read lag (EMBEDDED_EC2_READ_LAG) this
+        waits for them (tests/conftest.py's by_hand); with none, it returns at once."""
+        self.env.ec2.wait_visible()
+
     # --- what EC2 holds, and what it must hold ---------------------------------------------
 
     def owned_by_fleet(self, session: Session) -> bool:
@@ -470,6 +476,7 @@ class FleetAndSingles(RuleBasedStateMachine):
         self.launched[index].live = False
         if interfaces_deleted:  # EC2 deletes the interfaces, and their sessions with them
             gone = set(self.world.interfaces_deleted(enis))
+            self.shown()
             for single in self.singles.values():
                 if single is not None:
                     single.vanished = single.vanished or single.physical in gone
@@ -511,6 +518,7 @@ class FleetAndSingles(RuleBasedStateMachine):
             return
         sid = session["TrafficMirrorSessionId"]
         self.world.client.delete_traffic_mirror_session(TrafficMirrorSessionId=sid)
+        self.shown()
         assert self.fleet is not None
         self.fleet.true = False
         FIGURES[F + "step: fleet session deleted by hand"] += 1
@@ -537,6 +545,7 @@ class FleetAndSingles(RuleBasedStateMachine):
         self.world.client.modify_traffic_mirror_session(
             TrafficMirrorSessionId=session["TrafficMirrorSessionId"], **changes[what]
         )
+        self.shown()
         assert self.fleet is not None
         self.fleet.true = False
         FIGURES[F + f"step: fleet session's {what} changed by hand"] += 1
@@ -616,6 +625,7 @@ class FleetAndSingles(RuleBasedStateMachine):
                 sid = session["TrafficMirrorSessionId"]
                 self.world.client.delete_traffic_mirror_session(TrafficMirrorSessionId=sid)
                 self.fleet.true = False
+            self.shown()
         expected = self.predict(eni, spec)
         used = {s["SessionNumber"] for s in self.world.by_interface().get(eni, [])}
         lowest = min(set(range(1, MAX_SESSIONS + 2)) - used)
@@ -685,6 +695,7 @@ class FleetAndSingles(RuleBasedStateMachine):
             if missing and here:
                 sid = here[0]["TrafficMirrorSessionId"]
                 self.world.client.delete_traffic_mirror_session(TrafficMirrorSessionId=sid)
+                self.shown()  # before the race: the race is the singles' against the rival
             if rival == "sweep":
                 at = self.clock.tick()
                 run = lambda: self.reconcile(scheduled_event(at))  # noqa: E731
