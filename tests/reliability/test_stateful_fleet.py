@@ -360,9 +360,18 @@ class FleetAndSingles(RuleBasedStateMachine):
         for eni in must & set(held):  # changed in place
             assert after[eni][0]["TrafficMirrorSessionId"] == held[eni][0]["TrafficMirrorSessionId"]
         if was_true:  # one Modify per session whose settings changed, nothing else but tags
+            # and a Create per interface skipped before (its number taken) and mirrored now
             writes = Counter(self.env.ec2.writes(mark))
+            creates = len(must - set(held))
             assert writes["ModifyTrafficMirrorSession"] == modifies, (writes, modifies)
-            assert set(writes) <= {"ModifyTrafficMirrorSession", "CreateTags", "DeleteTags"}
+            assert writes["CreateTrafficMirrorSession"] == creates, (writes, creates)
+            assert set(writes) <= {
+                "ModifyTrafficMirrorSession",
+                "CreateTrafficMirrorSession",
+                "CreateTags",
+                "DeleteTags",
+            }
+            FIGURES[F + "interfaces no longer skipped after a settings Update"] += creates
         FIGURES[F + "step: settings changed by Update"] += 1
         FIGURES[F + "Modifies sent by settings Updates"] += modifies
 
