@@ -7,6 +7,7 @@ Example::
     world = World(ec2, fx)
     world.build({"web": 2, "api": 1})
     new = world.scale_out("web", 1)          # instance IDs launched
+    world.launched(3)                        # the fourth instance launched (new[0])
     world.selected(Selector("AutoScalingGroupName", group="web"))   # {'eni-…', …}
 
 and what the stack declares: the fleet's selector and settings, single sessions' properties,
@@ -27,6 +28,7 @@ from hypothesis import strategies as st
 
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.events import properties
+from tests.reliability._draws import PICK, pick
 
 GROUPS: Final = ("web", "api")
 #: Tags each group propagates to its instances (InstanceTags selectors pick by them).
@@ -91,7 +93,8 @@ class World:
         self.order: dict[str, int] = {}  # instance ID -> launch order (IDs are random)
 
     def build(self, sizes: dict[str, int]) -> None:
-        """Both groups at these sizes, and a second target (for sessions changed by hand)."""
+        """Both groups at these sizes, and a second target (for sessions changed by hand).
+        Launch order: the groups' instances in the order of :data:`GROUPS`."""
         self.asg.create_launch_configuration(
             LaunchConfigurationName="lc-fleet", ImageId="ami-12c6146b", InstanceType="m6i.large"
         )
@@ -114,7 +117,7 @@ class World:
                     for k, v in GROUP_TAGS[name].items()
                 ],
             )
-        self._note_launches()
+            self._note_launches()
         eni = self.client.create_network_interface(SubnetId=self.fx.subnet_id)
         self.other_target = self.client.create_traffic_mirror_target(
             NetworkInterfaceId=eni["NetworkInterface"]["NetworkInterfaceId"]
@@ -123,6 +126,11 @@ class World:
     def _note_launches(self) -> None:
         for instance in self.instances():
             self.order.setdefault(instance["InstanceId"], len(self.order))
+
+    def launched(self, index: int) -> str:
+        """The ID of the ``index``-th instance launched (0: the first)."""
+        (instance,) = [i for i, k in self.order.items() if k == index]
+        return instance
 
     def instances(self) -> list[dict[str, Any]]:
         """Every instance EC2 knows, terminated ones included, in launch order (so that a
@@ -218,6 +226,17 @@ class World:
         return found
 
 
+@dataclass
+class Launched:
+    """An instance as the draws made it, in the machine's model: its group, whether it is
+    live, and how many interfaces it has. Preconditions and picks read these, not EC2: how
+    many instances a group has follows from the draws alone (an invariant checks EC2 agrees)."""
+
+    group: str
+    live: bool = True
+    interfaces: int = 1
+
+
 def _tags(instance: dict[str, Any]) -> dict[str, str]:
     return {str(t["Key"]): str(t["Value"]) for t in instance.get("Tags", [])}
 
@@ -239,15 +258,6 @@ class Clock:
 WORDS: Final = st.text(alphabet="abcdefghij-. ", min_size=1, max_size=12)
 #: What EC2 reports as PacketLength for whole packets with an NLB target.
 WHOLE_PACKET: Final = 8500
-#: Which element of a list a step picks (modulo its length). Steps draw only from fixed
-#: strategies, never from lists that depend on EC2's state: a sequence hypothesis replays then
-#: draws the same, even where a race ended the other way.
-PICK: Final = st.integers(0, 1 << 10)
-
-
-def pick(items: list[Any], index: int) -> Any:
-    """The ``index``-th item, counting round."""
-    return items[index % len(items)]
 
 
 @dataclass(frozen=True)

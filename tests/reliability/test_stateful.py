@@ -8,6 +8,13 @@ DryRun (nothing changes in EC2). After every step the drift and orphan sweep run
 must find nothing: nothing here changes a session behind the stack's back for longer than the
 step that does it, so any finding is a false positive (or a record left behind).
 
+Steps draw from fixed strategies, and preconditions read only what the draws fixed (which
+logical IDs exist, which were sent with DryRun, which interface each session is on), never what
+a race or EC2 decided (which Lambda environment won a number, physical IDs, numbers assigned):
+hypothesis replays and shrinks a sequence with the same draws (tests/reliability/_draws.py).
+Whether a declared number is refused as in use is therefore drawn too (``in_use``), and the
+number sent is chosen from what the sessions hold to match.
+
 STATEFUL_SEQUENCES and STATEFUL_STEPS size the run (defaults 30 x 20; `make reliability`
 runs more).
 """
@@ -20,7 +27,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -35,11 +42,13 @@ from hypothesis.stateful import (
 
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.environments import LambdaEnvironments
-from local.harness.events import event, new_stack_id, properties
+from local.harness.events import CustomResource, event, new_stack_id, properties
 from local.harness.lambda_loader import Handler, LambdaContext
 from local.harness.receiver import ResponseReceiver
 from local.harness.stacks import STACKS
+from tests.conftest import props
 from tests.figures import FIGURES
+from tests.reliability._draws import PICK, pick
 from traffic_mirror.aws.store import Store
 from traffic_mirror.ownership import (
     ALLOCATED,
@@ -56,6 +65,7 @@ SEQUENCES = int(os.environ.get("STATEFUL_SEQUENCES", "30"))
 STEPS = int(os.environ.get("STATEFUL_STEPS", "20"))
 LOGICALS = ("MirrorA", "MirrorB")
 WORDS = st.text(alphabet="abcdefghij-. ", min_size=1, max_size=12)
+HIGHEST_NUMBER: Final = 32766
 
 
 @dataclass(frozen=True)
@@ -92,7 +102,7 @@ specs = st.builds(
     Spec,
     eni=st.integers(0, 2),
     filter=st.integers(0, 1),
-    number=st.none() | st.integers(1, 3) | st.integers(1, 32766),  # small ones clash
+    number=st.none() | st.integers(1, 3) | st.integers(1, HIGHEST_NUMBER),
     packet=st.none() | st.integers(1, 8500),
     vni=st.none() | st.integers(0, 16_777_215),
     desc=st.none() | WORDS,
@@ -105,13 +115,24 @@ specs = st.builds(
 
 @dataclass(frozen=True)
 class Resource:
-    """One resource as the stack knows it: its physical ID, the properties CloudFormation
-    last stored (``sent``), and what EC2 must hold for it (``held``; None for a dry run)."""
+    """One resource as the stack knows it.
 
-    physical: str
+    What the draws fix, and all that preconditions and picks may read: the properties
+    CloudFormation last stored (``sent``), and the session EC2 must hold for it (``held``,
+    with SessionNumber as declared, None where omitted; ``held`` None: no session, a dry run).
+    What EC2 answered, only compared with later: the physical ID, the number the session
+    holds (``number``; allocated ones depend on how races ended) and the session-number tag
+    it was created with (``mode``)."""
+
     sent: Spec
     held: Spec | None
-    mode: str | None = None  # the session-number tag its session was created with
+    physical: str
+    number: int | None = None
+    mode: str | None = None
+
+    def session(self) -> Spec | None:
+        """What EC2 must hold for it, with the number its session holds."""
+        return None if self.held is None else replace(self.held, number=self.number)
 
 
 @dataclass
@@ -175,19 +196,39 @@ class CloudFormationStack(RuleBasedStateMachine):
         assert again["Status"] == first["Status"], again["Reason"]
         assert again["PhysicalResourceId"] == first["PhysicalResourceId"]
 
-    def clash(self, logical: str, spec: Spec, keep: Resource | None = None) -> bool:
-        """True when ``spec`` declares a number another live session on its interface holds
-        (``keep``: the resource's own session, which may keep its own number)."""
+    def sessions_besides(self, logical: str) -> list[Resource]:
+        """The other resources that hold a session, by logical ID (the draws fix which, and on
+        which interface)."""
+        return [r for name, r in sorted(self.live.items()) if name != logical and r.held]
+
+    def declare(
+        self, logical: str, spec: Spec, in_use: bool, *, move: bool = False
+    ) -> tuple[Spec, bool]:
+        """The properties to send for ``logical``, and whether they must be refused (a declared
+        number another session on the interface holds).
+
+        With ``in_use`` (a draw), a declared number becomes the one another resource's session
+        on the interface holds (with ``move``, the spec moves to that session's interface
+        first), when there is one: refused. Otherwise a declared number another session there
+        holds moves on to the next free one: accepted. Which numbers the sessions hold is up to
+        EC2 and races; whether the step is refused is up to the draws alone."""
+        others = self.sessions_besides(logical)
         if spec.number is None:
-            return False
-        own = keep.held if keep is not None else None
-        if own is not None and own.eni == spec.eni and own.number == spec.number:
-            return False
-        return any(
-            r.held is not None and r.held.eni == spec.eni and r.held.number == spec.number
-            for name, r in self.live.items()
-            if name != logical
-        )
+            return spec, False
+        if in_use and move and others:
+            assert others[0].held is not None
+            spec = replace(spec, eni=others[0].held.eni)
+        taken = [
+            r.number
+            for r in others
+            if r.held is not None and r.held.eni == spec.eni and r.number is not None
+        ]
+        if in_use and taken:
+            return replace(spec, number=taken[0]), True
+        number = spec.number
+        while number in taken:
+            number = number % HIGHEST_NUMBER + 1
+        return replace(spec, number=number), False
 
     def refused(self, body: dict[str, Any]) -> dict[str, Any]:
         """A declared number another session holds: FAILED, naming it, nothing written."""
@@ -199,12 +240,21 @@ class CloudFormationStack(RuleBasedStateMachine):
         FIGURES["stateful: declared numbers refused (in use)"] += 1
         return answer
 
-    def pick(self, data: st.DataObject) -> tuple[str, Resource]:
-        logical = data.draw(st.sampled_from(sorted(self.live)))
+    def pick(self, which: int, *, real: bool = False) -> tuple[str, Resource]:
+        """The ``which``-th live resource (``real``: of those holding a session that was not
+        last sent as a dry run), by logical ID: a list the draws fixed."""
+        names = [
+            name
+            for name, r in sorted(self.live.items())
+            if not real or (r.held is not None and not r.sent.dry)
+        ]
+        logical = pick(names, which)
         return logical, self.live[logical]
 
     def settle(self, logical: str, was: Resource | None, new: Spec, answer: dict[str, Any]) -> None:
-        """Record a successful Create/Update; a new physical ID gets CloudFormation's cleanup."""
+        """Record a successful Create/Update; a new physical ID gets CloudFormation's cleanup.
+        Whether the resource holds a session, and which properties, follows from the draws
+        (``new.dry``, ``was.held``); the physical ID and the number are EC2's answer."""
         physical = answer["PhysicalResourceId"]
         number = int(answer["Data"]["SessionNumber"])
         FIGURES["stateful: dry-run steps"] += new.dry
@@ -213,28 +263,31 @@ class CloudFormationStack(RuleBasedStateMachine):
             assert answer["Data"]["DryRun"] == "true"
             if was is not None and was.held is not None:
                 assert physical == was.physical  # a real session keeps its ID in a dry run
-            held = was.held if was is not None and physical == was.physical else None
+            held = was.held if was is not None else None
+            number_held = was.number if was is not None and held is not None else None
         else:
             assert answer["Data"]["DryRun"] == "false" and physical.startswith("tms-")
-            held = replace(new, number=number)
+            held, number_held = new, number
+            assert new.number is None or number == new.number, (number, new)
             if was is not None and was.held is not None and physical == was.physical:
                 # An omitted SessionNumber keeps the number the session has.
-                assert new.number is not None or number == was.held.number, (number, was)
+                assert new.number is not None or number == was.number, (number, was)
         if was is not None and physical != was.physical:
             self.ok(self.make("Delete", logical, was.sent, physical_id=was.physical))
         mode = was.mode if was is not None and physical == was.physical else None
         if held is not None and mode is None:
             mode = ALLOCATED if new.number is None else DECLARED
-        self.live[logical] = Resource(physical, new, held, mode)
+        self.live[logical] = Resource(new, held, physical, number_held, mode)
 
     # --- rules ---------------------------------------------------------------------------
 
     @precondition(lambda self: len(self.live) < len(LOGICALS))
-    @rule(spec=specs, twice=st.booleans())
-    def create(self, spec: Spec, twice: bool) -> None:
+    @rule(spec=specs, twice=st.booleans(), in_use=st.booleans())
+    def create(self, spec: Spec, twice: bool, in_use: bool) -> None:
         logical = next(name for name in LOGICALS if name not in self.live)
+        spec, refused = self.declare(logical, spec, in_use, move=True)
         body = self.make("Create", logical, spec)
-        if self.clash(logical, spec):
+        if refused:
             failed = self.refused(body)
             cleanup = self.make("Delete", logical, spec, physical_id=failed["PhysicalResourceId"])
             self.ok(cleanup)
@@ -245,12 +298,12 @@ class CloudFormationStack(RuleBasedStateMachine):
         self.settle(logical, None, spec, answer)
 
     @precondition(lambda self: self.live)
-    @rule(data=st.data(), change=specs, twice=st.booleans())
-    def update_in_place(self, data: st.DataObject, change: Spec, twice: bool) -> None:
-        logical, was = self.pick(data)
-        new = replace(change, eni=was.sent.eni)
+    @rule(which=PICK, change=specs, twice=st.booleans(), in_use=st.booleans())
+    def update_in_place(self, which: int, change: Spec, twice: bool, in_use: bool) -> None:
+        logical, was = self.pick(which)
+        new, refused = self.declare(logical, replace(change, eni=was.sent.eni), in_use)
         body = self.make("Update", logical, new, physical_id=was.physical, old=was.sent)
-        if self.clash(logical, new, keep=was):
+        if refused:
             self.refused(body)
             self.rollback(logical, was, new)
             return
@@ -264,13 +317,14 @@ class CloudFormationStack(RuleBasedStateMachine):
         self.settle(logical, was, new, answer)
 
     @precondition(lambda self: self.live)
-    @rule(data=st.data(), change=specs)
-    def update_that_replaces(self, data: st.DataObject, change: Spec) -> None:
-        logical, was = self.pick(data)
+    @rule(which=PICK, change=specs, in_use=st.booleans())
+    def update_that_replaces(self, which: int, change: Spec, in_use: bool) -> None:
+        logical, was = self.pick(which)
         old = was.sent
         new = replace(change, eni=(old.eni + 1) % 3) if change.eni == old.eni else change
+        new, refused = self.declare(logical, new, in_use)
         body = self.make("Update", logical, new, physical_id=was.physical, old=old)
-        if self.clash(logical, new, keep=was):
+        if refused:
             self.refused(body)
             self.rollback(logical, was, new)
             return
@@ -282,11 +336,9 @@ class CloudFormationStack(RuleBasedStateMachine):
         self.settle(logical, was, new, answer)  # with the cleanup phase
 
     @precondition(lambda self: self.live)
-    @rule(data=st.data(), change=specs, refused_by=st.sampled_from(["schema", "EC2"]))
-    def failed_update_then_rollback(
-        self, data: st.DataObject, change: Spec, refused_by: str
-    ) -> None:
-        logical, was = self.pick(data)
+    @rule(which=PICK, change=specs, refused_by=st.sampled_from(["schema", "EC2"]))
+    def failed_update_then_rollback(self, which: int, change: Spec, refused_by: str) -> None:
+        logical, was = self.pick(which)
         physical, old = was.physical, was.sent
         bad = replace(change, dry=False).props(self.fx)
         if refused_by == "schema":
@@ -309,12 +361,13 @@ class CloudFormationStack(RuleBasedStateMachine):
         FIGURES["stateful: rollbacks after a failed create"] += 1
 
     @precondition(lambda self: any(r.held for r in self.live.values()))
-    @rule(data=st.data(), change=specs)
-    def deleted_outside_then_update(self, data: st.DataObject, change: Spec) -> None:
-        logical = data.draw(st.sampled_from(sorted(k for k, r in self.live.items() if r.held)))
+    @rule(which=PICK, change=specs)
+    def deleted_outside_then_update(self, which: int, change: Spec) -> None:
+        logical = pick([name for name, r in sorted(self.live.items()) if r.held], which)
         was = self.live[logical]
         client = self.env.ec2.client()
         client.delete_traffic_mirror_session(TrafficMirrorSessionId=was.physical)
+        self.env.ec2.wait_visible()  # long before the Update, in an account (none: at once)
         new = replace(change, eni=was.sent.eni, dry=False, number=None)
         answer = self.ok(self.make("Update", logical, new, physical_id=was.physical, old=was.sent))
         assert answer["PhysicalResourceId"] != was.physical  # recreated, not stuck
@@ -329,33 +382,49 @@ class CloudFormationStack(RuleBasedStateMachine):
     @rule(first=specs, second=specs)
     def parallel_creates(self, first: Spec, second: Spec) -> None:
         """Both resources on one interface, numbers omitted, no DependsOn: CloudFormation
-        invokes the function twice at once, in two Lambda environments."""
+        invokes the function twice at once, in two Lambda environments. Which one wins which
+        number differs from run to run; every ending must leave one session per resource on
+        the interface and nothing else, with distinct numbers, each as its answer says."""
         wanted = {
             name: replace(spec, eni=first.eni, number=None, dry=False)
             for name, spec in zip(LOGICALS, (first, second), strict=True)
         }
         bodies = {name: self.make("Create", name, spec) for name, spec in wanted.items()}
         self.env.envs.invoke_together(list(bodies.values()))
+        answers = {}
         for name, body in bodies.items():
             answer = self.env.receiver.wait_for(body["RequestId"])
             FIGURES["stateful: responses"] += 1
             assert answer["Status"] == "SUCCESS", answer["Reason"]
+            answers[name] = answer
+        eni = self.fx.sources[first.eni]
+        here = [s for s in self.env.ec2.sessions() if s["NetworkInterfaceId"] == eni]
+        owners = {
+            name: [s for s in here if {"Key": LOGICAL_KEY, "Value": name} in s.get("Tags", [])]
+            for name in LOGICALS
+        }
+        assert len(here) == len(LOGICALS) and all(len(o) == 1 for o in owners.values()), here
+        for name, answer in answers.items():
+            (session,) = owners[name]
+            assert session["TrafficMirrorSessionId"] == answer["PhysicalResourceId"], name
+            assert session["SessionNumber"] == int(answer["Data"]["SessionNumber"]), name
+        assert len({s["SessionNumber"] for s in here}) == len(LOGICALS), here
+        for name, answer in answers.items():
             self.settle(name, None, wanted[name], answer)
         FIGURES["stateful: parallel creates on one interface"] += 1
 
     @precondition(lambda self: any(r.held and not r.sent.dry for r in self.live.values()))
-    @rule(data=st.data(), change=specs)
-    def replacement_rolled_back(self, data: st.DataObject, change: Spec) -> None:
+    @rule(which=PICK, change=specs, in_use=st.booleans())
+    def replacement_rolled_back(self, which: int, change: Spec, in_use: bool) -> None:
         """A replacement succeeds, another resource fails, and CloudFormation rolls this one
         back with an Update naming the new session and the old properties, then deletes the
         new session in the cleanup. The original session must be the one left."""
-        real = sorted(k for k, r in self.live.items() if r.held and not r.sent.dry)
-        logical = data.draw(st.sampled_from(real))
-        was = self.live[logical]
+        logical, was = self.pick(which, real=True)
         assert was.held is not None
         new = replace(change, eni=(was.held.eni + 1) % 3, dry=False)
+        new, refused = self.declare(logical, new, in_use)
         body = self.make("Update", logical, new, physical_id=was.physical, old=was.sent)
-        if self.clash(logical, new, keep=was):
+        if refused:
             self.refused(body)
             self.rollback(logical, was, new)
             return
@@ -363,18 +432,16 @@ class CloudFormationStack(RuleBasedStateMachine):
         assert moved != was.physical
         back = self.ok(self.make("Update", logical, was.sent, physical_id=moved, old=new))
         assert back["PhysicalResourceId"] == was.physical
-        assert back["Data"]["SessionNumber"] == str(was.held.number)
+        assert back["Data"]["SessionNumber"] == str(was.number)
         self.ok(self.make("Delete", logical, new, physical_id=moved))
         FIGURES["stateful: replacements rolled back"] += 1
 
     @precondition(lambda self: any(r.held and not r.sent.dry for r in self.live.values()))
-    @rule(data=st.data(), kept=st.integers(0, MAX_USER_TAGS), prefix=st.sampled_from("xy"))
-    def tags_at_the_limit(self, data: st.DataObject, kept: int, prefix: str) -> None:
+    @rule(which=PICK, kept=st.integers(0, MAX_USER_TAGS), prefix=st.sampled_from("xy"))
+    def tags_at_the_limit(self, which: int, kept: int, prefix: str) -> None:
         """The maximum of user tags, keeping ``kept`` of the current keys and renaming the
         rest: the session must never need more than EC2's 50 tags on the way."""
-        real = sorted(k for k, r in self.live.items() if r.held and not r.sent.dry)
-        logical = data.draw(st.sampled_from(real))
-        was = self.live[logical]
+        logical, was = self.pick(which, real=True)
         current = [k for k, _ in was.sent.tags][:kept]
         fresh = (f"{prefix}{i}" for i in range(2 * MAX_USER_TAGS))
         keys = current + [k for k in fresh if k not in current][: MAX_USER_TAGS - len(current)]
@@ -385,9 +452,9 @@ class CloudFormationStack(RuleBasedStateMachine):
         FIGURES["stateful: tag sets at the limit"] += 1
 
     @precondition(lambda self: self.live)
-    @rule(data=st.data(), twice=st.booleans())
-    def delete(self, data: st.DataObject, twice: bool) -> None:
-        logical, was = self.pick(data)
+    @rule(which=PICK, twice=st.booleans())
+    def delete(self, which: int, twice: bool) -> None:
+        logical, was = self.pick(which)
         body = self.make("Delete", logical, was.sent, physical_id=was.physical)
         answer = self.ok(body)
         if twice:
@@ -399,7 +466,7 @@ class CloudFormationStack(RuleBasedStateMachine):
     @invariant()
     def ec2_holds_exactly_what_the_stack_believes(self) -> None:
         held = {s["TrafficMirrorSessionId"]: s for s in self.env.ec2.sessions()}
-        believed = {r.physical: r.held for r in self.live.values() if r.held is not None}
+        believed = {r.physical: s for r in self.live.values() if (s := r.session()) is not None}
         owners = {r.physical: (name, r.mode) for name, r in self.live.items()}
         lost = set(believed) - set(held)
         orphaned = set(held) - set(believed)
@@ -440,6 +507,10 @@ class CloudFormationStack(RuleBasedStateMachine):
 
     @invariant()
     def the_drift_sweep_finds_nothing_and_every_record_is_a_live_session(self) -> None:
+        # The sweep of a stack at rest: under a read lag (EMBEDDED_EC2_READ_LAG), once the
+        # step's writes show (with none, at once). A sweep inside the lag of a Delete reports
+        # the session orphaned: a provider bug, xfailed below.
+        self.env.ec2.wait_visible()
         # CloudFormation holds each live resource's physical ID (local/harness/stacks.py).
         STACKS.delete_stack(self.stack_id)
         for logical, r in self.live.items():
@@ -476,3 +547,21 @@ def test_cloudformation_lifecycles_keep_ec2_and_the_stack_in_agreement(
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),
     )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="provider bug: under a read lag, the sweep reports a session its stack deleted less "
+    "than the lag ago as orphaned (the lagged read still shows it; nothing claims it)",
+)
+def test_a_session_its_stack_just_deleted_is_not_reported_orphaned_under_read_lag(
+    ec2: EmbeddedEc2, stack: CustomResource, fx: Fixtures, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VISIBLE_WITHIN_SECONDS", "3")
+    ec2.read_lag = 2.0
+    assert stack.create(props(fx))["Status"] == "SUCCESS"
+    ec2.wait_visible()
+    assert stack.delete()["Status"] == "SUCCESS"
+    assert ec2.sessions() == []  # gone, though reads show it for two more seconds
+    found = watch(Store("sessions"))
+    assert [f.line() for f in found.findings] == []

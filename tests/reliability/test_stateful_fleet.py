@@ -22,6 +22,12 @@ second sweep only reads.
 
 Two reconciler passes of one fleet at once are not played here: test_fleet_races.py.
 
+Steps draw from fixed strategies, and preconditions read only what the draws fixed: whether the
+fleet exists, the instances launched (the model's ``launched``, which an invariant checks
+against EC2), the single resources added. Never how a race ended or what EC2 answered (which
+session won a number, whether a racing Create left a session, IDs, numbers): hypothesis replays
+and shrinks a sequence with the same draws (tests/reliability/_draws.py).
+
 FLEET_SEQUENCES and FLEET_STEPS size the run (defaults 6 x 15; `make reliability` runs more).
 """
 
@@ -56,12 +62,15 @@ from local.harness.fleets import running_event, scheduled_event
 from local.harness.lambda_loader import Handler, LambdaContext, load_handler
 from local.harness.receiver import ResponseReceiver
 from tests.figures import FIGURES
+from tests.reliability._draws import PICK, pick
 from tests.reliability._fleet_model import (
+    GROUP_TAG,
     GROUP_TAGS,
     GROUPS,
+    LIVE,
     MAX_SIZE,
-    PICK,
     Clock,
+    Launched,
     Selector,
     SelectorChoice,
     Settings,
@@ -69,7 +78,6 @@ from tests.reliability._fleet_model import (
     World,
     fleet_settings,
     interfaces_of,
-    pick,
     selector_choices,
     single_specs,
 )
@@ -131,8 +139,9 @@ class Harness:
 class FleetAndSingles(RuleBasedStateMachine):
     """One stack: a Custom::TrafficMirrorFleet and up to three single sessions, among groups.
 
-    Rules draw from fixed strategies only (see ``PICK``), and no precondition depends on how a
-    race ended: hypothesis replays a sequence with the same draws."""
+    Rules draw from fixed strategies only (see ``PICK``), and preconditions and picks read only
+    what the draws fixed (``fleet`` being None or not, ``launched``, the keys of ``singles``):
+    hypothesis replays a sequence with the same draws, however its races end."""
 
     env: ClassVar[Harness]
 
@@ -144,7 +153,12 @@ class FleetAndSingles(RuleBasedStateMachine):
         self.clock = Clock()
         self.stack_id = new_stack_id("fleet-stateful")
         self.fleet: Fleet | None = None
-        self.singles: dict[str, Single] = {}
+        # The single resources the draws added, by logical ID: the session each Create made, or
+        # None where the Create was refused and rolled back (which may follow from how a race
+        # ended: the numbers the fleet holds). Which logical IDs are here is up to the draws;
+        # delete_single removes one (and sends the Delete when there is a resource).
+        self.singles: dict[str, Single | None] = {}
+        self.launched: list[Launched] = []  # every instance, in launch order (World.launched)
         FIGURES[F + "sequences"] += 1
 
     # --- CloudFormation's and EventBridge's side ------------------------------------------
@@ -180,6 +194,12 @@ class FleetAndSingles(RuleBasedStateMachine):
 
     def mark(self) -> int:
         return len(self.env.ec2.calls)
+
+    def shown(self) -> None:
+        """Changes made by hand (or by EC2) before the provider is asked show in its reads:
+        long before it is asked, in an account. Under a read lag (EMBEDDED_EC2_READ_LAG) this
+        waits for them (tests/conftest.py's by_hand); with none, it returns at once."""
+        self.env.ec2.wait_visible()
 
     # --- what EC2 holds, and what it must hold ---------------------------------------------
 
@@ -271,6 +291,8 @@ class FleetAndSingles(RuleBasedStateMachine):
     ) -> None:
         """Both groups, and the fleet (which a later step may delete and create again)."""
         self.world.build({"web": web, "api": api})
+        sizes = {"web": web, "api": api}
+        self.launched = [Launched(group) for group in GROUPS for _ in range(sizes[group])]
         self.create_fleet(choice, want, twice)
 
     def fleet_props(self, selector: Selector, want: Settings) -> dict[str, Any]:
@@ -338,9 +360,18 @@ class FleetAndSingles(RuleBasedStateMachine):
         for eni in must & set(held):  # changed in place
             assert after[eni][0]["TrafficMirrorSessionId"] == held[eni][0]["TrafficMirrorSessionId"]
         if was_true:  # one Modify per session whose settings changed, nothing else but tags
+            # and a Create per interface skipped before (its number taken) and mirrored now
             writes = Counter(self.env.ec2.writes(mark))
+            creates = len(must - set(held))
             assert writes["ModifyTrafficMirrorSession"] == modifies, (writes, modifies)
-            assert set(writes) <= {"ModifyTrafficMirrorSession", "CreateTags", "DeleteTags"}
+            assert writes["CreateTrafficMirrorSession"] == creates, (writes, creates)
+            assert set(writes) <= {
+                "ModifyTrafficMirrorSession",
+                "CreateTrafficMirrorSession",
+                "CreateTags",
+                "DeleteTags",
+            }
+            FIGURES[F + "interfaces no longer skipped after a settings Update"] += creates
         FIGURES[F + "step: settings changed by Update"] += 1
         FIGURES[F + "Modifies sent by settings Updates"] += modifies
 
@@ -380,15 +411,27 @@ class FleetAndSingles(RuleBasedStateMachine):
 
     # --- the steps: instances come and go ---------------------------------------------------
 
-    @precondition(lambda self: any(self.world.size(g) < MAX_SIZE for g in GROUPS))
+    def size(self, group: str) -> int:
+        """How many live instances the group has: the draws fix it (``launched``)."""
+        return sum(i.live and i.group == group for i in self.launched)
+
+    def live_instances(self, interfaces: int | None = None) -> list[int]:
+        """Indices into ``launched`` of the live instances (with that many interfaces)."""
+        return [
+            k
+            for k, i in enumerate(self.launched)
+            if i.live and (interfaces is None or i.interfaces == interfaces)
+        ]
+
+    @precondition(lambda self: any(self.size(g) < MAX_SIZE for g in GROUPS))
     @rule(
         which=PICK,
         count=st.integers(1, 2),
         delivery=st.sampled_from(["delivered", "delivered", "delivered twice", "lost"]),
     )
     def scale_out(self, which: int, count: int, delivery: str) -> None:
-        group = pick([g for g in GROUPS if self.world.size(g) < MAX_SIZE], which)
-        new = self.world.scale_out(group, min(count, MAX_SIZE - self.world.size(group)))
+        group = pick([g for g in GROUPS if self.size(g) < MAX_SIZE], which)
+        new = self.launch(group, min(count, MAX_SIZE - self.size(group)))
         FIGURES[F + "instances launched"] += len(new)
         FIGURES[F + f"step: scale out, launch event {delivery}"] += 1
         if delivery == "lost":
@@ -397,6 +440,15 @@ class FleetAndSingles(RuleBasedStateMachine):
             return
         for instance in new:
             self.launch_event(instance, twice=delivery == "delivered twice")
+
+    def launch(self, group: str, count: int) -> list[str]:
+        """The group grows by ``count`` (in the model and in EC2); the instance IDs."""
+        new = self.world.scale_out(group, count)
+        assert len(new) == count, (new, count)
+        first = len(self.launched)
+        self.launched += [Launched(group) for _ in new]
+        assert [self.world.launched(first + k) for k in range(count)] == new
+        return new
 
     def launch_event(self, instance: str, *, twice: bool) -> None:
         """The `running` event reaches the reconciler: the instance's interfaces the fleet
@@ -425,47 +477,57 @@ class FleetAndSingles(RuleBasedStateMachine):
             assert self.env.ec2.writes(mark) == []
         FIGURES[F + "interfaces mirrored by a launch event"] += made
 
-    def in_groups(self) -> list[str]:
-        return [i["InstanceId"] for i in self.world.live() if i["InstanceId"] in self.grouped()]
-
-    def grouped(self) -> set[str]:
-        return {i["InstanceId"] for g in GROUPS for i in self.world.live(g)}
-
-    @precondition(lambda self: any(self.world.size(g) for g in GROUPS))
+    @precondition(lambda self: self.live_instances())
     @rule(which=PICK, interfaces_deleted=st.booleans())
     def scale_in(self, which: int, interfaces_deleted: bool) -> None:
-        enis = self.world.scale_in(pick(self.in_groups(), which))
+        index = pick(self.live_instances(), which)
+        enis = self.world.scale_in(self.world.launched(index))
+        self.launched[index].live = False
         if interfaces_deleted:  # EC2 deletes the interfaces, and their sessions with them
             gone = set(self.world.interfaces_deleted(enis))
+            self.shown()
             for single in self.singles.values():
-                single.vanished = single.vanished or single.physical in gone
+                if single is not None:
+                    single.vanished = single.vanished or single.physical in gone
             FIGURES[F + "sessions deleted by EC2 with their interface"] += len(gone)
         if self.fleet is not None:
             self.fleet.true = False
         kept = "deleted" if interfaces_deleted else "kept"
         FIGURES[F + f"step: scale in, interfaces {kept}"] += 1
 
-    @precondition(lambda self: any(len(i["NetworkInterfaces"]) == 1 for i in self.world.live()))
+    @precondition(lambda self: self.live_instances(interfaces=1))
     @rule(which=PICK)
     def attach_second_interface(self, which: int) -> None:
-        single_homed = [
-            i["InstanceId"] for i in self.world.live() if len(i["NetworkInterfaces"]) == 1
-        ]
-        self.world.attach_second(pick(single_homed, which))
+        index = pick(self.live_instances(interfaces=1), which)
+        self.world.attach_second(self.world.launched(index))
+        self.launched[index].interfaces = 2
         if self.fleet is not None:
             self.fleet.true = False
         FIGURES[F + "step: second interface attached"] += 1
 
     # --- the steps: out of band, and the sweep -----------------------------------------------
 
+    def fleet_session_at(self, which: int) -> Session | None:
+        """The fleet's session on the ``which``-th interface it selects, if it has one there.
+        Which interfaces the fleet selects follows from the draws; whether its session is
+        there may not (a skip, after a race took the number)."""
+        assert self.fleet is not None
+        selected = self.world.ordered(self.world.selected(self.fleet.selector))
+        if not selected:
+            return None
+        here = self.fleet_sessions().get(pick(selected, which), [])
+        return here[0] if here else None
+
     @precondition(lambda self: self.fleet is not None)
     @rule(which=PICK)
     def session_deleted_by_hand(self, which: int) -> None:
-        held = self.fleet_sessions_in_order()
-        if not held:
+        session = self.fleet_session_at(which)
+        if session is None:
+            FIGURES[F + "step: fleet session deleted by hand (none there)"] += 1
             return
-        sid = pick(held, which)["TrafficMirrorSessionId"]
+        sid = session["TrafficMirrorSessionId"]
         self.world.client.delete_traffic_mirror_session(TrafficMirrorSessionId=sid)
+        self.shown()
         assert self.fleet is not None
         self.fleet.true = False
         FIGURES[F + "step: fleet session deleted by hand"] += 1
@@ -477,10 +539,10 @@ class FleetAndSingles(RuleBasedStateMachine):
         value=st.integers(1, 8500),
     )
     def session_changed_by_hand(self, which: int, what: str, value: int) -> None:
-        held = self.fleet_sessions_in_order()
-        if not held:
+        session = self.fleet_session_at(which)
+        if session is None:
+            FIGURES[F + "step: fleet session changed by hand (none there)"] += 1
             return
-        session = pick(held, which)
         other_filter = next(f for f in self.fx.filter_ids if f != session["TrafficMirrorFilterId"])
         changes: dict[str, dict[str, Any]] = {
             "target": {"TrafficMirrorTargetId": self.world.other_target},
@@ -492,6 +554,7 @@ class FleetAndSingles(RuleBasedStateMachine):
         self.world.client.modify_traffic_mirror_session(
             TrafficMirrorSessionId=session["TrafficMirrorSessionId"], **changes[what]
         )
+        self.shown()
         assert self.fleet is not None
         self.fleet.true = False
         FIGURES[F + f"step: fleet session's {what} changed by hand"] += 1
@@ -546,6 +609,7 @@ class FleetAndSingles(RuleBasedStateMachine):
         self.ok(self.make("Delete", logical, props, physical_id=answer["PhysicalResourceId"]))
         return None
 
+    @precondition(lambda self: len(self.singles) < len(SINGLES))
     @rule(
         which=st.integers(0, 3),
         spec=single_specs,
@@ -558,10 +622,10 @@ class FleetAndSingles(RuleBasedStateMachine):
         """A single session on one of the first fleet interfaces (so that they meet), maybe
         declaring the number the fleet declares, maybe where the fleet's session was deleted
         by hand: then the fleet must skip the interface when the single takes its number or
-        the last free place."""
-        logical = next((n for n in SINGLES if n not in self.singles), None)
-        if logical is None:
-            return  # (not a precondition: whether a Create succeeded may differ after a race)
+        the last free place. Whether the Create succeeds may follow from how an earlier race
+        ended (the numbers the fleet holds): either way is checked against what EC2 holds,
+        and the logical ID is recorded (with None for a refused Create)."""
+        logical = next(n for n in SINGLES if n not in self.singles)
         if fleet_number and self.fleet is not None and self.fleet.settings.number is not None:
             spec = replace(spec, number=self.fleet.settings.number)
         eni = pick(self.candidates(), which)
@@ -570,6 +634,7 @@ class FleetAndSingles(RuleBasedStateMachine):
                 sid = session["TrafficMirrorSessionId"]
                 self.world.client.delete_traffic_mirror_session(TrafficMirrorSessionId=sid)
                 self.fleet.true = False
+            self.shown()
         expected = self.predict(eni, spec)
         used = {s["SessionNumber"] for s in self.world.by_interface().get(eni, [])}
         lowest = min(set(range(1, MAX_SESSIONS + 2)) - used)
@@ -581,17 +646,20 @@ class FleetAndSingles(RuleBasedStateMachine):
         else:
             assert answer["Status"] == "FAILED" and expected in answer["Reason"], answer
             FIGURES[F + f"single Creates refused ({expected})"] += 1
-        if (made := self.settle_single(logical, eni, spec, body, answer)) is not None:
-            self.singles[logical] = made
-            FIGURES[F + "single sessions created"] += 1
+        self.singles[logical] = made = self.settle_single(logical, eni, spec, body, answer)
+        FIGURES[F + "single sessions created"] += made is not None
         FIGURES[F + "step: single session Create"] += 1
 
+    @precondition(lambda self: self.singles)
     @rule(which=PICK, twice=st.booleans())
     def delete_single(self, which: int, twice: bool) -> None:
-        if not self.singles:
-            return
+        """One of the single resources the draws added is removed from the template:
+        CloudFormation deletes it, unless its Create was refused (no resource to delete)."""
         logical = pick(sorted(self.singles), which)
         single = self.singles.pop(logical)
+        if single is None:
+            FIGURES[F + "step: single removed whose Create was refused"] += 1
+            return
         body = self.make("Delete", logical, single.props, physical_id=single.physical)
         self.ok(body)
         if twice:
@@ -624,7 +692,7 @@ class FleetAndSingles(RuleBasedStateMachine):
         assert fleet is not None
         run: Callable[[], Any]
         if rival == "launch event" and (group := self.group_with_room(fleet)) is not None:
-            (instance,) = self.world.scale_out(group, 1)
+            (instance,) = self.launch(group, 1)
             (found,) = [i for i in self.world.instances() if i["InstanceId"] == instance]
             eni = interfaces_of(found, "primary")[0]
             at = self.clock.tick()
@@ -636,6 +704,7 @@ class FleetAndSingles(RuleBasedStateMachine):
             if missing and here:
                 sid = here[0]["TrafficMirrorSessionId"]
                 self.world.client.delete_traffic_mirror_session(TrafficMirrorSessionId=sid)
+                self.shown()  # before the race: the race is the singles' against the rival
             if rival == "sweep":
                 at = self.clock.tick()
                 run = lambda: self.reconcile(scheduled_event(at))  # noqa: E731
@@ -658,9 +727,9 @@ class FleetAndSingles(RuleBasedStateMachine):
                 made[logical] = single
                 FIGURES[F + "single sessions created in a race"] += 1
         self.singles.update(made)
-        self.ec2_agrees()  # as the race left it
-        for logical in made:  # the stack update that added them is rolled back
-            single = self.singles.pop(logical)
+        self.ec2_agrees()  # as the race left it, whichever way it ended
+        for logical, single in made.items():  # the stack update that added them is rolled back
+            del self.singles[logical]
             self.ok(self.make("Delete", logical, single.props, physical_id=single.physical))
         self.scheduled_sweep()
         FIGURES[F + f"step: two single Creates racing a {rival}"] += 1
@@ -669,7 +738,7 @@ class FleetAndSingles(RuleBasedStateMachine):
         """A group with room whose new instances the fleet selects, if any."""
         selector = fleet.selector
         for group in GROUPS:
-            if self.world.size(group) >= MAX_SIZE:
+            if self.size(group) >= MAX_SIZE:
                 continue
             if selector.kind == "AutoScalingGroupName" and selector.group == group:
                 return group
@@ -709,6 +778,8 @@ class FleetAndSingles(RuleBasedStateMachine):
         held = {s["TrafficMirrorSessionId"]: s for s in self.env.ec2.sessions()}
         FIGURES[F + "steps checked"] += 1
         for logical, single in self.singles.items():
+            if single is None:
+                continue  # its Create was refused: no session
             if single.vanished:
                 assert single.physical not in held
                 continue
@@ -716,7 +787,7 @@ class FleetAndSingles(RuleBasedStateMachine):
             FIGURES[F + "single sessions lost"] += session is None
             assert session is not None, (logical, single)
             self.check_single(logical, single, session)
-        singles = {s.physical for s in self.singles.values()}
+        singles = {s.physical for s in self.singles.values() if s is not None}
         fleet_held = [s for s in held.values() if self.owned_by_fleet(s)]
         orphaned = [
             sid
@@ -736,6 +807,20 @@ class FleetAndSingles(RuleBasedStateMachine):
         stored = self.world.ssm.get_parameters_by_path(Path=store_path())["Parameters"]
         live = [p for p in stored if p["Value"] != REMOVED]  # a removed record is a tombstone
         assert len(live) == (self.fleet is not None), stored  # one record per live fleet
+
+    @invariant()
+    def instances_are_those_the_draws_launched(self) -> None:
+        """EC2's instances are the model's (whose counts preconditions read): live or not,
+        and each live one in its group, with as many interfaces."""
+        found = {i["InstanceId"]: i for i in self.world.instances()}
+        assert len(found) == len(self.launched), (found, self.launched)
+        for index, launched in enumerate(self.launched):
+            instance = found[self.world.launched(index)]
+            assert (instance["State"]["Name"] in LIVE) == launched.live, (index, instance)
+            if launched.live:  # (a terminated instance has left its group)
+                tags = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
+                assert tags.get(GROUP_TAG) == launched.group, (index, instance)
+                assert len(instance["NetworkInterfaces"]) == launched.interfaces, instance
 
     def check_single(self, logical: str, single: Single, session: Session) -> None:
         """Exactly as its stack resource made it: fleets never touch it."""
