@@ -9,8 +9,11 @@ import pytest
 
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.events import CustomResource
+from local.harness.stacks import STACKS
 from tests.conftest import props
 from tests.integration.test_drift import swept
+from traffic_mirror.aws.store import Store
+from traffic_mirror.watch.audit import watch
 
 BOUND_S = 2.0  # VISIBLE_WITHIN_SECONDS here: above the lag
 LAG_S = 1.5
@@ -60,3 +63,26 @@ def test_a_rollback_right_after_an_update_puts_the_previous_values_back(
     rolled = stack.update(props(fx, Description="before"))  # within the lag of "after"
     assert rolled["Status"] == "SUCCESS", rolled["Reason"]
     assert lagging.sessions()[0]["Description"] == "before"
+
+
+def test_a_session_its_stack_just_deleted_is_not_reported_orphaned(
+    lagging: EmbeddedEc2, stack: CustomResource, fx: Fixtures
+) -> None:
+    """The read still shows it; read again by ID once the bound has passed, it is gone."""
+    assert stack.create(props(fx))["Status"] == "SUCCESS"
+    lagging.wait_visible()
+    assert stack.delete()["Status"] == "SUCCESS"
+    assert lagging.sessions() == []  # gone, though reads show it for a while yet
+    found = watch(Store("sessions"))
+    assert [f.line() for f in found.findings] == []
+
+
+def test_a_session_of_a_deleted_stack_is_still_reported_orphaned_under_lag(
+    lagging: EmbeddedEc2, stack: CustomResource, fx: Fixtures
+) -> None:
+    """The same confirmation keeps a real orphan: still there after the bound."""
+    sid = stack.create(props(fx))["PhysicalResourceId"]
+    lagging.wait_visible()
+    STACKS.delete_stack(stack.stack_id)  # e.g. deleted with DeletionPolicy: Retain
+    found = watch(Store("sessions"))
+    assert [(f.kind, f.session_id) for f in found.findings] == [("orphaned", sid)]

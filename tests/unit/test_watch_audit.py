@@ -66,6 +66,9 @@ class Gateway:
     def find(self, session_id: str) -> Any:
         return next((s for s in self.sessions if s["TrafficMirrorSessionId"] == session_id), None)
 
+    def by_ids(self, ids: list[str], ident: str) -> list[Any]:
+        return [s for s in self.sessions if s["TrafficMirrorSessionId"] in ids]
+
     def on_interface(self, eni: str) -> list[Any]:
         return [s for s in self.sessions if s["NetworkInterfaceId"] == eni]
 
@@ -226,3 +229,17 @@ def test_one_placement_failing_is_counted_and_the_others_still_audited() -> None
     result, _ = run(records, ec2, Claims(Db="tms-2"))
     assert result.errors == ["describe: UnauthorizedOperation"]
     assert [(f.kind, f.session_id) for f in result.findings] == [("deleted", "tms-2")]
+
+
+def test_an_orphan_candidate_gone_when_read_again_is_not_reported() -> None:
+    """A read may still show a session its stack just deleted: the audit reads the
+    candidates again by ID (after the read-lag bound) and reports only those still there."""
+
+    class Lagging(Gateway):
+        def by_ids(self, ids: list[str], ident: str) -> list[Any]:
+            return []  # deleted: only the first read still showed it
+
+    result, _ = run([], Lagging([session("tms-9", DB, number=2)]), Claims())
+    assert result.findings == []
+    kept, _ = run([], Gateway([session("tms-9", DB, number=2)]), Claims())
+    assert [f.kind for f in kept.findings] == ["orphaned"]  # still there: reported

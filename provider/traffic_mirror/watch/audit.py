@@ -242,7 +242,13 @@ def _placements(records: Iterable[Record], home: Placement) -> dict[Placement, l
     return by
 
 
-def _orphans(sweep: _Sweep, held: dict[str, Session], seen: set[str]) -> None:
+def _orphans(
+    sweep: _Sweep, ec2: FleetGateway, held: dict[str, Session], seen: set[str], read_at: float
+) -> None:
+    """Marked sessions no stack resource claims. A read may still show a session its stack
+    deleted moments ago (reads lag writes): the candidates are read again by ID once the
+    read-lag bound has passed since ``read_at``, and only those still there are reported."""
+    candidates: dict[str, Finding] = {}
     for sid, session in held.items():
         owner = owner_of(session)
         if sid in seen or owner is None:
@@ -250,8 +256,18 @@ def _orphans(sweep: _Sweep, held: dict[str, Session], seen: set[str]) -> None:
         seen.add(sid)
         why = orphaned(session, sweep.claims.of(owner))
         if why is not None:
-            finding = Finding("orphaned", sid, owner.stack_id, owner.logical_id, detail=why)
-            sweep.result.findings.append(finding)
+            candidates[sid] = Finding("orphaned", sid, owner.stack_id, owner.logical_id, detail=why)
+    if not candidates:
+        return
+    time.sleep(max(0.0, read_at + visible_within() - time.monotonic()))
+    try:
+        again = ec2.by_ids(sorted(candidates), "orphan candidates")
+    except ProviderError as exc:  # unconfirmed: counted as not audited, never guessed
+        _log.warning("orphans not confirmed", extra={"reason": exc.reason})
+        sweep.result.errors.append(exc.reason)
+        return
+    still = {str(s["TrafficMirrorSessionId"]) for s in again}
+    sweep.result.findings.extend(f for sid, f in candidates.items() if sid in still)
 
 
 def audit(
@@ -274,6 +290,7 @@ def audit(
     for placement, mine in _placements(records, home or Placement()).items():
         try:
             ec2 = gateways(placement, mine[0] if mine else None)
+            read_at = time.monotonic()
             every = reads.every(placement, ec2) if reads is not None else ec2.every()
             held = {str(s["TrafficMirrorSessionId"]): s for s in every if _ours(s)}
         except ProviderError as exc:
@@ -284,7 +301,7 @@ def audit(
         first = len(sweep.result.findings)
         for record in mine:
             _check(sweep, ec2, record, held.get(record.key))
-        _orphans(sweep, held, seen)
+        _orphans(sweep, ec2, held, seen, read_at)
         _shared(sweep, ec2, every, mine)
         found = sweep.result.findings
         found[first:] = [replace(f, where=ec2.where) for f in found[first:]]
