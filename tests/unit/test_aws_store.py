@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
 PATH = "/tmp-test/fleets"
 OWNER = Owner("arn:aws:cloudformation:us-east-1:1:stack/net/x", "Web")
-NOW = datetime.now(UTC)
 
 
 @pytest.fixture
@@ -124,12 +123,13 @@ def test_a_refused_read_fails_with_ssms_code(ssm: SSMClient, stub: Stubber) -> N
 def test_records_reads_every_page_and_skips_tombstones_and_unreadable_values(
     ssm: SSMClient, stub: Stubber
 ) -> None:
-    old = NOW - timedelta(hours=2)
+    now = datetime.now(UTC)  # when the test runs, not when it was collected
+    old = now - timedelta(hours=2)
     stub.add_response(
         "get_parameters_by_path",
         {
             "Parameters": [
-                {"Name": f"{PATH}/fleet-1", "Value": value(), "LastModifiedDate": NOW},
+                {"Name": f"{PATH}/fleet-1", "Value": value(), "LastModifiedDate": now},
                 {"Name": f"{PATH}/fleet-2", "Value": REMOVED, "LastModifiedDate": old},
             ],
             "NextToken": "p2",
@@ -157,10 +157,11 @@ def test_records_reads_every_page_and_skips_tombstones_and_unreadable_values(
 def test_prune_deletes_only_old_tombstones_still_removed_on_a_second_read(
     ssm: SSMClient, stub: Stubber
 ) -> None:
-    old = NOW - timedelta(hours=2)
+    now = datetime.now(UTC)  # when the test runs, not when it was collected
+    old = now - timedelta(hours=2)
     store = Store("fleets", ssm)
     store.tombstones = [
-        (f"{PATH}/young", NOW - timedelta(minutes=5)),  # not read at all
+        (f"{PATH}/young", now - timedelta(minutes=5)),  # not read at all
         (f"{PATH}/rewritten", old),
         (f"{PATH}/gone", old),
     ]
@@ -178,8 +179,9 @@ def test_prune_deletes_only_old_tombstones_still_removed_on_a_second_read(
 def test_a_failed_prune_is_logged_not_raised(
     ssm: SSMClient, stub: Stubber, caplog: pytest.LogCaptureFixture
 ) -> None:
+    now = datetime.now(UTC)  # when the test runs, not when it was collected
     store = Store("fleets", ssm)
-    store.tombstones = [(f"{PATH}/gone", NOW - timedelta(hours=2))]
+    store.tombstones = [(f"{PATH}/gone", now - timedelta(hours=2))]
     stub.add_response("get_parameter", {"Parameter": {"Value": REMOVED}})
     stub.add_client_error("delete_parameter", "ThrottlingException", "Rate exceeded", 400)
     assert store.prune() == 0
@@ -187,11 +189,12 @@ def test_a_failed_prune_is_logged_not_raised(
 
 
 def test_a_record_survives_encoding_with_its_assigned_values() -> None:
+    now = datetime.now(UTC)  # when the test runs, not when it was collected
     record = Record("tms-1", OWNER, {"SessionNumber": "3"}, assigned={"VirtualNetworkId": 7})
-    back = Record.decode("tms-1", record.encode(), NOW)
+    back = Record.decode("tms-1", record.encode(), now)
     assert (back.owner, back.properties, back.assigned) == (
         OWNER,
         {"SessionNumber": "3"},
         {"VirtualNetworkId": 7},
     )
-    assert back.written_at == NOW.timestamp()
+    assert back.written_at == now.timestamp()
