@@ -12,6 +12,16 @@ one at a time, or two at once in their own Lambda environments while this proces
 handles the launch of their instance, or updates the fleet; single sessions and the fleet
 deleted.
 
+Zonal targets: the groups' instances are spread over two Availability Zones as drawn (each
+scale-out draws its zone), and the fleet's settings draw whether it uses
+ZonalTrafficMirrorTargetIds, which zones have a target and whether TrafficMirrorTargetId (a
+central target in the first zone) is the fallback; a step adds or removes one zone's target by
+an Update, then sweeps. After every pass, each mirrored interface's session targets the target
+of its own zone when one serves it, else the fallback; an interface with neither is skipped
+(and holds no fleet session); InterfacesCrossZone (or the sweep's ``cross_zone``) is the
+number of interfaces mirrored to the fallback from another zone. A target that moves is moved
+in place: same session, one Modify.
+
 After every step, in EC2: no SessionNumber twice on an interface; at most one fleet session per
 interface; every single session exactly as its stack resource believes (same ID, number and
 settings, whatever the fleet did); no session that is neither a single's nor the live fleet's
@@ -58,7 +68,7 @@ from hypothesis.stateful import (
 from local.harness.ec2sim import EmbeddedEc2
 from local.harness.environments import LambdaEnvironments
 from local.harness.events import event, new_stack_id
-from local.harness.fleets import running_event, scheduled_event
+from local.harness.fleets import ZONES, running_event, scheduled_event
 from local.harness.lambda_loader import Handler, LambdaContext, load_handler
 from local.harness.receiver import ResponseReceiver
 from tests.figures import FIGURES
@@ -69,8 +79,10 @@ from tests.reliability._fleet_model import (
     GROUPS,
     LIVE,
     MAX_SIZE,
+    SPREAD,
     Clock,
     Launched,
+    Route,
     Selector,
     SelectorChoice,
     Settings,
@@ -219,46 +231,76 @@ class FleetAndSingles(RuleBasedStateMachine):
         held = self.fleet_sessions()
         return [s for eni in self.world.ordered(held) for s in held[eni]]
 
+    def routes(self, fleet: Fleet, enis: set[str] | None = None) -> dict[str, Route | None]:
+        """Where each selected interface (or each of ``enis``) must be mirrored, by the zone
+        EC2 says it is in: None where no zonal target serves it and there is no fallback."""
+        if enis is None:
+            enis = self.world.selected(fleet.selector)
+        targets = fleet.settings.targets
+        if not targets.zonal:
+            return dict.fromkeys(enis, targets.route(self.world, None))
+        zones = self.world.zone_names(enis)
+        return {eni: targets.route(self.world, zones.get(eni)) for eni in enis}
+
     def expectation(self, fleet: Fleet) -> tuple[set[str], set[str]]:
         """(interfaces the fleet must mirror, selected interfaces it must skip): skipped are
-        those whose other sessions fill the interface or hold the fleet's declared number."""
+        those whose other sessions fill the interface or hold the fleet's declared number, and
+        those of a zone no zonal target serves when there is no fallback."""
         held = self.world.by_interface()
         mirrored, skipped = set(), set()
-        for eni in self.world.selected(fleet.selector):
+        for eni, route in self.routes(fleet).items():
             others = [s for s in held.get(eni, []) if not self.owned_by_fleet(s)]
             number = fleet.settings.number
             full = len(others) >= MAX_SESSIONS
-            if full or any(s["SessionNumber"] == number for s in others):
+            if route is None or full or any(s["SessionNumber"] == number for s in others):
                 skipped.add(eni)
             else:
                 mirrored.add(eni)
         return mirrored, skipped
 
-    def check_true(self, counts: tuple[int, int]) -> None:
-        """After a pass over the whole fleet, which reported ``counts`` (mirrored, skipped):
-        EC2 holds the fleet exactly as declared."""
+    def check_true(self, counts: tuple[int, int], cross: str | int | None) -> None:
+        """After a pass over the whole fleet, which reported ``counts`` (mirrored, skipped)
+        and ``cross`` (InterfacesCrossZone: "" or absent, None, for a fleet without zonal
+        targets): EC2 holds the fleet exactly as declared."""
         fleet = self.fleet
         assert fleet is not None
         must, skip = self.expectation(fleet)
+        routes = self.routes(fleet)
         held = self.fleet_sessions()
         lost = must - set(held)
         stray = set(held) - must - skip  # on interfaces the fleet does not select
+        unrouted = {eni for eni in held if eni in routes and routes[eni] is None}
         FIGURES[F + "fleet sessions lost (after a pass)"] += len(lost)
         FIGURES[F + "fleet sessions left on unselected interfaces (after a pass)"] += len(stray)
-        assert not lost and not stray, (lost, stray, fleet.selector)
+        FIGURES[F + "fleet sessions left in a zone no target serves (after a pass)"] += len(
+            unrouted
+        )
+        assert not lost and not stray and not unrouted, (lost, stray, unrouted, fleet.selector)
         vnis = set()
         for eni in must:
             (session,) = held[eni]
-            self.check_settings(session, fleet.settings)
+            self.check_settings(session, fleet.settings, routes[eni])
             vnis.add(session["VirtualNetworkId"])
         assert len(vnis) <= 1, vnis  # the fleet shares one VNI
         assert counts == (len(must), len(skip)), (counts, must, skip)
+        crossing = sum(bool((r := routes[eni]) and r.cross_zone) for eni in must)
+        if fleet.settings.targets.zonal:
+            assert cross is not None and int(cross) == crossing, (cross, crossing, routes)
+            FIGURES[F + "interfaces mirrored by a zonal fleet (after a pass)"] += len(must)
+            FIGURES[F + "cross-zone interfaces (after a pass)"] += crossing
+            FIGURES[F + "interfaces skipped, no target serves their zone (after a pass)"] += sum(
+                routes[eni] is None for eni in skip
+            )
+        else:
+            assert cross in (None, ""), cross
         FIGURES[F + "interfaces mirrored (after a pass)"] += len(must)
         FIGURES[F + "interfaces skipped, full or number taken (after a pass)"] += len(skip)
         fleet.true = True
 
-    def check_settings(self, session: Session, want: Settings) -> None:
-        assert session["TrafficMirrorTargetId"] == self.fx.target_id, session
+    def check_settings(self, session: Session, want: Settings, route: Route | None) -> None:
+        """The session as ``want`` declares it, to ``route``'s target (its interface's)."""
+        assert route is not None, session
+        assert session["TrafficMirrorTargetId"] == route.target, (session, route)
         assert session["TrafficMirrorFilterId"] == self.fx.filter_ids[want.filter], session
         assert want.packet_of(session) == want.packet, (session, want)
         assert session.get("Description") == want.desc, (session, want)
@@ -277,26 +319,44 @@ class FleetAndSingles(RuleBasedStateMachine):
     def counts(data: dict[str, str]) -> tuple[int, int]:
         return int(data["InterfacesMirrored"]), int(data["InterfacesSkipped"])
 
+    def check_answer(self, answer: dict[str, Any]) -> None:
+        """A pass's answer (Create, Update): EC2 and its Data agree with the model."""
+        data = answer["Data"]
+        self.check_true(self.counts(data), data.get("InterfacesCrossZone"))
+
     # --- the steps: the fleet's lifecycle ---------------------------------------------------
 
     @initialize(
         web=st.integers(1, 3),
         api=st.integers(0, 2),
+        spread=SPREAD,
         choice=selector_choices,
         want=fleet_settings,
         twice=st.booleans(),
     )
     def groups_and_fleet(
-        self, web: int, api: int, choice: SelectorChoice, want: Settings, twice: bool
+        self,
+        web: int,
+        api: int,
+        spread: tuple[int, ...],
+        choice: SelectorChoice,
+        want: Settings,
+        twice: bool,
     ) -> None:
-        """Both groups, and the fleet (which a later step may delete and create again)."""
-        self.world.build({"web": web, "api": api})
-        sizes = {"web": web, "api": api}
-        self.launched = [Launched(group) for group in GROUPS for _ in range(sizes[group])]
+        """Both groups, their instances spread over the two zones as drawn, and the fleet
+        (which a later step may delete and create again)."""
+        sizes = {"web": list(spread[:web]), "api": list(spread[3 : 3 + api])}
+        self.world.build(sizes)
+        self.launched = [
+            Launched(group, zone)
+            for group in GROUPS
+            for zone in range(len(ZONES))
+            for _ in range(sizes[group].count(zone))
+        ]
         self.create_fleet(choice, want, twice)
 
     def fleet_props(self, selector: Selector, want: Settings) -> dict[str, Any]:
-        return {**selector.props(), **want.props(self.fx)}
+        return {**selector.props(), **want.props(self.world)}
 
     @precondition(lambda self: self.fleet is None)
     @rule(choice=selector_choices, want=fleet_settings, twice=st.booleans())
@@ -306,7 +366,7 @@ class FleetAndSingles(RuleBasedStateMachine):
         body = self.make("Create", FLEET, props)
         answer = self.ok(body)
         self.fleet = Fleet(answer["PhysicalResourceId"], selector, want, props)
-        self.check_true(self.counts(answer["Data"]))
+        self.check_answer(answer)
         vnis = {str(s["VirtualNetworkId"]) for s in self.fleet_sessions_in_order()}
         assert vnis <= {answer["Data"]["VirtualNetworkId"]}, (vnis, answer["Data"])
         if twice:  # Lambda delivers the Create again: the same fleet, nothing written
@@ -316,6 +376,7 @@ class FleetAndSingles(RuleBasedStateMachine):
             assert self.env.ec2.writes(mark) == []
             FIGURES[F + "fleet Creates delivered twice"] += 1
         FIGURES[F + "step: fleet Create"] += 1
+        FIGURES[F + "zonal fleets created"] += want.targets.zonal
 
     def update_body(self, selector: Selector, want: Settings) -> dict[str, Any]:
         """CloudFormation's Update of the fleet; the stack records the new properties."""
@@ -338,7 +399,7 @@ class FleetAndSingles(RuleBasedStateMachine):
         assert self.fleet is not None
         before = {e: h[0]["TrafficMirrorSessionId"] for e, h in self.fleet_sessions().items()}
         body = self.update_body(choice.resolve(self.world), self.fleet.settings)
-        self.check_true(self.counts(self.in_place(self.send(body))["Data"]))
+        self.check_answer(self.in_place(self.send(body)))
         after = self.fleet_sessions()
         for eni in set(before) & set(after):  # still selected: the same session
             assert after[eni][0]["TrafficMirrorSessionId"] == before[eni]
@@ -347,33 +408,69 @@ class FleetAndSingles(RuleBasedStateMachine):
     @precondition(lambda self: self.fleet is not None)
     @rule(want=fleet_settings)
     def update_settings(self, want: Settings) -> None:
+        self.settings_updated(want)
+        FIGURES[F + "step: settings changed by Update"] += 1
+
+    def settings_updated(self, want: Settings) -> int:
+        """The fleet's settings (its targets among them) changed by an Update: every session
+        kept is changed in place; the sessions whose target moved, counted."""
         fleet = self.fleet
         assert fleet is not None
         was_true = fleet.true
         held = self.fleet_sessions()
-        must, _ = self.expectation(replace(fleet, settings=want))
-        modifies = sum(want.differs(held[eni][0], self.fx) for eni in must if eni in held)
+        new = replace(fleet, settings=want)
+        must, _ = self.expectation(new)
+        routes = self.routes(new)
+        modifies = sum(
+            want.differs(held[eni][0], self.fx, routes[eni]) for eni in must if eni in held
+        )
+        moves: int = sum(
+            held[eni][0]["TrafficMirrorTargetId"] != route.target
+            for eni in must & set(held)
+            if (route := routes[eni]) is not None
+        )
+        unrouted = {eni for eni in held if eni in routes and routes[eni] is None}
         mark = self.mark()
         body = self.update_body(fleet.selector, want)
-        self.check_true(self.counts(self.in_place(self.send(body))["Data"]))
+        self.check_answer(self.in_place(self.send(body)))
         after = self.fleet_sessions()
-        for eni in must & set(held):  # changed in place
+        for eni in must & set(held):  # changed in place (a target moved too): never re-created
             assert after[eni][0]["TrafficMirrorSessionId"] == held[eni][0]["TrafficMirrorSessionId"]
-        if was_true:  # one Modify per session whose settings changed, nothing else but tags
-            # and a Create per interface skipped before (its number taken) and mirrored now
+        if was_true:  # one Modify per session whose settings changed, nothing else but tags,
+            # a Create per interface skipped before (its number taken, its zone unserved) and
+            # mirrored now, and a Delete per session of a zone no target serves any more
             writes = Counter(self.env.ec2.writes(mark))
             creates = len(must - set(held))
             assert writes["ModifyTrafficMirrorSession"] == modifies, (writes, modifies)
             assert writes["CreateTrafficMirrorSession"] == creates, (writes, creates)
+            assert writes["DeleteTrafficMirrorSession"] == len(unrouted), (writes, unrouted)
             assert set(writes) <= {
                 "ModifyTrafficMirrorSession",
                 "CreateTrafficMirrorSession",
+                "DeleteTrafficMirrorSession",
                 "CreateTags",
                 "DeleteTags",
             }
             FIGURES[F + "interfaces no longer skipped after a settings Update"] += creates
-        FIGURES[F + "step: settings changed by Update"] += 1
+            FIGURES[F + "sessions removed, their zone no longer served"] += len(unrouted)
         FIGURES[F + "Modifies sent by settings Updates"] += modifies
+        FIGURES[F + "sessions moved to another target in place by an Update"] += moves
+        return moves
+
+    @precondition(lambda self: self.fleet is not None and self.fleet.settings.targets.zonal)
+    @rule(zone=st.integers(0, len(ZONES) - 1), fallback=st.booleans())
+    def zonal_target_added_or_removed(self, zone: int, fallback: bool) -> None:
+        """The zone's target added to ZonalTrafficMirrorTargetIds by an Update, or removed
+        (the only one: moved to the other zone), maybe with the fallback given or dropped:
+        the zone's sessions move in place, one Modify each; then the sweep, which only
+        confirms."""
+        fleet = self.fleet
+        assert fleet is not None
+        targets = replace(fleet.settings.targets.toggled(zone), fallback=fallback)
+        moves = self.settings_updated(replace(fleet.settings, targets=targets))
+        self.scheduled_sweep()
+        FIGURES[F + "step: zonal target added or removed by Update"] += 1
+        FIGURES[F + "zonal target moves (sessions)"] += moves
 
     @precondition(lambda self: self.fleet is not None)
     @rule(missing=st.sampled_from(["TrafficMirrorFilterId", "TrafficMirrorTargetId"]))
@@ -391,8 +488,11 @@ class FleetAndSingles(RuleBasedStateMachine):
         assert f"{missing} {absent} was not found" in failed["Reason"], failed["Reason"]
         assert failed["PhysicalResourceId"] == fleet.physical
         back = self.make("Update", FLEET, fleet.props, physical_id=fleet.physical, old_props=bad)
-        self.check_true(self.counts(self.in_place(self.send(back))["Data"]))
+        self.check_answer(self.in_place(self.send(back)))
         FIGURES[F + "step: failed Update, then rollback"] += 1
+        FIGURES[F + "failed Updates of a zonal fleet, then rollback"] += (
+            fleet.settings.targets.zonal
+        )
 
     @precondition(lambda self: self.fleet is not None)
     @rule(twice=st.booleans())
@@ -428,10 +528,11 @@ class FleetAndSingles(RuleBasedStateMachine):
         which=PICK,
         count=st.integers(1, 2),
         delivery=st.sampled_from(["delivered", "delivered", "delivered twice", "lost"]),
+        zone=st.integers(0, len(ZONES) - 1),
     )
-    def scale_out(self, which: int, count: int, delivery: str) -> None:
+    def scale_out(self, which: int, count: int, delivery: str, zone: int) -> None:
         group = pick([g for g in GROUPS if self.size(g) < MAX_SIZE], which)
-        new = self.launch(group, min(count, MAX_SIZE - self.size(group)))
+        new = self.launch(group, min(count, MAX_SIZE - self.size(group)), zone)
         FIGURES[F + "instances launched"] += len(new)
         FIGURES[F + f"step: scale out, launch event {delivery}"] += 1
         if delivery == "lost":
@@ -441,12 +542,12 @@ class FleetAndSingles(RuleBasedStateMachine):
         for instance in new:
             self.launch_event(instance, twice=delivery == "delivered twice")
 
-    def launch(self, group: str, count: int) -> list[str]:
-        """The group grows by ``count`` (in the model and in EC2); the instance IDs."""
-        new = self.world.scale_out(group, count)
+    def launch(self, group: str, count: int, zone: int) -> list[str]:
+        """The group grows by ``count`` in the zone (in the model and in EC2); the IDs."""
+        new = self.world.scale_out(group, count, zone)
         assert len(new) == count, (new, count)
         first = len(self.launched)
-        self.launched += [Launched(group) for _ in new]
+        self.launched += [Launched(group, zone) for _ in new]
         assert [self.world.launched(first + k) for k in range(count)] == new
         return new
 
@@ -464,9 +565,10 @@ class FleetAndSingles(RuleBasedStateMachine):
         mine = set(interfaces_of(found, "all"))
         must, skip = self.expectation(fleet)
         held = self.fleet_sessions()
+        routes = self.routes(fleet, mine)
         for eni in mine & must:
             (session,) = held[eni]
-            self.check_settings(session, fleet.settings)
+            self.check_settings(session, fleet.settings, routes[eni])
         made = len(mine & must)
         assert self.env.ec2.writes(mark) == ["CreateTrafficMirrorSession"] * made
         if mine & (must | skip):
@@ -499,7 +601,7 @@ class FleetAndSingles(RuleBasedStateMachine):
     @rule(which=PICK)
     def attach_second_interface(self, which: int) -> None:
         index = pick(self.live_instances(interfaces=1), which)
-        self.world.attach_second(self.world.launched(index))
+        self.world.attach_second(self.world.launched(index), self.launched[index].zone)
         self.launched[index].interfaces = 2
         if self.fleet is not None:
             self.fleet.true = False
@@ -572,7 +674,7 @@ class FleetAndSingles(RuleBasedStateMachine):
             assert summary["fleets"] == {}, summary
         else:
             tally = summary["fleets"][fleet.physical]
-            self.check_true((tally["mirrored"], tally["skipped"]))
+            self.check_true((tally["mirrored"], tally["skipped"]), tally.get("cross_zone"))
         mark = self.mark()
         self.reconcile(scheduled_event(self.clock.tick()))
         assert self.env.ec2.writes(mark) == [], self.env.ec2.writes(mark)
@@ -692,7 +794,7 @@ class FleetAndSingles(RuleBasedStateMachine):
         assert fleet is not None
         run: Callable[[], Any]
         if rival == "launch event" and (group := self.group_with_room(fleet)) is not None:
-            (instance,) = self.launch(group, 1)
+            (instance,) = self.launch(group, 1, which % len(ZONES))
             (found,) = [i for i in self.world.instances() if i["InstanceId"] == instance]
             eni = interfaces_of(found, "primary")[0]
             at = self.clock.tick()
@@ -817,6 +919,8 @@ class FleetAndSingles(RuleBasedStateMachine):
         for index, launched in enumerate(self.launched):
             instance = found[self.world.launched(index)]
             assert (instance["State"]["Name"] in LIVE) == launched.live, (index, instance)
+            zone = instance["Placement"]["AvailabilityZone"]
+            assert zone == ZONES[launched.zone], (index, instance)
             if launched.live:  # (a terminated instance has left its group)
                 tags = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
                 assert tags.get(GROUP_TAG) == launched.group, (index, instance)
