@@ -477,3 +477,74 @@ single_specs: Final = st.builds(
     packet=st.none() | st.integers(1, WHOLE_PACKET),
     desc=st.none() | WORDS,
 )
+
+
+# --- a member account -------------------------------------------------------------------------
+
+#: The member account a fleet is placed in through RoleArn (tests/integration/test_placement),
+#: its group, and the tag its instances carry.
+MEMBER_GROUP: Final = "member-web"
+
+
+class MemberWorld:
+    """An Auto Scaling group in a member account (the embedded EC2 plays every account: calls
+    signed with a role's keys land in its account), and what EC2 holds there.
+
+    Example::
+
+        member = MemberWorld(ec2, "111111111111")
+        (instance,) = member.scale_out(1)
+        member.primary(instance)          # 'eni-…'
+    """
+
+    def __init__(self, ec2: EmbeddedEc2, account: str) -> None:
+        self.ec2 = ec2
+        self.account = account
+        self.fx = ec2.fixtures(account=account)
+        sts = boto3.client("sts", region_name=ec2.region, endpoint_url=ec2.endpoint)
+        role = f"arn:aws:iam::{account}:role/embedded-fixtures"
+        keys = sts.assume_role(RoleArn=role, RoleSessionName="member-world")["Credentials"]
+        self.asg = boto3.client(
+            "autoscaling",
+            region_name=ec2.region,
+            endpoint_url=ec2.endpoint,
+            aws_access_key_id=keys["AccessKeyId"],
+            aws_secret_access_key=keys["SecretAccessKey"],
+            aws_session_token=keys["SessionToken"],
+        )
+        self.client = ec2.client(account=account)
+        self.truth = ec2.client(account=account, truth=True)
+        self.asg.create_launch_configuration(
+            LaunchConfigurationName="lc-member", ImageId="ami-12c6146b", InstanceType="m6i.large"
+        )
+        self.asg.create_auto_scaling_group(
+            AutoScalingGroupName=MEMBER_GROUP,
+            LaunchConfigurationName="lc-member",
+            MinSize=0,
+            MaxSize=MAX_SIZE,
+            DesiredCapacity=0,
+            VPCZoneIdentifier=self.fx.subnet_id,
+        )
+        self.primaries: dict[str, str] = {}  # instance ID -> primary interface
+
+    def scale_out(self, count: int) -> list[str]:
+        """The member's group grows by ``count``; the instances it launched."""
+        self.asg.set_desired_capacity(
+            AutoScalingGroupName=MEMBER_GROUP, DesiredCapacity=len(self.primaries) + count
+        )
+        pages = self.client.get_paginator("describe_instances").paginate()
+        new = {
+            str(i["InstanceId"]): str(n["NetworkInterfaceId"])
+            for page in pages
+            for r in page["Reservations"]
+            for i in r["Instances"]
+            for n in i["NetworkInterfaces"]
+            if n["Attachment"]["DeviceIndex"] == 0 and i["InstanceId"] not in self.primaries
+        }
+        self.primaries.update(new)
+        return sorted(new)
+
+    def sessions(self) -> list[dict[str, Any]]:
+        """Every session EC2 holds in the member account now (past any read lag)."""
+        pages = self.truth.get_paginator("describe_traffic_mirror_sessions").paginate()
+        return [dict(s) for page in pages for s in page["TrafficMirrorSessions"]]

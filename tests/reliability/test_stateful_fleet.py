@@ -22,6 +22,16 @@ of its own zone when one serves it, else the fallback; an interface with neither
 number of interfaces mirrored to the fallback from another zone. A target that moves is moved
 in place: same session, one Modify.
 
+A member account: a second fleet placed there through RoleArn (the embedded EC2 plays that
+account: calls signed with its role's keys land there), on an Auto Scaling group of that
+account, created and deleted as drawn; the group scales out and each launch's event is
+forwarded from the member account (examples/member-events.yaml, as
+tests/integration/test_member_launch.py plays EventBridge): from its account and region it
+mirrors the instance at once, without a sweep, with one Create in that account; from another
+account or region it reads and writes nothing (only the sweep then mirrors the instance). After
+every step, the member account holds exactly the member fleet's sessions on the instances it
+must mirror by then, and the home account none of them.
+
 After every step, in EC2: no SessionNumber twice on an interface; at most one fleet session per
 interface; every single session exactly as its stack resource believes (same ID, number and
 settings, whatever the fleet did); no session that is neither a single's nor the live fleet's
@@ -72,6 +82,8 @@ from local.harness.fleets import ZONES, running_event, scheduled_event
 from local.harness.lambda_loader import Handler, LambdaContext, load_handler
 from local.harness.receiver import ResponseReceiver
 from tests.figures import FIGURES
+from tests.integration.test_member_launch import OTHER_MEMBER, delivered, member_event
+from tests.integration.test_placement import MEMBER, ROLE
 from tests.reliability._draws import PICK, pick
 from tests.reliability._fleet_model import (
     GROUP_TAG,
@@ -79,9 +91,11 @@ from tests.reliability._fleet_model import (
     GROUPS,
     LIVE,
     MAX_SIZE,
+    MEMBER_GROUP,
     SPREAD,
     Clock,
     Launched,
+    MemberWorld,
     Route,
     Selector,
     SelectorChoice,
@@ -106,6 +120,8 @@ from traffic_mirror.ownership import (
 SEQUENCES = int(os.environ.get("FLEET_SEQUENCES", "6"))
 STEPS = int(os.environ.get("FLEET_STEPS", "15"))
 FLEET = "WebFleet"
+MEMBER_FLEET = "MemberFleet"  # a second fleet, placed in the member account (RoleArn)
+OTHER_REGION = "eu-west-1"
 FLEET_TYPE = "Custom::TrafficMirrorFleet"
 SINGLES = ("SingleA", "SingleB", "SingleC")
 RACERS = ("RacerA", "RacerB")  # single sessions created during a race
@@ -159,6 +175,15 @@ class FleetAndSingles(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
+        # The member account: its group and fleet, made by the first step that needs them.
+        # ``member_launched``: how many instances the draws launched there (in launch order,
+        # ``member_ids``); ``member_mirrored``: those of them the member fleet must mirror now
+        # (by its Create, a sweep, or the launch event forwarded from the member account).
+        self.member_world: MemberWorld | None = None
+        self.member: Fleet | None = None
+        self.member_launched = 0
+        self.member_ids: list[str] = []
+        self.member_mirrored: set[int] = set()
         self.env.ec2.reset()
         self.world = World(self.env.ec2, self.env.ec2.fixtures())
         self.fx = self.world.fx
@@ -184,12 +209,15 @@ class FleetAndSingles(RuleBasedStateMachine):
             stack_id=self.stack_id,
             logical_id=logical,
             request_id=rid,
-            resource_type=FLEET_TYPE if logical == FLEET else "Custom::TrafficMirrorSession",
+            resource_type=(
+                FLEET_TYPE if logical in (FLEET, MEMBER_FLEET) else "Custom::TrafficMirrorSession"
+            ),
             **kw,
         )
 
     def send(self, body: dict[str, Any]) -> dict[str, Any]:
-        handler = self.env.fleet if body["LogicalResourceId"] == FLEET else self.env.sessions
+        fleets = (FLEET, MEMBER_FLEET)
+        handler = self.env.fleet if body["LogicalResourceId"] in fleets else self.env.sessions
         handler(copy.deepcopy(body), LambdaContext(timeout_s=60))
         return self.env.receiver.for_request(body["RequestId"])[-1].body
 
@@ -669,12 +697,15 @@ class FleetAndSingles(RuleBasedStateMachine):
     def scheduled_sweep(self) -> None:
         """The sweep makes the fleet true; a second one right after only reads."""
         summary = self.reconcile(scheduled_event(self.clock.tick()))
-        fleet = self.fleet
-        if fleet is None:
-            assert summary["fleets"] == {}, summary
-        else:
+        fleet, member = self.fleet, self.member
+        stored = {f.physical for f in (fleet, member) if f is not None}
+        assert set(summary["fleets"]) == stored, summary
+        if fleet is not None:
             tally = summary["fleets"][fleet.physical]
             self.check_true((tally["mirrored"], tally["skipped"]), tally.get("cross_zone"))
+        if member is not None:
+            self.member_mirrored = set(range(self.member_launched))
+            self.check_member(summary["fleets"][member.physical]["mirrored"])
         mark = self.mark()
         self.reconcile(scheduled_event(self.clock.tick()))
         assert self.env.ec2.writes(mark) == [], self.env.ec2.writes(mark)
@@ -873,6 +904,143 @@ class FleetAndSingles(RuleBasedStateMachine):
                 os.environ["SETTLE_SECONDS"] = saved
         assert done, "the rival did not finish"
 
+    # --- the steps: a fleet in a member account, and its launch events ---------------------
+
+    def member_world_made(self) -> MemberWorld:
+        if self.member_world is None:
+            self.member_world = MemberWorld(self.env.ec2, MEMBER)
+        return self.member_world
+
+    def member_props(self) -> dict[str, Any]:
+        fx = self.member_world_made().fx
+        return {
+            "AutoScalingGroupName": MEMBER_GROUP,
+            "TrafficMirrorTargetId": fx.target_id,
+            "TrafficMirrorFilterId": fx.filter_ids[0],
+            "RoleArn": ROLE,
+        }
+
+    @precondition(lambda self: self.member is None)
+    @rule(twice=st.booleans())
+    def member_fleet_created(self, twice: bool) -> None:
+        """A second fleet, placed in the member account through RoleArn: it mirrors the
+        member group's instances there (none of the home account's)."""
+        props = self.member_props()
+        body = self.make("Create", MEMBER_FLEET, props)
+        answer = self.ok(body)
+        if twice:  # delivered again: the same fleet, nothing written
+            mark = self.mark()
+            assert self.ok(body)["PhysicalResourceId"] == answer["PhysicalResourceId"]
+            assert self.env.ec2.writes(mark) == []
+        self.member = Fleet(
+            answer["PhysicalResourceId"],
+            Selector("AutoScalingGroupName", group=MEMBER_GROUP),
+            Settings(0, None, None, None, ()),
+            props,
+        )
+        self.member_mirrored = set(range(self.member_launched))
+        self.check_member(int(answer["Data"]["InterfacesMirrored"]))
+        FIGURES[F + "step: member-account fleet Create"] += 1
+
+    @precondition(lambda self: self.member is not None)
+    @rule(twice=st.booleans())
+    def member_fleet_deleted(self, twice: bool) -> None:
+        member = self.member
+        assert member is not None
+        body = self.make("Delete", MEMBER_FLEET, member.props, physical_id=member.physical)
+        self.ok(body)
+        if twice:
+            self.ok(body)
+        self.member = None
+        self.member_mirrored = set()
+        assert self.member_world_made().sessions() == []
+        FIGURES[F + "step: member-account fleet Delete"] += 1
+
+    @precondition(lambda self: self.member_launched < MAX_SIZE)
+    @rule(
+        count=st.integers(1, 2),
+        kind=st.sampled_from(["running", "launch-successful"]),
+        source=st.sampled_from(
+            ["member", "member", "member twice", "another account", "another region", "lost"]
+        ),
+    )
+    def member_scale_out(self, count: int, kind: str, source: str) -> None:
+        """The member's group scales out; each launch's event is forwarded from the member
+        account to the provider's bus (examples/member-events.yaml) and reaches the
+        reconciler: from the member account and region, it mirrors the instance for the fleet
+        placed there, at once (no sweep); from another account or region (or lost), nothing
+        is read or written, and only a sweep mirrors it."""
+        world = self.member_world_made()
+        new = world.scale_out(min(count, MAX_SIZE - self.member_launched))
+        first = self.member_launched
+        self.member_launched += len(new)
+        self.member_ids += new
+        FIGURES[F + "member-account instances launched"] += len(new)
+        FIGURES[F + f"step: member-account scale out, event from {source}"] += 1
+        if source == "lost":
+            return
+        for k, instance in enumerate(new):
+            forwarded = member_event(kind, instance)
+            if source == "another account":
+                forwarded = member_event(kind, instance, account=OTHER_MEMBER)
+            elif source == "another region":
+                forwarded["region"] = OTHER_REGION
+                forwarded["resources"] = [
+                    r.replace(":us-east-1:", f":{OTHER_REGION}:") for r in forwarded["resources"]
+                ]
+            forwarded["time"] = self.clock.tick()
+            mark = self.mark()
+            summary = self.reconcile(delivered(forwarded))
+            FIGURES[F + "member launch events"] += 1
+            assert summary.get("launched") == instance and "swept" not in summary, summary
+            placed_here = source.startswith("member") and self.member is not None
+            if not placed_here:
+                assert summary["fleets"] == {}, summary
+                assert self.env.ec2.requests_since(mark) == [], self.env.ec2.requests_since(mark)
+                if source.startswith("another"):
+                    FIGURES[F + "member launch events from elsewhere, changing nothing"] += 1
+                else:
+                    FIGURES[F + "member launch events with no member fleet, changing nothing"] += 1
+                continue
+            assert self.member is not None
+            assert summary["fleets"] == {
+                self.member.physical: summary["fleets"][self.member.physical]
+            }
+            assert summary["fleets"][self.member.physical]["mirrored"] == 1, summary
+            caused = self.env.ec2.requests_since(mark)
+            assert self.env.ec2.writes(mark) == ["CreateTrafficMirrorSession"], caused
+            assert {r["@account"] for r in caused if r["Action"] != "AssumeRole"} == {MEMBER}
+            self.member_mirrored.add(first + k)
+            self.member_agrees(world)
+            FIGURES[F + "member launch events mirroring at once"] += 1
+            if source == "member twice":
+                mark = self.mark()
+                self.reconcile(delivered(forwarded))
+                assert self.env.ec2.writes(mark) == []
+
+    def check_member(self, mirrored: int) -> None:
+        """After a pass over the member fleet: every instance of the member group mirrored."""
+        assert mirrored == self.member_launched == len(self.member_mirrored), (
+            mirrored,
+            self.member_launched,
+        )
+        self.member_agrees(self.member_world_made())
+
+    def member_agrees(self, world: MemberWorld) -> None:
+        """The member account holds one session on each instance the member fleet must
+        mirror now, the fleet's, to its target; nothing else. The home account holds none of
+        the member fleet's."""
+        held = world.sessions()
+        on = Counter(s["NetworkInterfaceId"] for s in held)
+        want = {world.primaries[self.member_ids[k]] for k in self.member_mirrored}
+        assert set(on) == want and all(n == 1 for n in on.values()), (on, want)
+        for session in held:
+            tags = {t["Key"]: t["Value"] for t in session.get("Tags", [])}
+            assert tags.get(LOGICAL_KEY) == MEMBER_FLEET, session
+            assert tags.get(STACK_KEY) == self.stack_id, session
+            assert session["TrafficMirrorTargetId"] == world.fx.target_id, session
+        assert len({s["VirtualNetworkId"] for s in held}) <= 1, held
+
     # --- the invariant -------------------------------------------------------------------
 
     @invariant()
@@ -908,7 +1076,10 @@ class FleetAndSingles(RuleBasedStateMachine):
         assert shared == 0, numbers
         stored = self.world.ssm.get_parameters_by_path(Path=store_path())["Parameters"]
         live = [p for p in stored if p["Value"] != REMOVED]  # a removed record is a tombstone
-        assert len(live) == (self.fleet is not None), stored  # one record per live fleet
+        fleets = (self.fleet is not None) + (self.member is not None)
+        assert len(live) == fleets, stored  # one record per live fleet
+        if self.member_world is not None:
+            self.member_agrees(self.member_world)
 
     @invariant()
     def instances_are_those_the_draws_launched(self) -> None:
