@@ -486,15 +486,20 @@ class FleetAndSingles(RuleBasedStateMachine):
         return moves
 
     @precondition(lambda self: self.fleet is not None and self.fleet.settings.targets.zonal)
-    @rule(zone=st.integers(0, len(ZONES) - 1), fallback=st.booleans())
-    def zonal_target_added_or_removed(self, zone: int, fallback: bool) -> None:
+    @rule(
+        zone=st.integers(0, len(ZONES) - 1),
+        fallback=st.sampled_from(["kept", "kept", "given", "dropped"]),
+    )
+    def zonal_target_added_or_removed(self, zone: int, fallback: str) -> None:
         """The zone's target added to ZonalTrafficMirrorTargetIds by an Update, or removed
         (the only one: moved to the other zone), maybe with the fallback given or dropped:
         the zone's sessions move in place, one Modify each; then the sweep, which only
         confirms."""
         fleet = self.fleet
         assert fleet is not None
-        targets = replace(fleet.settings.targets.toggled(zone), fallback=fallback)
+        targets = fleet.settings.targets.toggled(zone)
+        if fallback != "kept":
+            targets = replace(targets, fallback=fallback == "given")
         moves = self.settings_updated(replace(fleet.settings, targets=targets))
         self.scheduled_sweep()
         FIGURES[F + "step: zonal target added or removed by Update"] += 1
