@@ -854,6 +854,8 @@ class FleetAndSingles(RuleBasedStateMachine):
             for logical, spec in zip(RACERS, specs, strict=True)
         ]
         self.race(run, bodies)
+        if rival == "sweep" and self.member is not None:  # it swept the member fleet too
+            self.member_mirrored = set(range(self.member_launched))
         made = {}
         for logical, spec, body in zip(RACERS, specs, bodies, strict=True):
             answer = self.env.receiver.wait_for(body["RequestId"])
