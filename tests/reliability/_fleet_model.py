@@ -1,12 +1,15 @@
 """The world of the stateful fleet suite (test_stateful_fleet.py): two Auto Scaling groups whose
-instances come and go (their EventBridge events: local/harness/fleets.py), and which interfaces a
-fleet selects, worked out from EC2 directly (the oracle does not use the provider's code).
+instances come and go (their EventBridge events: local/harness/fleets.py), each instance in one
+of two Availability Zones (ZONES there: a subnet and an interface target in each, and a central
+target in the first, the zonal fleets' fallback), and which interfaces a fleet selects and where
+each must be mirrored, worked out from EC2 directly (the oracle does not use the provider's
+code).
 
 Example::
 
     world = World(ec2, fx)
-    world.build({"web": 2, "api": 1})
-    new = world.scale_out("web", 1)          # instance IDs launched
+    world.build({"web": [0, 1], "api": [1]}) # each instance's zone (an index into ZONES)
+    new = world.scale_out("web", 1, zone=0)  # instance IDs launched
     world.launched(3)                        # the fourth instance launched (new[0])
     world.selected(Selector("AutoScalingGroupName", group="web"))   # {'eni-…', …}
 
@@ -19,7 +22,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -28,6 +31,7 @@ from hypothesis import strategies as st
 
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.events import properties
+from local.harness.fleets import ZONES, Zone, zones
 from tests.reliability._draws import PICK, pick
 
 GROUPS: Final = ("web", "api")
@@ -44,6 +48,9 @@ TAG_SELECTIONS: Final = (
 GROUP_TAG: Final = "aws:autoscaling:groupName"
 LIVE: Final = frozenset({"pending", "running", "stopping", "stopped"})
 MAX_SIZE: Final = 4
+#: The zone each of the first instances is launched in (``initialize`` draws them: the groups
+#: start with at most 3 + 2 instances, each in the zone its draw names).
+SPREAD: Final = st.tuples(*[st.integers(0, len(ZONES) - 1)] * 5)
 
 
 @dataclass(frozen=True)
@@ -91,10 +98,21 @@ class World:
         self.ssm = boto3.client("ssm", region_name=ec2.region, endpoint_url=ec2.endpoint)
         self.other_target = ""
         self.order: dict[str, int] = {}  # instance ID -> launch order (IDs are random)
+        #: The two zones of :data:`ZONES` (a subnet and an interface target in each), and a
+        #: central target in the first zone (zonal fleets' fallback).
+        self.zones: list[Zone] = []
+        self.central = ""
 
-    def build(self, sizes: dict[str, int]) -> None:
-        """Both groups at these sizes, and a second target (for sessions changed by hand).
-        Launch order: the groups' instances in the order of :data:`GROUPS`."""
+    def build(self, sizes: dict[str, list[int]]) -> None:
+        """Both groups, with an instance in each zone (an index into :data:`ZONES`) listed,
+        a second target (for sessions changed by hand), the zones' targets and a central one.
+        Launch order: the groups' instances in the order of :data:`GROUPS`, each group's in
+        zone order."""
+        self.zones = zones(self.ec2, self.fx.vpc_id)
+        eni = self.client.create_network_interface(SubnetId=self.zones[0].subnet_id)
+        self.central = self.client.create_traffic_mirror_target(
+            NetworkInterfaceId=eni["NetworkInterface"]["NetworkInterfaceId"]
+        )["TrafficMirrorTarget"]["TrafficMirrorTargetId"]
         self.asg.create_launch_configuration(
             LaunchConfigurationName="lc-fleet", ImageId="ami-12c6146b", InstanceType="m6i.large"
         )
@@ -104,8 +122,8 @@ class World:
                 LaunchConfigurationName="lc-fleet",
                 MinSize=0,
                 MaxSize=MAX_SIZE,
-                DesiredCapacity=sizes[name],
-                VPCZoneIdentifier=self.fx.subnet_id,
+                DesiredCapacity=0,
+                VPCZoneIdentifier=",".join(z.subnet_id for z in self.zones),
                 Tags=[
                     {
                         "Key": k,
@@ -117,7 +135,9 @@ class World:
                     for k, v in GROUP_TAGS[name].items()
                 ],
             )
-            self._note_launches()
+            for zone in range(len(ZONES)):
+                if count := sizes[name].count(zone):
+                    self.scale_out(name, count, zone)
         eni = self.client.create_network_interface(SubnetId=self.fx.subnet_id)
         self.other_target = self.client.create_traffic_mirror_target(
             NetworkInterfaceId=eni["NetworkInterface"]["NetworkInterfaceId"]
@@ -165,11 +185,17 @@ class World:
     def size(self, group: str) -> int:
         return len(self.live(group))
 
-    def scale_out(self, group: str, count: int) -> list[str]:
-        """The group grows by ``count``; the instances it launched."""
+    def scale_out(self, group: str, count: int, zone: int = 0) -> list[str]:
+        """The group grows by ``count`` in the zone (an index into :data:`ZONES`); the
+        instances it launched. moto launches into a group's first subnet: the zone's comes
+        first while the group grows (local/harness/fleets.py's resize_zonal)."""
         before = {i["InstanceId"] for i in self.live(group)}
-        self.asg.set_desired_capacity(
-            AutoScalingGroupName=group, DesiredCapacity=len(before) + count
+        first = self.zones[zone].subnet_id
+        others = [z.subnet_id for z in self.zones if z.subnet_id != first]
+        self.asg.update_auto_scaling_group(
+            AutoScalingGroupName=group,
+            VPCZoneIdentifier=",".join([first, *others]),
+            DesiredCapacity=len(before) + count,
         )
         self._note_launches()
         return [i["InstanceId"] for i in self.live(group) if i["InstanceId"] not in before]
@@ -194,9 +220,9 @@ class World:
             self.client.delete_traffic_mirror_session(TrafficMirrorSessionId=sid)
         return gone
 
-    def attach_second(self, instance_id: str) -> str:
-        """A second interface (device index 1) attached to the instance."""
-        eni = self.client.create_network_interface(SubnetId=self.fx.subnet_id)
+    def attach_second(self, instance_id: str, zone: int) -> str:
+        """A second interface (device index 1) attached to the instance (in its zone)."""
+        eni = self.client.create_network_interface(SubnetId=self.zones[zone].subnet_id)
         eni_id = eni["NetworkInterface"]["NetworkInterfaceId"]
         self.client.attach_network_interface(
             NetworkInterfaceId=eni_id, InstanceId=instance_id, DeviceIndex=1
@@ -218,6 +244,17 @@ class World:
             for eni in interfaces_of(i, which)
         }
 
+    def zone_names(self, enis: Iterable[str]) -> dict[str, str]:
+        """The Availability Zone (name) of each interface, as EC2 says."""
+        wanted = sorted(set(enis))
+        if not wanted:
+            return {}
+        found = self.client.describe_network_interfaces(NetworkInterfaceIds=wanted)
+        return {
+            str(n["NetworkInterfaceId"]): str(n["AvailabilityZone"])
+            for n in found["NetworkInterfaces"]
+        }
+
     def by_interface(self) -> dict[str, list[dict[str, Any]]]:
         """Every session EC2 holds, by source interface."""
         found: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -233,6 +270,7 @@ class Launched:
     many instances a group has follows from the draws alone (an invariant checks EC2 agrees)."""
 
     group: str
+    zone: int = 0  # an index into ZONES
     live: bool = True
     interfaces: int = 1
 
@@ -294,6 +332,63 @@ selector_choices: Final = st.builds(
 
 
 @dataclass(frozen=True)
+class Route:
+    """Where an interface must be mirrored, and whether that crosses a zone."""
+
+    target: str
+    cross_zone: bool
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Where the fleet mirrors: the fixtures' one target, or zonal targets (``covered``: the
+    zones, indices into :data:`ZONES`, that have one) with the central target as fallback or
+    none."""
+
+    zonal: bool = False
+    covered: tuple[int, ...] = ()
+    fallback: bool = True
+
+    def props(self, world: World) -> dict[str, Any]:
+        if not self.zonal:
+            return {"TrafficMirrorTargetId": world.fx.target_id}
+        out: dict[str, Any] = {
+            "ZonalTrafficMirrorTargetIds": [world.zones[z].target_id for z in self.covered]
+        }
+        if self.fallback:
+            out["TrafficMirrorTargetId"] = world.central
+        return out
+
+    def route(self, world: World, zone: str | None) -> Route | None:
+        """The target an interface in ``zone`` (a name) must be mirrored to; None: skipped.
+        The central target is in the first zone."""
+        if not self.zonal:
+            return Route(world.fx.target_id, cross_zone=False)
+        index = ZONES.index(zone) if zone in ZONES else None
+        if index in self.covered:
+            return Route(world.zones[index].target_id, cross_zone=False)
+        if not self.fallback:
+            return None
+        return Route(world.central, cross_zone=zone != ZONES[0])
+
+    def toggled(self, zone: int) -> Targets:
+        """The zone's target added to the list, or removed (the last one moves to the other
+        zone: a zonal fleet keeps one zonal target at least)."""
+        if zone not in self.covered:
+            return replace(self, covered=tuple(sorted({*self.covered, zone})))
+        left = tuple(z for z in self.covered if z != zone)
+        return replace(self, covered=left or (1 - zone,))
+
+
+target_choices: Final = st.builds(
+    lambda zonal, covered, fallback: Targets(True, covered, fallback) if zonal else Targets(),
+    zonal=st.booleans(),
+    covered=st.sampled_from([(0,), (1,), (0, 1)]),
+    fallback=st.booleans(),
+)
+
+
+@dataclass(frozen=True)
 class Settings:
     """The fleet's session settings (``filter``: an index into the fixtures' filters)."""
 
@@ -302,11 +397,15 @@ class Settings:
     desc: str | None
     number: int | None  # None: allocated on each interface
     tags: tuple[tuple[str, str], ...]
+    targets: Targets = Targets()
 
-    def props(self, fx: Fixtures) -> dict[str, Any]:
-        return properties(
+    def props(self, world: World) -> dict[str, Any]:
+        fx = world.fx
+        targets = self.targets.props(world)
+        zonal = targets.pop("ZonalTrafficMirrorTargetIds", None)
+        out = properties(
             {
-                "TrafficMirrorTargetId": fx.target_id,
+                **targets,
                 "TrafficMirrorFilterId": fx.filter_ids[self.filter],
                 "SessionNumber": self.number,
                 "PacketLength": self.packet,
@@ -314,6 +413,9 @@ class Settings:
             },
             self.tags,
         )
+        if zonal is not None:  # a list, as CloudFormation sends it
+            out["ZonalTrafficMirrorTargetIds"] = zonal
+        return out
 
     def packet_of(self, session: dict[str, Any]) -> int | None:
         """The session's PacketLength as this fleet reads it: with PacketLength omitted, the
@@ -321,10 +423,12 @@ class Settings:
         held = session.get("PacketLength")
         return None if self.packet is None and held == WHOLE_PACKET else held
 
-    def differs(self, session: dict[str, Any], fx: Fixtures) -> bool:
-        """Whether the session needs a Modify to have these settings (tags are not Modify's)."""
+    def differs(self, session: dict[str, Any], fx: Fixtures, route: Route | None) -> bool:
+        """Whether the session needs a Modify to have these settings (tags are not Modify's),
+        ``route`` its interface's."""
         return (
-            session["TrafficMirrorFilterId"] != fx.filter_ids[self.filter]
+            (route is not None and session["TrafficMirrorTargetId"] != route.target)
+            or session["TrafficMirrorFilterId"] != fx.filter_ids[self.filter]
             or self.packet_of(session) != self.packet
             or session.get("Description") != self.desc
             or (self.number is not None and session["SessionNumber"] != self.number)
@@ -340,6 +444,7 @@ fleet_settings: Final = st.builds(
     tags=st.dictionaries(st.sampled_from(["team", "cost"]), WORDS, max_size=2).map(
         lambda d: tuple(sorted(d.items()))
     ),
+    targets=target_choices,
 )
 
 
@@ -372,3 +477,74 @@ single_specs: Final = st.builds(
     packet=st.none() | st.integers(1, WHOLE_PACKET),
     desc=st.none() | WORDS,
 )
+
+
+# --- a member account -------------------------------------------------------------------------
+
+#: The member account a fleet is placed in through RoleArn (tests/integration/test_placement),
+#: its group, and the tag its instances carry.
+MEMBER_GROUP: Final = "member-web"
+
+
+class MemberWorld:
+    """An Auto Scaling group in a member account (the embedded EC2 plays every account: calls
+    signed with a role's keys land in its account), and what EC2 holds there.
+
+    Example::
+
+        member = MemberWorld(ec2, "111111111111")
+        (instance,) = member.scale_out(1)
+        member.primary(instance)          # 'eni-…'
+    """
+
+    def __init__(self, ec2: EmbeddedEc2, account: str) -> None:
+        self.ec2 = ec2
+        self.account = account
+        self.fx = ec2.fixtures(account=account)
+        sts = boto3.client("sts", region_name=ec2.region, endpoint_url=ec2.endpoint)
+        role = f"arn:aws:iam::{account}:role/embedded-fixtures"
+        keys = sts.assume_role(RoleArn=role, RoleSessionName="member-world")["Credentials"]
+        self.asg = boto3.client(
+            "autoscaling",
+            region_name=ec2.region,
+            endpoint_url=ec2.endpoint,
+            aws_access_key_id=keys["AccessKeyId"],
+            aws_secret_access_key=keys["SecretAccessKey"],
+            aws_session_token=keys["SessionToken"],
+        )
+        self.client = ec2.client(account=account)
+        self.truth = ec2.client(account=account, truth=True)
+        self.asg.create_launch_configuration(
+            LaunchConfigurationName="lc-member", ImageId="ami-12c6146b", InstanceType="m6i.large"
+        )
+        self.asg.create_auto_scaling_group(
+            AutoScalingGroupName=MEMBER_GROUP,
+            LaunchConfigurationName="lc-member",
+            MinSize=0,
+            MaxSize=MAX_SIZE,
+            DesiredCapacity=0,
+            VPCZoneIdentifier=self.fx.subnet_id,
+        )
+        self.primaries: dict[str, str] = {}  # instance ID -> primary interface
+
+    def scale_out(self, count: int) -> list[str]:
+        """The member's group grows by ``count``; the instances it launched."""
+        self.asg.set_desired_capacity(
+            AutoScalingGroupName=MEMBER_GROUP, DesiredCapacity=len(self.primaries) + count
+        )
+        pages = self.client.get_paginator("describe_instances").paginate()
+        new = {
+            str(i["InstanceId"]): str(n["NetworkInterfaceId"])
+            for page in pages
+            for r in page["Reservations"]
+            for i in r["Instances"]
+            for n in i["NetworkInterfaces"]
+            if n["Attachment"]["DeviceIndex"] == 0 and i["InstanceId"] not in self.primaries
+        }
+        self.primaries.update(new)
+        return sorted(new)
+
+    def sessions(self) -> list[dict[str, Any]]:
+        """Every session EC2 holds in the member account now (past any read lag)."""
+        pages = self.truth.get_paginator("describe_traffic_mirror_sessions").paginate()
+        return [dict(s) for page in pages for s in page["TrafficMirrorSessions"]]

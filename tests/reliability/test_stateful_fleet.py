@@ -12,6 +12,26 @@ one at a time, or two at once in their own Lambda environments while this proces
 handles the launch of their instance, or updates the fleet; single sessions and the fleet
 deleted.
 
+Zonal targets: the groups' instances are spread over two Availability Zones as drawn (each
+scale-out draws its zone), and the fleet's settings draw whether it uses
+ZonalTrafficMirrorTargetIds, which zones have a target and whether TrafficMirrorTargetId (a
+central target in the first zone) is the fallback; a step adds or removes one zone's target by
+an Update, then sweeps. After every pass, each mirrored interface's session targets the target
+of its own zone when one serves it, else the fallback; an interface with neither is skipped
+(and holds no fleet session); InterfacesCrossZone (or the sweep's ``cross_zone``) is the
+number of interfaces mirrored to the fallback from another zone. A target that moves is moved
+in place: same session, one Modify.
+
+A member account: a second fleet placed there through RoleArn (the embedded EC2 plays that
+account: calls signed with its role's keys land there), on an Auto Scaling group of that
+account, created and deleted as drawn; the group scales out and each launch's event is
+forwarded from the member account (examples/member-events.yaml, as
+tests/integration/test_member_launch.py plays EventBridge): from its account and region it
+mirrors the instance at once, without a sweep, with one Create in that account; from another
+account or region it reads and writes nothing (only the sweep then mirrors the instance). After
+every step, the member account holds exactly the member fleet's sessions on the instances it
+must mirror by then, and the home account none of them.
+
 After every step, in EC2: no SessionNumber twice on an interface; at most one fleet session per
 interface; every single session exactly as its stack resource believes (same ID, number and
 settings, whatever the fleet did); no session that is neither a single's nor the live fleet's
@@ -58,10 +78,12 @@ from hypothesis.stateful import (
 from local.harness.ec2sim import EmbeddedEc2
 from local.harness.environments import LambdaEnvironments
 from local.harness.events import event, new_stack_id
-from local.harness.fleets import running_event, scheduled_event
+from local.harness.fleets import ZONES, running_event, scheduled_event
 from local.harness.lambda_loader import Handler, LambdaContext, load_handler
 from local.harness.receiver import ResponseReceiver
 from tests.figures import FIGURES
+from tests.integration.test_member_launch import OTHER_MEMBER, delivered, member_event
+from tests.integration.test_placement import MEMBER, ROLE
 from tests.reliability._draws import PICK, pick
 from tests.reliability._fleet_model import (
     GROUP_TAG,
@@ -69,8 +91,12 @@ from tests.reliability._fleet_model import (
     GROUPS,
     LIVE,
     MAX_SIZE,
+    MEMBER_GROUP,
+    SPREAD,
     Clock,
     Launched,
+    MemberWorld,
+    Route,
     Selector,
     SelectorChoice,
     Settings,
@@ -94,6 +120,8 @@ from traffic_mirror.ownership import (
 SEQUENCES = int(os.environ.get("FLEET_SEQUENCES", "6"))
 STEPS = int(os.environ.get("FLEET_STEPS", "15"))
 FLEET = "WebFleet"
+MEMBER_FLEET = "MemberFleet"  # a second fleet, placed in the member account (RoleArn)
+OTHER_REGION = "eu-west-1"
 FLEET_TYPE = "Custom::TrafficMirrorFleet"
 SINGLES = ("SingleA", "SingleB", "SingleC")
 RACERS = ("RacerA", "RacerB")  # single sessions created during a race
@@ -147,6 +175,15 @@ class FleetAndSingles(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
+        # The member account: its group and fleet, made by the first step that needs them.
+        # ``member_launched``: how many instances the draws launched there (in launch order,
+        # ``member_ids``); ``member_mirrored``: those of them the member fleet must mirror now
+        # (by its Create, a sweep, or the launch event forwarded from the member account).
+        self.member_world: MemberWorld | None = None
+        self.member: Fleet | None = None
+        self.member_launched = 0
+        self.member_ids: list[str] = []
+        self.member_mirrored: set[int] = set()
         self.env.ec2.reset()
         self.world = World(self.env.ec2, self.env.ec2.fixtures())
         self.fx = self.world.fx
@@ -172,12 +209,15 @@ class FleetAndSingles(RuleBasedStateMachine):
             stack_id=self.stack_id,
             logical_id=logical,
             request_id=rid,
-            resource_type=FLEET_TYPE if logical == FLEET else "Custom::TrafficMirrorSession",
+            resource_type=(
+                FLEET_TYPE if logical in (FLEET, MEMBER_FLEET) else "Custom::TrafficMirrorSession"
+            ),
             **kw,
         )
 
     def send(self, body: dict[str, Any]) -> dict[str, Any]:
-        handler = self.env.fleet if body["LogicalResourceId"] == FLEET else self.env.sessions
+        fleets = (FLEET, MEMBER_FLEET)
+        handler = self.env.fleet if body["LogicalResourceId"] in fleets else self.env.sessions
         handler(copy.deepcopy(body), LambdaContext(timeout_s=60))
         return self.env.receiver.for_request(body["RequestId"])[-1].body
 
@@ -219,46 +259,76 @@ class FleetAndSingles(RuleBasedStateMachine):
         held = self.fleet_sessions()
         return [s for eni in self.world.ordered(held) for s in held[eni]]
 
+    def routes(self, fleet: Fleet, enis: set[str] | None = None) -> dict[str, Route | None]:
+        """Where each selected interface (or each of ``enis``) must be mirrored, by the zone
+        EC2 says it is in: None where no zonal target serves it and there is no fallback."""
+        if enis is None:
+            enis = self.world.selected(fleet.selector)
+        targets = fleet.settings.targets
+        if not targets.zonal:
+            return dict.fromkeys(enis, targets.route(self.world, None))
+        zones = self.world.zone_names(enis)
+        return {eni: targets.route(self.world, zones.get(eni)) for eni in enis}
+
     def expectation(self, fleet: Fleet) -> tuple[set[str], set[str]]:
         """(interfaces the fleet must mirror, selected interfaces it must skip): skipped are
-        those whose other sessions fill the interface or hold the fleet's declared number."""
+        those whose other sessions fill the interface or hold the fleet's declared number, and
+        those of a zone no zonal target serves when there is no fallback."""
         held = self.world.by_interface()
         mirrored, skipped = set(), set()
-        for eni in self.world.selected(fleet.selector):
+        for eni, route in self.routes(fleet).items():
             others = [s for s in held.get(eni, []) if not self.owned_by_fleet(s)]
             number = fleet.settings.number
             full = len(others) >= MAX_SESSIONS
-            if full or any(s["SessionNumber"] == number for s in others):
+            if route is None or full or any(s["SessionNumber"] == number for s in others):
                 skipped.add(eni)
             else:
                 mirrored.add(eni)
         return mirrored, skipped
 
-    def check_true(self, counts: tuple[int, int]) -> None:
-        """After a pass over the whole fleet, which reported ``counts`` (mirrored, skipped):
-        EC2 holds the fleet exactly as declared."""
+    def check_true(self, counts: tuple[int, int], cross: str | int | None) -> None:
+        """After a pass over the whole fleet, which reported ``counts`` (mirrored, skipped)
+        and ``cross`` (InterfacesCrossZone: "" or absent, None, for a fleet without zonal
+        targets): EC2 holds the fleet exactly as declared."""
         fleet = self.fleet
         assert fleet is not None
         must, skip = self.expectation(fleet)
+        routes = self.routes(fleet)
         held = self.fleet_sessions()
         lost = must - set(held)
         stray = set(held) - must - skip  # on interfaces the fleet does not select
+        unrouted = {eni for eni in held if eni in routes and routes[eni] is None}
         FIGURES[F + "fleet sessions lost (after a pass)"] += len(lost)
         FIGURES[F + "fleet sessions left on unselected interfaces (after a pass)"] += len(stray)
-        assert not lost and not stray, (lost, stray, fleet.selector)
+        FIGURES[F + "fleet sessions left in a zone no target serves (after a pass)"] += len(
+            unrouted
+        )
+        assert not lost and not stray and not unrouted, (lost, stray, unrouted, fleet.selector)
         vnis = set()
         for eni in must:
             (session,) = held[eni]
-            self.check_settings(session, fleet.settings)
+            self.check_settings(session, fleet.settings, routes[eni])
             vnis.add(session["VirtualNetworkId"])
         assert len(vnis) <= 1, vnis  # the fleet shares one VNI
         assert counts == (len(must), len(skip)), (counts, must, skip)
+        crossing = sum(bool((r := routes[eni]) and r.cross_zone) for eni in must)
+        if fleet.settings.targets.zonal:
+            assert cross is not None and int(cross) == crossing, (cross, crossing, routes)
+            FIGURES[F + "interfaces mirrored by a zonal fleet (after a pass)"] += len(must)
+            FIGURES[F + "cross-zone interfaces (after a pass)"] += crossing
+            FIGURES[F + "interfaces skipped, no target serves their zone (after a pass)"] += sum(
+                routes[eni] is None for eni in skip
+            )
+        else:
+            assert cross in (None, ""), cross
         FIGURES[F + "interfaces mirrored (after a pass)"] += len(must)
         FIGURES[F + "interfaces skipped, full or number taken (after a pass)"] += len(skip)
         fleet.true = True
 
-    def check_settings(self, session: Session, want: Settings) -> None:
-        assert session["TrafficMirrorTargetId"] == self.fx.target_id, session
+    def check_settings(self, session: Session, want: Settings, route: Route | None) -> None:
+        """The session as ``want`` declares it, to ``route``'s target (its interface's)."""
+        assert route is not None, session
+        assert session["TrafficMirrorTargetId"] == route.target, (session, route)
         assert session["TrafficMirrorFilterId"] == self.fx.filter_ids[want.filter], session
         assert want.packet_of(session) == want.packet, (session, want)
         assert session.get("Description") == want.desc, (session, want)
@@ -277,26 +347,44 @@ class FleetAndSingles(RuleBasedStateMachine):
     def counts(data: dict[str, str]) -> tuple[int, int]:
         return int(data["InterfacesMirrored"]), int(data["InterfacesSkipped"])
 
+    def check_answer(self, answer: dict[str, Any]) -> None:
+        """A pass's answer (Create, Update): EC2 and its Data agree with the model."""
+        data = answer["Data"]
+        self.check_true(self.counts(data), data.get("InterfacesCrossZone"))
+
     # --- the steps: the fleet's lifecycle ---------------------------------------------------
 
     @initialize(
         web=st.integers(1, 3),
         api=st.integers(0, 2),
+        spread=SPREAD,
         choice=selector_choices,
         want=fleet_settings,
         twice=st.booleans(),
     )
     def groups_and_fleet(
-        self, web: int, api: int, choice: SelectorChoice, want: Settings, twice: bool
+        self,
+        web: int,
+        api: int,
+        spread: tuple[int, ...],
+        choice: SelectorChoice,
+        want: Settings,
+        twice: bool,
     ) -> None:
-        """Both groups, and the fleet (which a later step may delete and create again)."""
-        self.world.build({"web": web, "api": api})
-        sizes = {"web": web, "api": api}
-        self.launched = [Launched(group) for group in GROUPS for _ in range(sizes[group])]
+        """Both groups, their instances spread over the two zones as drawn, and the fleet
+        (which a later step may delete and create again)."""
+        sizes = {"web": list(spread[:web]), "api": list(spread[3 : 3 + api])}
+        self.world.build(sizes)
+        self.launched = [
+            Launched(group, zone)
+            for group in GROUPS
+            for zone in range(len(ZONES))
+            for _ in range(sizes[group].count(zone))
+        ]
         self.create_fleet(choice, want, twice)
 
     def fleet_props(self, selector: Selector, want: Settings) -> dict[str, Any]:
-        return {**selector.props(), **want.props(self.fx)}
+        return {**selector.props(), **want.props(self.world)}
 
     @precondition(lambda self: self.fleet is None)
     @rule(choice=selector_choices, want=fleet_settings, twice=st.booleans())
@@ -306,7 +394,7 @@ class FleetAndSingles(RuleBasedStateMachine):
         body = self.make("Create", FLEET, props)
         answer = self.ok(body)
         self.fleet = Fleet(answer["PhysicalResourceId"], selector, want, props)
-        self.check_true(self.counts(answer["Data"]))
+        self.check_answer(answer)
         vnis = {str(s["VirtualNetworkId"]) for s in self.fleet_sessions_in_order()}
         assert vnis <= {answer["Data"]["VirtualNetworkId"]}, (vnis, answer["Data"])
         if twice:  # Lambda delivers the Create again: the same fleet, nothing written
@@ -316,6 +404,7 @@ class FleetAndSingles(RuleBasedStateMachine):
             assert self.env.ec2.writes(mark) == []
             FIGURES[F + "fleet Creates delivered twice"] += 1
         FIGURES[F + "step: fleet Create"] += 1
+        FIGURES[F + "zonal fleets created"] += want.targets.zonal
 
     def update_body(self, selector: Selector, want: Settings) -> dict[str, Any]:
         """CloudFormation's Update of the fleet; the stack records the new properties."""
@@ -338,7 +427,7 @@ class FleetAndSingles(RuleBasedStateMachine):
         assert self.fleet is not None
         before = {e: h[0]["TrafficMirrorSessionId"] for e, h in self.fleet_sessions().items()}
         body = self.update_body(choice.resolve(self.world), self.fleet.settings)
-        self.check_true(self.counts(self.in_place(self.send(body))["Data"]))
+        self.check_answer(self.in_place(self.send(body)))
         after = self.fleet_sessions()
         for eni in set(before) & set(after):  # still selected: the same session
             assert after[eni][0]["TrafficMirrorSessionId"] == before[eni]
@@ -347,33 +436,74 @@ class FleetAndSingles(RuleBasedStateMachine):
     @precondition(lambda self: self.fleet is not None)
     @rule(want=fleet_settings)
     def update_settings(self, want: Settings) -> None:
+        self.settings_updated(want)
+        FIGURES[F + "step: settings changed by Update"] += 1
+
+    def settings_updated(self, want: Settings) -> int:
+        """The fleet's settings (its targets among them) changed by an Update: every session
+        kept is changed in place; the sessions whose target moved, counted."""
         fleet = self.fleet
         assert fleet is not None
         was_true = fleet.true
         held = self.fleet_sessions()
-        must, _ = self.expectation(replace(fleet, settings=want))
-        modifies = sum(want.differs(held[eni][0], self.fx) for eni in must if eni in held)
+        new = replace(fleet, settings=want)
+        must, _ = self.expectation(new)
+        routes = self.routes(new)
+        modifies = sum(
+            want.differs(held[eni][0], self.fx, routes[eni]) for eni in must if eni in held
+        )
+        moves: int = sum(
+            held[eni][0]["TrafficMirrorTargetId"] != route.target
+            for eni in must & set(held)
+            if (route := routes[eni]) is not None
+        )
+        unrouted = {eni for eni in held if eni in routes and routes[eni] is None}
         mark = self.mark()
         body = self.update_body(fleet.selector, want)
-        self.check_true(self.counts(self.in_place(self.send(body))["Data"]))
+        self.check_answer(self.in_place(self.send(body)))
         after = self.fleet_sessions()
-        for eni in must & set(held):  # changed in place
+        for eni in must & set(held):  # changed in place (a target moved too): never re-created
             assert after[eni][0]["TrafficMirrorSessionId"] == held[eni][0]["TrafficMirrorSessionId"]
-        if was_true:  # one Modify per session whose settings changed, nothing else but tags
-            # and a Create per interface skipped before (its number taken) and mirrored now
+        if was_true:  # one Modify per session whose settings changed, nothing else but tags,
+            # a Create per interface skipped before (its number taken, its zone unserved) and
+            # mirrored now, and a Delete per session of a zone no target serves any more
             writes = Counter(self.env.ec2.writes(mark))
             creates = len(must - set(held))
             assert writes["ModifyTrafficMirrorSession"] == modifies, (writes, modifies)
             assert writes["CreateTrafficMirrorSession"] == creates, (writes, creates)
+            assert writes["DeleteTrafficMirrorSession"] == len(unrouted), (writes, unrouted)
             assert set(writes) <= {
                 "ModifyTrafficMirrorSession",
                 "CreateTrafficMirrorSession",
+                "DeleteTrafficMirrorSession",
                 "CreateTags",
                 "DeleteTags",
             }
             FIGURES[F + "interfaces no longer skipped after a settings Update"] += creates
-        FIGURES[F + "step: settings changed by Update"] += 1
+            FIGURES[F + "sessions removed, their zone no longer served"] += len(unrouted)
         FIGURES[F + "Modifies sent by settings Updates"] += modifies
+        FIGURES[F + "sessions moved to another target in place by an Update"] += moves
+        return moves
+
+    @precondition(lambda self: self.fleet is not None and self.fleet.settings.targets.zonal)
+    @rule(
+        zone=st.integers(0, len(ZONES) - 1),
+        fallback=st.sampled_from(["kept", "kept", "given", "dropped"]),
+    )
+    def zonal_target_added_or_removed(self, zone: int, fallback: str) -> None:
+        """The zone's target added to ZonalTrafficMirrorTargetIds by an Update, or removed
+        (the only one: moved to the other zone), maybe with the fallback given or dropped:
+        the zone's sessions move in place, one Modify each; then the sweep, which only
+        confirms."""
+        fleet = self.fleet
+        assert fleet is not None
+        targets = fleet.settings.targets.toggled(zone)
+        if fallback != "kept":
+            targets = replace(targets, fallback=fallback == "given")
+        moves = self.settings_updated(replace(fleet.settings, targets=targets))
+        self.scheduled_sweep()
+        FIGURES[F + "step: zonal target added or removed by Update"] += 1
+        FIGURES[F + "zonal target moves (sessions)"] += moves
 
     @precondition(lambda self: self.fleet is not None)
     @rule(missing=st.sampled_from(["TrafficMirrorFilterId", "TrafficMirrorTargetId"]))
@@ -391,8 +521,11 @@ class FleetAndSingles(RuleBasedStateMachine):
         assert f"{missing} {absent} was not found" in failed["Reason"], failed["Reason"]
         assert failed["PhysicalResourceId"] == fleet.physical
         back = self.make("Update", FLEET, fleet.props, physical_id=fleet.physical, old_props=bad)
-        self.check_true(self.counts(self.in_place(self.send(back))["Data"]))
+        self.check_answer(self.in_place(self.send(back)))
         FIGURES[F + "step: failed Update, then rollback"] += 1
+        FIGURES[F + "failed Updates of a zonal fleet, then rollback"] += (
+            fleet.settings.targets.zonal
+        )
 
     @precondition(lambda self: self.fleet is not None)
     @rule(twice=st.booleans())
@@ -428,10 +561,11 @@ class FleetAndSingles(RuleBasedStateMachine):
         which=PICK,
         count=st.integers(1, 2),
         delivery=st.sampled_from(["delivered", "delivered", "delivered twice", "lost"]),
+        zone=st.integers(0, len(ZONES) - 1),
     )
-    def scale_out(self, which: int, count: int, delivery: str) -> None:
+    def scale_out(self, which: int, count: int, delivery: str, zone: int) -> None:
         group = pick([g for g in GROUPS if self.size(g) < MAX_SIZE], which)
-        new = self.launch(group, min(count, MAX_SIZE - self.size(group)))
+        new = self.launch(group, min(count, MAX_SIZE - self.size(group)), zone)
         FIGURES[F + "instances launched"] += len(new)
         FIGURES[F + f"step: scale out, launch event {delivery}"] += 1
         if delivery == "lost":
@@ -441,12 +575,12 @@ class FleetAndSingles(RuleBasedStateMachine):
         for instance in new:
             self.launch_event(instance, twice=delivery == "delivered twice")
 
-    def launch(self, group: str, count: int) -> list[str]:
-        """The group grows by ``count`` (in the model and in EC2); the instance IDs."""
-        new = self.world.scale_out(group, count)
+    def launch(self, group: str, count: int, zone: int) -> list[str]:
+        """The group grows by ``count`` in the zone (in the model and in EC2); the IDs."""
+        new = self.world.scale_out(group, count, zone)
         assert len(new) == count, (new, count)
         first = len(self.launched)
-        self.launched += [Launched(group) for _ in new]
+        self.launched += [Launched(group, zone) for _ in new]
         assert [self.world.launched(first + k) for k in range(count)] == new
         return new
 
@@ -464,9 +598,10 @@ class FleetAndSingles(RuleBasedStateMachine):
         mine = set(interfaces_of(found, "all"))
         must, skip = self.expectation(fleet)
         held = self.fleet_sessions()
+        routes = self.routes(fleet, mine)
         for eni in mine & must:
             (session,) = held[eni]
-            self.check_settings(session, fleet.settings)
+            self.check_settings(session, fleet.settings, routes[eni])
         made = len(mine & must)
         assert self.env.ec2.writes(mark) == ["CreateTrafficMirrorSession"] * made
         if mine & (must | skip):
@@ -499,7 +634,7 @@ class FleetAndSingles(RuleBasedStateMachine):
     @rule(which=PICK)
     def attach_second_interface(self, which: int) -> None:
         index = pick(self.live_instances(interfaces=1), which)
-        self.world.attach_second(self.world.launched(index))
+        self.world.attach_second(self.world.launched(index), self.launched[index].zone)
         self.launched[index].interfaces = 2
         if self.fleet is not None:
             self.fleet.true = False
@@ -567,12 +702,15 @@ class FleetAndSingles(RuleBasedStateMachine):
     def scheduled_sweep(self) -> None:
         """The sweep makes the fleet true; a second one right after only reads."""
         summary = self.reconcile(scheduled_event(self.clock.tick()))
-        fleet = self.fleet
-        if fleet is None:
-            assert summary["fleets"] == {}, summary
-        else:
+        fleet, member = self.fleet, self.member
+        stored = {f.physical for f in (fleet, member) if f is not None}
+        assert set(summary["fleets"]) == stored, summary
+        if fleet is not None:
             tally = summary["fleets"][fleet.physical]
-            self.check_true((tally["mirrored"], tally["skipped"]))
+            self.check_true((tally["mirrored"], tally["skipped"]), tally.get("cross_zone"))
+        if member is not None:
+            self.member_mirrored = set(range(self.member_launched))
+            self.check_member(summary["fleets"][member.physical]["mirrored"])
         mark = self.mark()
         self.reconcile(scheduled_event(self.clock.tick()))
         assert self.env.ec2.writes(mark) == [], self.env.ec2.writes(mark)
@@ -692,7 +830,7 @@ class FleetAndSingles(RuleBasedStateMachine):
         assert fleet is not None
         run: Callable[[], Any]
         if rival == "launch event" and (group := self.group_with_room(fleet)) is not None:
-            (instance,) = self.launch(group, 1)
+            (instance,) = self.launch(group, 1, which % len(ZONES))
             (found,) = [i for i in self.world.instances() if i["InstanceId"] == instance]
             eni = interfaces_of(found, "primary")[0]
             at = self.clock.tick()
@@ -716,6 +854,8 @@ class FleetAndSingles(RuleBasedStateMachine):
             for logical, spec in zip(RACERS, specs, strict=True)
         ]
         self.race(run, bodies)
+        if rival == "sweep" and self.member is not None:  # it swept the member fleet too
+            self.member_mirrored = set(range(self.member_launched))
         made = {}
         for logical, spec, body in zip(RACERS, specs, bodies, strict=True):
             answer = self.env.receiver.wait_for(body["RequestId"])
@@ -771,6 +911,143 @@ class FleetAndSingles(RuleBasedStateMachine):
                 os.environ["SETTLE_SECONDS"] = saved
         assert done, "the rival did not finish"
 
+    # --- the steps: a fleet in a member account, and its launch events ---------------------
+
+    def member_world_made(self) -> MemberWorld:
+        if self.member_world is None:
+            self.member_world = MemberWorld(self.env.ec2, MEMBER)
+        return self.member_world
+
+    def member_props(self) -> dict[str, Any]:
+        fx = self.member_world_made().fx
+        return {
+            "AutoScalingGroupName": MEMBER_GROUP,
+            "TrafficMirrorTargetId": fx.target_id,
+            "TrafficMirrorFilterId": fx.filter_ids[0],
+            "RoleArn": ROLE,
+        }
+
+    @precondition(lambda self: self.member is None)
+    @rule(twice=st.booleans())
+    def member_fleet_created(self, twice: bool) -> None:
+        """A second fleet, placed in the member account through RoleArn: it mirrors the
+        member group's instances there (none of the home account's)."""
+        props = self.member_props()
+        body = self.make("Create", MEMBER_FLEET, props)
+        answer = self.ok(body)
+        if twice:  # delivered again: the same fleet, nothing written
+            mark = self.mark()
+            assert self.ok(body)["PhysicalResourceId"] == answer["PhysicalResourceId"]
+            assert self.env.ec2.writes(mark) == []
+        self.member = Fleet(
+            answer["PhysicalResourceId"],
+            Selector("AutoScalingGroupName", group=MEMBER_GROUP),
+            Settings(0, None, None, None, ()),
+            props,
+        )
+        self.member_mirrored = set(range(self.member_launched))
+        self.check_member(int(answer["Data"]["InterfacesMirrored"]))
+        FIGURES[F + "step: member-account fleet Create"] += 1
+
+    @precondition(lambda self: self.member is not None)
+    @rule(twice=st.booleans())
+    def member_fleet_deleted(self, twice: bool) -> None:
+        member = self.member
+        assert member is not None
+        body = self.make("Delete", MEMBER_FLEET, member.props, physical_id=member.physical)
+        self.ok(body)
+        if twice:
+            self.ok(body)
+        self.member = None
+        self.member_mirrored = set()
+        assert self.member_world_made().sessions() == []
+        FIGURES[F + "step: member-account fleet Delete"] += 1
+
+    @precondition(lambda self: self.member_launched < MAX_SIZE)
+    @rule(
+        count=st.integers(1, 2),
+        kind=st.sampled_from(["running", "launch-successful"]),
+        source=st.sampled_from(
+            ["member", "member", "member twice", "another account", "another region", "lost"]
+        ),
+    )
+    def member_scale_out(self, count: int, kind: str, source: str) -> None:
+        """The member's group scales out; each launch's event is forwarded from the member
+        account to the provider's bus (examples/member-events.yaml) and reaches the
+        reconciler: from the member account and region, it mirrors the instance for the fleet
+        placed there, at once (no sweep); from another account or region (or lost), nothing
+        is read or written, and only a sweep mirrors it."""
+        world = self.member_world_made()
+        new = world.scale_out(min(count, MAX_SIZE - self.member_launched))
+        first = self.member_launched
+        self.member_launched += len(new)
+        self.member_ids += new
+        FIGURES[F + "member-account instances launched"] += len(new)
+        FIGURES[F + f"step: member-account scale out, event from {source}"] += 1
+        if source == "lost":
+            return
+        for k, instance in enumerate(new):
+            forwarded = member_event(kind, instance)
+            if source == "another account":
+                forwarded = member_event(kind, instance, account=OTHER_MEMBER)
+            elif source == "another region":
+                forwarded["region"] = OTHER_REGION
+                forwarded["resources"] = [
+                    r.replace(":us-east-1:", f":{OTHER_REGION}:") for r in forwarded["resources"]
+                ]
+            forwarded["time"] = self.clock.tick()
+            mark = self.mark()
+            summary = self.reconcile(delivered(forwarded))
+            FIGURES[F + "member launch events"] += 1
+            assert summary.get("launched") == instance and "swept" not in summary, summary
+            placed_here = source.startswith("member") and self.member is not None
+            if not placed_here:
+                assert summary["fleets"] == {}, summary
+                assert self.env.ec2.requests_since(mark) == [], self.env.ec2.requests_since(mark)
+                if source.startswith("another"):
+                    FIGURES[F + "member launch events from elsewhere, changing nothing"] += 1
+                else:
+                    FIGURES[F + "member launch events with no member fleet, changing nothing"] += 1
+                continue
+            assert self.member is not None
+            assert summary["fleets"] == {
+                self.member.physical: summary["fleets"][self.member.physical]
+            }
+            assert summary["fleets"][self.member.physical]["mirrored"] == 1, summary
+            caused = self.env.ec2.requests_since(mark)
+            assert self.env.ec2.writes(mark) == ["CreateTrafficMirrorSession"], caused
+            assert {r["@account"] for r in caused if r["Action"] != "AssumeRole"} == {MEMBER}
+            self.member_mirrored.add(first + k)
+            self.member_agrees(world)
+            FIGURES[F + "member launch events mirroring at once"] += 1
+            if source == "member twice":
+                mark = self.mark()
+                self.reconcile(delivered(forwarded))
+                assert self.env.ec2.writes(mark) == []
+
+    def check_member(self, mirrored: int) -> None:
+        """After a pass over the member fleet: every instance of the member group mirrored."""
+        assert mirrored == self.member_launched == len(self.member_mirrored), (
+            mirrored,
+            self.member_launched,
+        )
+        self.member_agrees(self.member_world_made())
+
+    def member_agrees(self, world: MemberWorld) -> None:
+        """The member account holds one session on each instance the member fleet must
+        mirror now, the fleet's, to its target; nothing else. The home account holds none of
+        the member fleet's."""
+        held = world.sessions()
+        on = Counter(s["NetworkInterfaceId"] for s in held)
+        want = {world.primaries[self.member_ids[k]] for k in self.member_mirrored}
+        assert set(on) == want and all(n == 1 for n in on.values()), (on, want)
+        for session in held:
+            tags = {t["Key"]: t["Value"] for t in session.get("Tags", [])}
+            assert tags.get(LOGICAL_KEY) == MEMBER_FLEET, session
+            assert tags.get(STACK_KEY) == self.stack_id, session
+            assert session["TrafficMirrorTargetId"] == world.fx.target_id, session
+        assert len({s["VirtualNetworkId"] for s in held}) <= 1, held
+
     # --- the invariant -------------------------------------------------------------------
 
     @invariant()
@@ -806,7 +1083,10 @@ class FleetAndSingles(RuleBasedStateMachine):
         assert shared == 0, numbers
         stored = self.world.ssm.get_parameters_by_path(Path=store_path())["Parameters"]
         live = [p for p in stored if p["Value"] != REMOVED]  # a removed record is a tombstone
-        assert len(live) == (self.fleet is not None), stored  # one record per live fleet
+        fleets = (self.fleet is not None) + (self.member is not None)
+        assert len(live) == fleets, stored  # one record per live fleet
+        if self.member_world is not None:
+            self.member_agrees(self.member_world)
 
     @invariant()
     def instances_are_those_the_draws_launched(self) -> None:
@@ -817,6 +1097,8 @@ class FleetAndSingles(RuleBasedStateMachine):
         for index, launched in enumerate(self.launched):
             instance = found[self.world.launched(index)]
             assert (instance["State"]["Name"] in LIVE) == launched.live, (index, instance)
+            zone = instance["Placement"]["AvailabilityZone"]
+            assert zone == ZONES[launched.zone], (index, instance)
             if launched.live:  # (a terminated instance has left its group)
                 tags = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
                 assert tags.get(GROUP_TAG) == launched.group, (index, instance)
