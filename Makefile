@@ -164,8 +164,8 @@ reliability: $(STAMP)
 		$(BIN)/pytest tests/reliability tests/integration/test_failures.py \
 		tests/integration/test_ownership.py
 	$(LAGGED) $(BIN)/pytest -rxX tests/integration  # the integration suite under a 1.5 s read lag
-	EMBEDDED_EC2_READ_LAG=0-3 VISIBLE_WITHIN_SECONDS=10 CONCURRENCY_ROUNDS=10 \
-		STATEFUL_SEQUENCES=40 STATEFUL_STEPS=20 FLEET_SEQUENCES=15 FLEET_STEPS=20 \
+	EMBEDDED_EC2_READ_LAG=0-3 VISIBLE_WITHIN_SECONDS=10 CONCURRENCY_ROUNDS=5 \
+		STATEFUL_SEQUENCES=10 STATEFUL_STEPS=15 FLEET_SEQUENCES=6 FLEET_STEPS=15 \
 		$(BIN)/pytest tests/reliability/test_concurrency.py tests/reliability/test_stateful.py \
 		tests/reliability/test_stateful_fleet.py  # under a random 0-3 s read lag
 
