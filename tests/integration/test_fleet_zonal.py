@@ -168,6 +168,7 @@ def test_a_target_added_to_the_list_by_an_update_cut_short_is_moved_to_by_the_sw
         **dict.fromkeys(by_zone[a.name], a.target_id),
         **dict.fromkeys(by_zone[b.name], b.target_id),
     }
+    ec2.wait_visible()  # under a read lag, once the Modifies show
     mark = len(ec2.calls)
     sweep()
     assert ec2.writes(mark) == []  # true now: the next sweep only reads
