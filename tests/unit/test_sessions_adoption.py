@@ -7,13 +7,14 @@ from typing import Any
 
 import pytest
 
-from traffic_mirror.aws.ec2 import Ec2Gateway
 from traffic_mirror.cloudformation.request import Request
 from traffic_mirror.errors import ProviderError
 from traffic_mirror.ownership import MANAGED_BY_KEY, Owner, is_dry_run_id
 from traffic_mirror.sessions.adoption import ADOPTABLE_KEY, adopt
 from traffic_mirror.sessions.plan import Modify, TagWrite
 from traffic_mirror.sessions.validation import parse
+
+from .fakes import RecordingGateway, described
 
 STACK = "arn:aws:cloudformation:us-east-1:111122223333:stack/net/x"
 REQUEST = Request("Create", STACK, "r-1", "WebMirror")
@@ -29,37 +30,15 @@ PROPS: dict[str, Any] = {
 
 def native(**tags: str) -> dict[str, Any]:
     """The session as AWS::EC2::TrafficMirrorSession left it, with the given tags."""
-    return {
-        "TrafficMirrorSessionId": "tms-0123456789abcdef0",
-        "NetworkInterfaceId": "eni-1",
-        "TrafficMirrorTargetId": "tmt-1",
-        "TrafficMirrorFilterId": "tmf-1",
-        "SessionNumber": 1,
-        "VirtualNetworkId": 5,
-        "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
-    }
+    return described("tms-0123456789abcdef0", VirtualNetworkId=5, tags=tags)
 
 
-class Gateway(Ec2Gateway):
-    """The EC2 gateway's calls adoption makes, answered from a list and recorded."""
+class Gateway(RecordingGateway):
+    """The EC2 gateway's calls adoption makes, answered from lists and recorded."""
 
     def __init__(self, on_interface: list[Any], elsewhere: Any = None) -> None:
-        super().__init__(client=None)  # type: ignore[arg-type]
-        self.sessions = on_interface
+        super().__init__(on_interface)
         self.elsewhere = elsewhere
-        self.calls: list[tuple[Any, ...]] = []
-
-    @property
-    def region(self) -> str:
-        return "us-east-1"
-
-    @property
-    def partition(self) -> str:
-        return "aws"
-
-    def on_interface(self, interface_id: str) -> list[Any]:
-        self.calls.append(("describe", interface_id))
-        return self.sessions
 
     def find(self, session_id: str) -> Any:
         self.calls.append(("find", session_id))

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from traffic_mirror.aws.ec2 import Ec2Gateway
 from traffic_mirror.errors import ProviderError
 from traffic_mirror.ownership import LOGICAL_KEY, STACK_KEY, Owner
 from traffic_mirror.sessions.allocation import Interface
@@ -22,6 +21,8 @@ from traffic_mirror.sessions.converge import (
 )
 from traffic_mirror.sessions.plan import Modify, TagWrite
 from traffic_mirror.sessions.validation import parse
+
+from .fakes import RecordingGateway, described
 
 OWNER = Owner("arn:aws:cloudformation:us-east-1:1:stack/net/x", "Web")
 DECLARED: dict[str, Any] = {
@@ -36,28 +37,10 @@ def session(
     sid: str = "tms-1", number: int = 1, tags: dict[str, str] | None = None, **f: Any
 ) -> Any:
     tags = OWNER.tags(allocated=False) if tags is None else tags
-    return {
-        "TrafficMirrorSessionId": sid,
-        "NetworkInterfaceId": "eni-1",
-        "TrafficMirrorTargetId": "tmt-1",
-        "TrafficMirrorFilterId": "tmf-1",
-        "SessionNumber": number,
-        "VirtualNetworkId": 7,
-        "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
-        **f,
-    }
+    return described(sid, number=number, tags=tags, **f)
 
 
-class Gateway(Ec2Gateway):
-    def __init__(self, on_interface: list[Any] | None = None) -> None:
-        super().__init__(client=None)  # type: ignore[arg-type]
-        self.sessions = on_interface or []
-        self.calls: list[tuple[Any, ...]] = []
-
-    def on_interface(self, interface_id: str) -> list[Any]:
-        self.calls.append(("describe", interface_id))
-        return self.sessions
-
+class Gateway(RecordingGateway):
     def modify(self, session_id: str, change: Modify) -> Any:
         self.calls.append(("modify", change))
         return {**session(session_id), **change.changes}

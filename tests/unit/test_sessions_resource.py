@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 
-from traffic_mirror.aws.ec2 import Ec2Gateway
 from traffic_mirror.aws.store import Record
 from traffic_mirror.cloudformation.request import Outcome, Request, RequestType
 from traffic_mirror.errors import ProviderError, failure
 from traffic_mirror.ownership import Owner
 from traffic_mirror.sessions import resource
 from traffic_mirror.sessions.resource import desired_of, recorded, remember
+
+from .fakes import RecordingGateway
 
 STACK = "arn:aws:cloudformation:us-east-1:1:stack/net/x"
 OWNER = Owner(STACK, "WebMirror")
@@ -33,24 +34,7 @@ def request(
     return Request(kind, STACK, "r-1", "WebMirror", "", physical, props or PROPS, old)
 
 
-class Gateway(Ec2Gateway):
-    def __init__(self, sessions: list[Any] | None = None) -> None:
-        super().__init__(client=None)  # type: ignore[arg-type]
-        self.sessions = sessions or []
-        self.calls: list[tuple[str, str]] = []
-
-    @property
-    def region(self) -> str:
-        return "us-east-1"
-
-    @property
-    def partition(self) -> str:
-        return "aws"
-
-    def on_interface(self, interface_id: str) -> list[Any]:
-        self.calls.append(("describe", interface_id))
-        return self.sessions
-
+class Gateway(RecordingGateway):
     def delete(self, session_id: str) -> bool:
         self.calls.append(("delete", session_id))
         return True

@@ -17,6 +17,8 @@ from traffic_mirror.watch import audit as audit_module
 from traffic_mirror.watch.audit import Audit, audit
 from traffic_mirror.watch.stack_claims import GONE, UNSURE
 
+from .fakes import described
+
 STACK = "arn:aws:cloudformation:us-east-1:1:stack/net/x"
 WEB = Owner(STACK, "Web")
 DB = Owner(STACK, "Db")
@@ -30,16 +32,7 @@ PROPS: dict[str, Any] = {
 
 
 def session(sid: str, owner: Owner, number: int = 1, **fields: Any) -> dict[str, Any]:
-    return {
-        "TrafficMirrorSessionId": sid,
-        "NetworkInterfaceId": "eni-1",
-        "TrafficMirrorTargetId": "tmt-1",
-        "TrafficMirrorFilterId": "tmf-1",
-        "SessionNumber": number,
-        "VirtualNetworkId": 7,
-        **fields,
-        "Tags": [{"Key": k, "Value": v} for k, v in owner.tags(allocated=True).items()],
-    }
+    return described(sid, number=number, tags=owner.tags(allocated=True), **fields)
 
 
 class Claims:

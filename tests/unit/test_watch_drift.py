@@ -10,6 +10,8 @@ from traffic_mirror.sessions.validation import parse
 from traffic_mirror.watch.drift import Difference, Finding, differences, orphaned, shared
 from traffic_mirror.watch.stack_claims import GONE, UNSURE
 
+from .fakes import described
+
 OWNER = Owner("arn:aws:cloudformation:us-east-1:1:stack/net/x", "Web")
 DECLARED: dict[str, Any] = {
     "NetworkInterfaceId": "eni-1",
@@ -21,18 +23,7 @@ DECLARED: dict[str, Any] = {
 
 
 def held(tags: dict[str, str] | None = None, **fields: Any) -> Any:
-    session: dict[str, Any] = {
-        "TrafficMirrorSessionId": "tms-1",
-        "NetworkInterfaceId": "eni-1",
-        "TrafficMirrorTargetId": "tmt-1",
-        "TrafficMirrorFilterId": "tmf-1",
-        "SessionNumber": 1,
-        "VirtualNetworkId": 7,
-        **fields,
-    }
-    all_tags = {**OWNER.tags(allocated=False), **(tags or {})}
-    session["Tags"] = [{"Key": k, "Value": v} for k, v in all_tags.items()]
-    return session
+    return described(tags={**OWNER.tags(allocated=False), **(tags or {})}, **fields)
 
 
 def test_a_session_as_declared_has_no_difference() -> None:
