@@ -200,3 +200,35 @@ def test_allocation_reads_every_page(ec2: EmbeddedEc2) -> None:
         found = Ec2Gateway(client).on_interface("eni-1")
         stub.assert_no_pending_responses()
     assert free_numbers((s["SessionNumber"] for s in found), 1) == [3]
+
+
+@pytest.mark.parametrize("declared", [False, True])
+def test_a_number_refused_for_a_session_not_yet_readable_is_explained_within_the_bound(
+    ec2: EmbeddedEc2,
+    fx: Fixtures,
+    stack: CustomResource,
+    monkeypatch: pytest.MonkeyPatch,
+    declared: bool,
+) -> None:
+    """EC2 refuses number 1, taken by a session its reads do not show yet (a rival's Create a
+    moment earlier). Reads of it lag up to the bound, not a fraction of it: the provider reads
+    until it shows, then takes the next free number, or fails naming it when 1 was declared;
+    never EC2's bare refusal."""
+    monkeypatch.setenv("VISIBLE_WITHIN_SECONDS", "3")
+    ec2.duplicate_numbers = "refuse"
+    ec2.read_lag = 1.5  # longer than a quarter of the bound
+    rival = session_by_hand(
+        ec2.client(),
+        interface=fx.sources[0],
+        target=fx.target_id,
+        mirror_filter=fx.filter_ids[1],
+        number=1,
+    )["TrafficMirrorSessionId"]
+    response = stack.create(props(fx, SessionNumber="1" if declared else None))
+    if declared:
+        assert response["Status"] == "FAILED"
+        assert f"use SessionNumber 1 on {fx.sources[0]}: {rival} (#1)" in response["Reason"]
+        assert [s["TrafficMirrorSessionId"] for s in ec2.sessions()] == [rival]
+    else:
+        assert response["Status"] == "SUCCESS", response["Reason"]
+        assert response["Data"]["SessionNumber"] == "2"

@@ -39,7 +39,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from traffic_mirror.aws.consistency import until, visible_within
+from traffic_mirror.aws.consistency import until
 from traffic_mirror.aws.ec2 import Ec2Gateway, TrafficMirrorSessionTypeDef
 from traffic_mirror.errors import (
     PER_INTERFACE_LIMIT,
@@ -195,11 +195,12 @@ def place(
 
 def _explained(ec2: Ec2Gateway, interface: str, number: int) -> Interface:
     """A read after a refused Create that shows why, if a number taken or a full interface is
-    why: the session that took it may not show at once (a quarter of the usual bound)."""
+    why. The session that took it shows within the same bound as any write
+    (:func:`~traffic_mirror.aws.consistency.visible_within`); a refusal for another reason
+    therefore fails only after that bound, so a race is never failed as EC2's own refusal."""
     return until(
         lambda: read(ec2, interface),
         lambda v: v.holder(number) is not None or len(v.sessions) >= PER,
-        within=visible_within() / 4,
     )
 
 
