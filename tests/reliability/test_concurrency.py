@@ -10,6 +10,7 @@ CONCURRENCY_ROUNDS sizes the run (default 3; `make reliability` runs 20).
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -86,6 +87,15 @@ def assert_ec2_agrees(ec2: EmbeddedEc2, answers: list[dict[str, Any]]) -> dict[s
     return {sid: int(s["SessionNumber"]) for sid, s in held.items()}
 
 
+def even_lag(ec2: EmbeddedEc2) -> bool:
+    """Whether every read lags alike. Where reads lag unevenly (EMBEDDED_EC2_READ_LAG=0-3),
+    the environments see each other's moves at different times: numbers stay distinct, but
+    need not be the lowest ones, and a process may move twice (the module doc of
+    traffic_mirror.sessions.allocation; the sweep reports what outlasts the bound)."""
+    lag = ec2.read_lag
+    return not isinstance(lag, tuple) or lag[0] == lag[1]
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_parallel_creates_with_omitted_numbers_get_distinct_numbers(
     mode: str,
@@ -100,12 +110,17 @@ def test_parallel_creates_with_omitted_numbers_get_distinct_numbers(
         answers = run_together(environments, handler, receiver, [same] * ENVIRONMENTS)
         assert [a["Status"] for a in answers] == ["SUCCESS"] * ENVIRONMENTS, answers
         numbers = assert_ec2_agrees(embedded, answers)
-        assert sorted(numbers.values()) == [1, 2, 3]
         moves = embedded.requests("ModifyTrafficMirrorSession")
-        if mode == "accept":
+        if mode == "refuse":
+            assert moves == []  # EC2 refused; nothing was created twice
+        elif even_lag(embedded):
             assert len(moves) == ENVIRONMENTS - 1  # exactly one keeps the number
         else:
-            assert moves == []  # EC2 refused; nothing was created twice
+            assert len(moves) >= ENVIRONMENTS - 1  # a late read may make one move again
+        if even_lag(embedded):
+            assert sorted(numbers.values()) == [1, 2, 3]
+        elif sorted(numbers.values()) != [1, 2, 3]:
+            FIGURES["concurrency: rounds ending on numbers other than 1-3 (uneven lag)"] += 1
         FIGURES[f"concurrency: rounds of 3 parallel creates ({mode})"] += 1
 
 
@@ -122,7 +137,9 @@ def test_two_equal_declared_numbers_leave_one_session_and_a_reason_naming_it(
     session, and no declared number is ever moved.
 
     When EC2 accepts a used number, the provider's order decides and a declared number wins
-    over an allocated one. When EC2 refuses it, EC2 decides: whichever Create reaches it first
+    over an allocated one (under uneven lag, a declared one whose session showed late yields
+    to the other, and both may fail: the stack fails either way, as it declares a number
+    twice). When EC2 refuses it, EC2 decides: whichever Create reaches it first
     holds the number, possibly the allocated one (then both declared resources fail)."""
     for _ in range(ROUNDS):
         fx = fresh_round(embedded, mode)
@@ -132,17 +149,25 @@ def test_two_equal_declared_numbers_leave_one_session_and_a_reason_naming_it(
         *pair, third = answers
         assert third["Status"] == "SUCCESS", third
         numbers = assert_ec2_agrees(embedded, answers)
-        (holder,) = [sid for sid, n in numbers.items() if n == 1]
+        holders = [sid for sid, n in numbers.items() if n == 1]
+        # Under uneven lag, both declared may yield after the allocated one moved off 1.
+        assert len(holders) == 1 or (not even_lag(embedded) and holders == []), numbers
+        holder = holders[0] if holders else "none"
         won = [a for a in pair if a["Status"] == "SUCCESS"]
         for lost in (a for a in pair if a["Status"] == "FAILED"):
-            assert f"use SessionNumber 1 on {fx.sources[0]}: {holder}" in lost["Reason"], lost
+            # Under uneven lag, the session named may be the other declared one, which a late
+            # read made yield too: the Reason names the clash, not always the final holder.
+            named = holder if even_lag(embedded) else r"tms-[0-9a-f]+ \(#1, parallel/Mirror"
+            assert re.search(f"use SessionNumber 1 on {fx.sources[0]}: {named}", lost["Reason"])
         assert len(won) <= 1
         for answer in won:  # a declared number is kept as declared, never moved
             assert answer["PhysicalResourceId"] == holder
             assert answer["Data"]["SessionNumber"] == "1"
-        if mode == "accept":
+        if mode == "accept" and even_lag(embedded):
             assert len(won) == 1, answers  # the declared number wins the provider's order
-        if not won:
+        elif mode == "accept" and not won:
+            FIGURES["concurrency: declared-number races both declared yielded (uneven lag)"] += 1
+        if not won and holders:
             assert third["PhysicalResourceId"] == holder  # EC2 served the allocated one first
-            FIGURES["concurrency: declared-number races won by an allocated Create (refuse)"] += 1
+            FIGURES[f"concurrency: declared-number races won by an allocated Create ({mode})"] += 1
         FIGURES[f"concurrency: rounds of declared-number races ({mode})"] += 1
