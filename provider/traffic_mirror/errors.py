@@ -33,6 +33,7 @@ __all__ = [
     "NotFound",
     "NotSupported",
     "ProviderError",
+    "QuotaReached",
     "Refused",
     "SessionGone",
     "SessionRefused",
@@ -139,6 +140,10 @@ class Throttled(ProviderError):
     """EC2 kept throttling through every retry (RequestLimitExceeded)."""
 
 
+class QuotaReached(ProviderError):
+    """A target's or the account's quota is reached (not one interface's: InterfaceFull)."""
+
+
 class SessionRefused(ProviderError):
     """EC2 refused this one session: its interface, a value, or its token; not the caller or
     the account. A fleet skips that interface and goes on."""
@@ -170,6 +175,9 @@ KINDS: Final[dict[str, type[ProviderError]]] = {
     "RequestLimitExceeded": Throttled,
     NOT_SUPPORTED: NotSupported,
     PER_INTERFACE_LIMIT: InterfaceFull,
+    "TrafficMirrorSourcesPerTargetLimitExceeded": QuotaReached,
+    "TrafficMirrorSessionsPerTargetLimitExceeded": QuotaReached,
+    "TrafficMirrorSessionLimitExceeded": QuotaReached,
     "InterfaceInUseByTrafficMirrorTarget": SessionRefused,
     "InvalidParameterValue": SessionRefused,
     MISMATCH: SessionRefused,

@@ -232,3 +232,34 @@ def test_a_number_refused_for_a_session_not_yet_readable_is_explained_within_the
     else:
         assert response["Status"] == "SUCCESS", response["Reason"]
         assert response["Data"]["SessionNumber"] == "2"
+
+
+@pytest.mark.parametrize(
+    ("code", "reads_again"),
+    [
+        ("NetworkInterfaceNotSupported", False),
+        ("TrafficMirrorSessionLimitExceeded", False),
+        ("TrafficMirrorSourcesPerTargetLimitExceeded", False),
+        ("UnauthorizedOperation", False),
+        ("InvalidParameterValue", True),  # what a number in use may come as: not documented
+    ],
+)
+def test_only_a_refusal_a_taken_number_may_explain_reads_the_interface_again(
+    ec2: EmbeddedEc2,
+    fx: Fixtures,
+    stack: CustomResource,
+    monkeypatch: pytest.MonkeyPatch,
+    code: str,
+    reads_again: bool,
+) -> None:
+    """A refusal that names another cause (an instance type, a quota, IAM) answers FAILED at
+    once; one that a number taken meanwhile could explain reads the interface for the holder
+    until the bound, then answers with EC2's own message."""
+    monkeypatch.setenv("VISIBLE_WITHIN_SECONDS", "1")
+    ec2.inject("CreateTrafficMirrorSession", code)
+    response = stack.create(props(fx, SessionNumber=None))
+    assert response["Status"] == "FAILED"
+    assert code in response["Reason"]
+    reads = len(ec2.requests("DescribeTrafficMirrorSessions"))
+    assert (reads > 1) is reads_again, reads  # the first read chose the number
+    assert ec2.sessions() == []

@@ -15,6 +15,7 @@ from traffic_mirror.errors import (
     NotFound,
     NotSupported,
     ProviderError,
+    QuotaReached,
     Refused,
     SessionGone,
     SessionRefused,
@@ -113,9 +114,10 @@ KIND_OF: dict[str, type[ProviderError]] = {
     "InterfaceInUseByTrafficMirrorTarget": SessionRefused,
     "InvalidParameterValue": SessionRefused,
     "IdempotentParameterMismatch": SessionRefused,
+    "TrafficMirrorSessionLimitExceeded": QuotaReached,
+    "TrafficMirrorSourcesPerTargetLimitExceeded": QuotaReached,
+    "TrafficMirrorSessionsPerTargetLimitExceeded": QuotaReached,
     # Not a kind the provider branches on: the base class, its Reason as for any code.
-    "TrafficMirrorSessionLimitExceeded": ProviderError,
-    "TrafficMirrorSourcesPerTargetLimitExceeded": ProviderError,
     "MissingParameter": ProviderError,
     "InvalidNetworkInterfaceId.NotFound": ProviderError,  # not EC2's spelling (capital ID)
     "SomethingNew": ProviderError,

@@ -45,7 +45,9 @@ from traffic_mirror.errors import (
     PER_INTERFACE_LIMIT,
     InterfaceFull,
     NotFound,
+    NotSupported,
     ProviderError,
+    QuotaReached,
     Refused,
     Throttled,
 )
@@ -65,8 +67,8 @@ PER: Final = SESSIONS_PER_INTERFACE
 SETTLE_SECONDS: Final = 1.0
 #: Bounded rounds of move-and-check before giving up with a clear Reason.
 MAX_ROUNDS: Final = 6
-#: Failures that reading the interface again cannot explain.
-_NOT_A_CLASH: Final = (NotFound, Refused, Throttled)
+#: Failures that reading the interface again cannot explain: they answer at once.
+_NOT_A_CLASH: Final = (NotFound, Refused, Throttled, NotSupported, QuotaReached)
 _log = logging.getLogger(__name__)
 
 
