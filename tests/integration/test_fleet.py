@@ -613,3 +613,17 @@ def test_a_fleet_too_large_for_the_store_fails_saying_how_to_select_instead(
     assert "the store keeps at most 4096" in answer["Reason"]
     assert "Select by AutoScalingGroupName or InstanceTags" in answer["Reason"]
     assert ec2.writes() == [] and records(ec2) == []
+
+
+def test_an_update_that_only_omits_a_whole_packet_length_writes_no_session(
+    ec2: EmbeddedEc2, fx: Fixtures, fleet: CustomResource
+) -> None:
+    """``PacketLength: 8500`` and PacketLength omitted both mirror whole packets: an Update
+    from one to the other sends no Modify (found by make reliability's fleet model)."""
+    group(ec2, fx, 2)
+    made = fleet.create(fleet_props(fx, PacketLength=8500))
+    assert made["Status"] == "SUCCESS", made["Reason"]
+    mark = len(ec2.calls)
+    answer = fleet.update(fleet_props(fx))
+    assert answer["Status"] == "SUCCESS", answer["Reason"]
+    assert ec2.writes(mark) == []

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from traffic_mirror.sessions.converge import as_held
+from traffic_mirror.sessions.converge import as_held, as_last_written
 from traffic_mirror.sessions.plan import plan_update
 from traffic_mirror.sessions.validation import parse
 
@@ -51,3 +51,26 @@ def test_a_declared_value_is_always_compared() -> None:
     new = parse({**DECLARED, "PacketLength": "8500"})
     modify = plan_update(as_held(held(PacketLength=100), new), new).modify  # type: ignore[arg-type]
     assert modify is not None and modify.changes == {"PacketLength": 8500}
+
+
+@pytest.mark.parametrize(
+    ("previous", "session"),
+    [({"PacketLength": "8500"}, {}), ({"Description": ""}, {}), ({}, {"PacketLength": 8500})],
+)
+def test_a_last_write_that_meant_none_gives_a_rollback_to_none_nothing_to_write(
+    previous: dict[str, str], session: dict[str, Any]
+) -> None:
+    """A fleet Update from ``PacketLength: 8500`` (or an empty Description) to the setting
+    omitted changes nothing: the last write and the new settings mean the same."""
+    new = parse(DECLARED)
+    base = as_last_written(as_held(held(**session), new), parse({**DECLARED, **previous}), new)
+    assert plan_update(base, new).modify is None  # type: ignore[arg-type]
+
+
+def test_a_last_write_that_meant_something_else_is_written_back_even_when_not_yet_read() -> None:
+    """The rollback right after an Update: the read still shows the rollback's own value,
+    but the last write asked for 128, so the omitted PacketLength is written (removed)."""
+    new = parse(DECLARED)
+    base = as_last_written(as_held(held(), new), parse({**DECLARED, "PacketLength": "128"}), new)
+    modify = plan_update(base, new).modify  # type: ignore[arg-type]
+    assert modify is not None and modify.remove == ("packet-length",)

@@ -48,6 +48,8 @@ __all__ = [
 Session = TrafficMirrorSessionTypeDef
 #: The PacketLength EC2 reports for whole packets with an NLB target (the highest there is).
 WHOLE_PACKET = FIELDS_BY_NAME["PacketLength"].high
+#: Held values that mean the same as the field omitted: whole packets; no Description.
+_SAME_AS_NONE: Final[Mapping[str, object]] = {"PacketLength": WHOLE_PACKET, "Description": ""}
 
 
 def tag_changes(session: Session, owner: Owner, user: TagChanges | None) -> list[TagWrite]:
@@ -112,7 +114,7 @@ def as_held(session: Session, new: SessionSpec) -> SessionSpec:
     held = held_as_spec(session, new)
     absent = {
         name
-        for name, same_as_none in (("PacketLength", WHOLE_PACKET), ("Description", ""))
+        for name, same_as_none in _SAME_AS_NONE.items()
         if name not in new.values and held.values.get(name) == same_as_none
     }  # an empty Description is none: removing it again would write on every sweep
     if not absent:
@@ -123,7 +125,8 @@ def as_held(session: Session, new: SessionSpec) -> SessionSpec:
 
 def as_last_written(held: SessionSpec, previous: SessionSpec, new: SessionSpec) -> SessionSpec:
     """``held`` with each value and tag that ``previous`` (what the last write asked for)
-    sets otherwise than ``new`` as ``previous`` set it: a read may not show that write yet
+    sets otherwise than ``new`` (by meaning: 8500 is whole packets, as omitted is) as
+    ``previous`` set it: a read may not show that write yet
     (reads lag writes), and diffed against this, ``new`` is written back. A value
     ``previous`` could not read (UNKNOWN), or its unreadable tags, leave what EC2 holds.
 
@@ -137,7 +140,7 @@ def as_last_written(held: SessionSpec, previous: SessionSpec, new: SessionSpec) 
     values = dict(held.values)
     for name in {*previous.values, *new.values}:
         was = previous.values.get(name)
-        if isinstance(was, Unknown) or was == new.values.get(name):
+        if isinstance(was, Unknown) or _meaning(name, was) == _meaning(name, new.values.get(name)):
             continue
         if was is None:
             values.pop(name, None)
@@ -152,6 +155,11 @@ def as_last_written(held: SessionSpec, previous: SessionSpec, new: SessionSpec) 
         else:
             tags[key] = had
     return SessionSpec(values, tags, held.tags_known)
+
+
+def _meaning(name: str, value: object) -> object:
+    """``value`` of field ``name``, None where it means the same as the field omitted."""
+    return None if value is not None and value == _SAME_AS_NONE.get(name) else value
 
 
 def put_back(
