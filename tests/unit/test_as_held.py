@@ -63,14 +63,16 @@ def test_a_last_write_that_meant_none_gives_a_rollback_to_none_nothing_to_write(
     """A fleet Update from ``PacketLength: 8500`` (or an empty Description) to the setting
     omitted changes nothing: the last write and the new settings mean the same."""
     new = parse(DECLARED)
-    base = as_last_written(as_held(held(**session), new), parse({**DECLARED, **previous}), new)
-    assert plan_update(base, new).modify is None  # type: ignore[arg-type]
+    last = parse({**DECLARED, **previous})
+    base = as_last_written(as_held(held(**session), new), last, new)  # type: ignore[arg-type]
+    assert plan_update(base, new).modify is None
 
 
 def test_a_last_write_that_meant_something_else_is_written_back_even_when_not_yet_read() -> None:
     """The rollback right after an Update: the read still shows the rollback's own value,
     but the last write asked for 128, so the omitted PacketLength is written (removed)."""
     new = parse(DECLARED)
-    base = as_last_written(as_held(held(), new), parse({**DECLARED, "PacketLength": "128"}), new)
-    modify = plan_update(base, new).modify  # type: ignore[arg-type]
+    last = parse({**DECLARED, "PacketLength": "128"})
+    base = as_last_written(as_held(held(), new), last, new)  # type: ignore[arg-type]
+    modify = plan_update(base, new).modify
     assert modify is not None and modify.remove == ("packet-length",)
