@@ -147,6 +147,14 @@ class CustomResource:
             self.physical_id, self.props = response["PhysicalResourceId"], dict(props)
         return response
 
+    def rollback(self, failed: Props) -> dict[str, Any]:
+        """CloudFormation's rollback of a failed Update to ``failed``: an Update back to the
+        remembered properties, sent while the stack is ``UPDATE_ROLLBACK_IN_PROGRESS``."""
+        assert self.physical_id is not None, "create first"
+        body = self.make("Update", self.props, physical_id=self.physical_id, old_props=failed)
+        with STACKS.rolling_back(self.stack_id):
+            return self.send(body)
+
     def delete(self, physical_id: str | None = None) -> dict[str, Any]:
         """Delete the remembered resource (or ``physical_id``, as in a cleanup Delete)."""
         pid = physical_id or self.physical_id

@@ -18,7 +18,9 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
 from xml.sax.saxutils import escape
@@ -69,6 +71,16 @@ class Stacks:
         """Put the stack in ``status`` (e.g. UPDATE_COMPLETE_CLEANUP_IN_PROGRESS)."""
         with self._lock:
             self._status[stack_id] = status
+
+    @contextlib.contextmanager
+    def rolling_back(self, stack_id: str) -> Iterator[None]:
+        """The stack's update rolling back while the block runs (its rollback's events are
+        sent then); ``UPDATE_ROLLBACK_COMPLETE`` after."""
+        self.set_stack_status(stack_id, "UPDATE_ROLLBACK_IN_PROGRESS")
+        try:
+            yield
+        finally:
+            self.set_stack_status(stack_id, "UPDATE_ROLLBACK_COMPLETE")
 
     def delete_stack(self, stack_id: str) -> None:
         """The whole stack is gone."""

@@ -23,9 +23,10 @@ test_layout.py holds the layers and checks this list against them):
   :mod:`~traffic_mirror.aws.store`: the SSM records of fleets and sessions;
   :mod:`~traffic_mirror.sessions.allocation`: SessionNumbers distinct under concurrency;
   :mod:`~traffic_mirror.fleets.zones`: each target's zones, each interface's target;
-  :mod:`~traffic_mirror.watch.stack_claims`: which session each stack resource holds now;
+  :mod:`~traffic_mirror.cloudformation.stack`: the stack's region, and is it rolling back;
 - :mod:`~traffic_mirror.sessions.converge`: an existing session brought to its properties;
   :mod:`~traffic_mirror.fleets.gateway`: the fleet's EC2 reads (selection, its sessions);
+  :mod:`~traffic_mirror.watch.stack_claims`: which session each stack resource holds now;
 - :mod:`~traffic_mirror.sessions.adoption`: taking over a session made elsewhere;
   :mod:`~traffic_mirror.fleets.fleet`: one pass that makes a fleet true;
   :mod:`~traffic_mirror.watch.drift`: what differs, and the kinds of findings;

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from local.harness.ec2sim import EmbeddedEc2, Fixtures
+from local.harness.ec2sim import WRITE_ACTIONS, EmbeddedEc2, Fixtures
 from local.harness.events import CustomResource
 from local.harness.lambda_loader import Handler
 from local.harness.receiver import ResponseReceiver
+from local.harness.stacks import STACKS
 from tests.conftest import iam_refusal, props
 from traffic_mirror.ownership import LOGICAL_KEY, MANAGED_BY_KEY, NUMBER_KEY, STACK_KEY
 
@@ -132,11 +133,6 @@ def test_delete_of_a_real_session_deletes_even_with_dry_run_set(
     assert ec2.sessions() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap, found by make reliability (test_stateful, 2026-12-07): the rollback "
-    "re-checks the dry run's declared number, which another resource took meanwhile",
-)
 def test_the_rollback_to_a_dry_run_update_succeeds_when_its_number_was_taken_since(
     handler: Handler, receiver: ResponseReceiver, ec2: EmbeddedEc2, fx: Fixtures
 ) -> None:
@@ -151,5 +147,39 @@ def test_the_rollback_to_a_dry_run_update_succeeds_when_its_number_was_taken_sin
     assert b.create(props(fx, SessionNumber=None))["Data"]["SessionNumber"] == "1"
     bad = props(fx, TrafficMirrorFilterId="tmf-0000000000000000")
     assert a.update(bad)["Status"] == "FAILED"
-    rollback = a.send(a.make("Update", dry, physical_id=a.physical_id, old_props=bad))
+    mark = len(ec2.calls)
+    rollback = a.rollback(bad)
     assert rollback["Status"] == "SUCCESS", rollback["Reason"]
+    assert rollback["PhysicalResourceId"] == a.physical_id
+    assert rollback["Data"]["DryRun"] == "true" and rollback["Data"]["SessionNumber"] == "5"
+    sent = ec2.requests_since(mark)
+    assert [r for r in sent if r["Action"] in WRITE_ACTIONS and r.get("DryRun") != "true"] == []
+    assert "DescribeStacks" in ec2.calls[mark:]  # asked only once the check had failed
+    held = {s["TrafficMirrorSessionId"]: s["SessionNumber"] for s in ec2.sessions()}
+    assert held == {a.physical_id: 5, b.physical_id: 1}
+
+
+@pytest.mark.parametrize("cloudformation", ["at rest", "DescribeStacks refused"])
+def test_a_dry_run_update_to_a_taken_number_fails_outside_a_rollback(
+    handler: Handler,
+    receiver: ResponseReceiver,
+    ec2: EmbeddedEc2,
+    fx: Fixtures,
+    cloudformation: str,
+) -> None:
+    """The preflight keeps its worth: outside a rollback (or when CloudFormation cannot say
+    whether the stack rolls back), a dry run to a number another session holds fails and
+    names that session."""
+    a = CustomResource(handler, receiver, logical_id="MirrorA")
+    b = CustomResource(handler, receiver, logical_id="MirrorB", stack_id=a.stack_id)
+    assert a.create(props(fx, SessionNumber="5"))["Status"] == "SUCCESS"
+    assert b.create(props(fx, SessionNumber="1"))["Status"] == "SUCCESS"
+    if cloudformation == "DescribeStacks refused":
+        ec2.inject("DescribeStacks", "AccessDenied", status=403, times=1)
+        with STACKS.rolling_back(a.stack_id):
+            answer = a.update(props(fx, SessionNumber="1", DryRun="true"))
+    else:
+        answer = a.update(props(fx, SessionNumber="1", DryRun="true"))
+    assert answer["Status"] == "FAILED"
+    assert f"use SessionNumber 1 on {fx.sources[0]}: {b.physical_id} " in answer["Reason"]
+    assert "DescribeStacks" in ec2.calls

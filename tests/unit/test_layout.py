@@ -18,10 +18,10 @@ PACKAGE = ROOT / "provider" / "traffic_mirror"
 #: The one statement of the layers (every other is checked against this one). Lower layers
 #: never import higher ones: the entries' wiring -> the crhelper adapter -> the sweep (audit)
 #: -> the reconciler -> the lifecycles (a session's, a fleet's) -> adoption, the fleet pass
-#: and drift -> converge and the fleet's EC2 reads -> allocation, connection, records, zones,
-#: stack claims -> the EC2 gateway -> plan and validation -> ownership, the response, the
-#: fleet schema -> the property table, errors, the event's types, consistency, the wiring's
-#: logger. Modules are named by dotted path under traffic_mirror.
+#: and drift -> converge, the fleet's EC2 reads and stack claims -> allocation, connection,
+#: records, zones, the stack's status -> the EC2 gateway -> plan and validation -> ownership,
+#: the response, the fleet schema -> the property table, errors, the event's types,
+#: consistency, the wiring's logger. Modules are named by dotted path under traffic_mirror.
 LAYERS: dict[str, int] = {
     "errors": 0,
     "wiring": 0,
@@ -38,8 +38,9 @@ LAYERS: dict[str, int] = {
     "aws.store": 4,
     "sessions.allocation": 4,
     "fleets.zones": 4,
-    "watch.stack_claims": 4,
+    "cloudformation.stack": 4,
     "sessions.converge": 5,
+    "watch.stack_claims": 5,
     "fleets.gateway": 5,
     "sessions.adoption": 6,
     "fleets.fleet": 6,

@@ -26,6 +26,7 @@ from traffic_mirror.aws.consistency import until
 from traffic_mirror.aws.ec2 import Ec2Gateway, TrafficMirrorSessionTypeDef
 from traffic_mirror.aws.store import Record, Store
 from traffic_mirror.cloudformation.request import Outcome, Request
+from traffic_mirror.cloudformation.stack import rolling_back
 from traffic_mirror.errors import ProviderError, SessionGone
 from traffic_mirror.ownership import (
     Owner,
@@ -116,9 +117,30 @@ def create(request: Request, connect: Connect) -> Outcome:
 def _check_update(request: Request, new: SessionSpec, ec2: Ec2Gateway) -> Outcome:
     """A dry-run Update: check the writes the real Update would make; change nothing.
 
-    A real session keeps its physical ID (a new one would make CloudFormation delete it in
-    the cleanup), and Data shows it as it is. Where the real Update would create a session
-    (none yet, or a new interface, account or region), the Create is checked instead.
+    A check that fails while the stack's update rolls back (CloudFormation restoring a dry
+    run, whose number another resource may have taken since) answers SUCCESS unchecked: a
+    dry run changes nothing, and a failed rollback would strand the stack.
+    """
+    try:
+        return _checked_update(request, new, ec2)
+    except ProviderError as exc:
+        if not rolling_back(request.stack_id):
+            raise
+        _log.warning("dry run not checked: the stack rolls back to it", extra={"reason": str(exc)})
+    physical = request.physical_resource_id or dry_run_id(request)
+    try:
+        found = ec2.find(physical) if is_session_id(physical) else None
+    except ProviderError:
+        found = None
+    data = attributes(found, ec2.region, ec2.partition) if found else None
+    return Outcome(physical, {**(data or preview(create_params(new), physical)), "DryRun": "true"})
+
+
+def _checked_update(request: Request, new: SessionSpec, ec2: Ec2Gateway) -> Outcome:
+    """A dry-run Update, checked. A real session keeps its physical ID (a new one would make
+    CloudFormation delete it in the cleanup), and Data shows it as it is. Where the real
+    Update would create a session (none yet, or a new interface, account or region), the
+    Create is checked instead.
     """
     view, held = _staying(request, new, ec2)
     owner = Owner.of(request)

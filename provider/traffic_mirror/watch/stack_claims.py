@@ -29,6 +29,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from traffic_mirror.aws.ec2 import CLIENT_CONFIG, TRANSPORT_ERRORS
+from traffic_mirror.cloudformation.stack import cloudformation_client, stack_region
 from traffic_mirror.errors import error_code
 from traffic_mirror.ownership import Owner
 
@@ -37,28 +38,10 @@ if TYPE_CHECKING:
 else:
     CloudFormationClient = Any
 
-__all__ = ["GONE", "UNSURE", "Claims", "stack_region"]
+__all__ = ["GONE", "UNSURE", "Claims"]
 
 GONE: Final = "gone"
 UNSURE: Final = "unsure"
-
-
-def stack_region(stack_id: str) -> str | None:
-    """The region in a stack ARN (``arn:aws:cloudformation:REGION:ACCOUNT:stack/…``).
-
-    >>> stack_region("arn:aws:cloudformation:eu-west-1:111111111111:stack/net/abc")
-    'eu-west-1'
-    >>> stack_region("net") is None
-    True
-    """
-    parts = stack_id.split(":")
-    return parts[3] if len(parts) > 5 and parts[2] == "cloudformation" and parts[3] else None
-
-
-@functools.cache
-def cloudformation_client(region: str | None) -> CloudFormationClient:
-    """A CloudFormation client for the stack's region, once per container."""
-    return boto3.client("cloudformation", region_name=region, config=CLIENT_CONFIG)
 
 
 class Claims:
