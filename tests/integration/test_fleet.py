@@ -615,15 +615,19 @@ def test_a_fleet_too_large_for_the_store_fails_saying_how_to_select_instead(
     assert ec2.writes() == [] and records(ec2) == []
 
 
-def test_an_update_that_only_omits_a_whole_packet_length_writes_no_session(
+def test_an_update_that_omits_a_packet_length_of_8500_removes_it_from_every_session(
     ec2: EmbeddedEc2, fx: Fixtures, fleet: CustomResource
 ) -> None:
-    """``PacketLength: 8500`` and PacketLength omitted both mirror whole packets: an Update
-    from one to the other sends no Modify (found by make reliability's fleet model)."""
+    """``PacketLength: 8500`` cuts jumbo frames (up to 9001 bytes) on an interface target;
+    omitted mirrors whole packets. So an Update from one to the other is one Modify per
+    session (RemoveFields), though a read of 8500 alone is no drift (an NLB reports it)."""
     group(ec2, fx, 2)
     made = fleet.create(fleet_props(fx, PacketLength=8500))
     assert made["Status"] == "SUCCESS", made["Reason"]
     mark = len(ec2.calls)
     answer = fleet.update(fleet_props(fx))
     assert answer["Status"] == "SUCCESS", answer["Reason"]
-    assert ec2.writes(mark) == []
+    assert ec2.writes(mark) == ["ModifyTrafficMirrorSession"] * 2
+    removed = [m.get("RemoveField.1") for m in ec2.requests("ModifyTrafficMirrorSession")]
+    assert removed == ["packet-length"] * 2
+    assert all("PacketLength" not in s for s in ec2.sessions())

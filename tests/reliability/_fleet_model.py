@@ -423,6 +423,13 @@ class Settings:
         held = session.get("PacketLength")
         return None if self.packet is None and held == WHOLE_PACKET else held
 
+    def rewrites(self, old: Settings) -> bool:
+        """Whether an Update from ``old`` modifies every kept session whatever a read shows:
+        the provider writes each setting the previous properties declared otherwise (a read
+        may lag the last write). ``PacketLength: 8500`` and omitted differ here: 8500 cuts
+        jumbo frames on an interface target, though a held 8500 reads as omitted."""
+        return (self.filter, self.packet, self.desc) != (old.filter, old.packet, old.desc)
+
     def differs(self, session: dict[str, Any], fx: Fixtures, route: Route | None) -> bool:
         """Whether the session needs a Modify to have these settings (tags are not Modify's),
         ``route`` its interface's."""

@@ -449,8 +449,11 @@ class FleetAndSingles(RuleBasedStateMachine):
         new = replace(fleet, settings=want)
         must, _ = self.expectation(new)
         routes = self.routes(new)
+        rewrites = want.rewrites(fleet.settings)
         modifies = sum(
-            want.differs(held[eni][0], self.fx, routes[eni]) for eni in must if eni in held
+            rewrites or want.differs(held[eni][0], self.fx, routes[eni])
+            for eni in must
+            if eni in held
         )
         moves: int = sum(
             held[eni][0]["TrafficMirrorTargetId"] != route.target

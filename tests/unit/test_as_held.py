@@ -53,19 +53,15 @@ def test_a_declared_value_is_always_compared() -> None:
     assert modify is not None and modify.changes == {"PacketLength": 8500}
 
 
-@pytest.mark.parametrize(
-    ("previous", "session"),
-    [({"PacketLength": "8500"}, {}), ({"Description": ""}, {}), ({}, {"PacketLength": 8500})],
-)
-def test_a_last_write_that_meant_none_gives_a_rollback_to_none_nothing_to_write(
-    previous: dict[str, str], session: dict[str, Any]
-) -> None:
-    """A fleet Update from ``PacketLength: 8500`` (or an empty Description) to the setting
-    omitted changes nothing: the last write and the new settings mean the same."""
+def test_a_last_write_of_8500_is_removed_when_the_new_settings_omit_it() -> None:
+    """``PacketLength: 8500`` cuts jumbo frames on an interface or Gateway Load Balancer
+    target; omitted mirrors whole packets. An Update from one to the other writes, though the
+    read (8500) alone would count as no difference: only an NLB reports 8500 for omitted."""
     new = parse(DECLARED)
-    last = parse({**DECLARED, **previous})
-    base = as_last_written(as_held(held(**session), new), last, new)  # type: ignore[arg-type]
-    assert plan_update(base, new).modify is None
+    last = parse({**DECLARED, "PacketLength": "8500"})
+    base = as_last_written(as_held(held(PacketLength=8500), new), last, new)  # type: ignore[arg-type]
+    modify = plan_update(base, new).modify
+    assert modify is not None and modify.remove == ("packet-length",)
 
 
 def test_a_last_write_that_meant_something_else_is_written_back_even_when_not_yet_read() -> None:

@@ -125,9 +125,10 @@ def as_held(session: Session, new: SessionSpec) -> SessionSpec:
 
 def as_last_written(held: SessionSpec, previous: SessionSpec, new: SessionSpec) -> SessionSpec:
     """``held`` with each value and tag that ``previous`` (what the last write asked for)
-    sets otherwise than ``new`` (by meaning: 8500 is whole packets, as omitted is) as
-    ``previous`` set it: a read may not show that write yet
-    (reads lag writes), and diffed against this, ``new`` is written back. A value
+    sets otherwise than ``new`` as ``previous`` set it: a read may not show that write yet
+    (reads lag writes), and diffed against this, ``new`` is written back. Declared values
+    are compared as declared: ``PacketLength: 8500`` cuts jumbo frames on an interface or
+    Gateway Load Balancer target, where omitted mirrors whole packets. A value
     ``previous`` could not read (UNKNOWN), or its unreadable tags, leave what EC2 holds.
 
     >>> held = SessionSpec({"Description": "before", "PacketLength": 100}, {"team": "a"})
@@ -140,7 +141,7 @@ def as_last_written(held: SessionSpec, previous: SessionSpec, new: SessionSpec) 
     values = dict(held.values)
     for name in {*previous.values, *new.values}:
         was = previous.values.get(name)
-        if isinstance(was, Unknown) or _meaning(name, was) == _meaning(name, new.values.get(name)):
+        if isinstance(was, Unknown) or was == new.values.get(name):
             continue
         if was is None:
             values.pop(name, None)
@@ -155,11 +156,6 @@ def as_last_written(held: SessionSpec, previous: SessionSpec, new: SessionSpec) 
         else:
             tags[key] = had
     return SessionSpec(values, tags, held.tags_known)
-
-
-def _meaning(name: str, value: object) -> object:
-    """``value`` of field ``name``, None where it means the same as the field omitted."""
-    return None if value is not None and value == _SAME_AS_NONE.get(name) else value
 
 
 def put_back(
