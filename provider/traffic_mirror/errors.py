@@ -124,6 +124,10 @@ class ProviderError(Exception):
         self.source = source
 
 
+class DryRunIgnored(ProviderError):
+    """EC2 performed a call sent with DryRun (undocumented; never assumed away)."""
+
+
 class NotFound(ProviderError):
     """A resource the call named by ID does not exist where the provider looked."""
 

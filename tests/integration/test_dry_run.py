@@ -15,6 +15,7 @@ from local.harness.lambda_loader import Handler
 from local.harness.receiver import ResponseReceiver
 from local.harness.stacks import STACKS
 from tests.conftest import iam_refusal, props
+from tests.integration.test_placement import MEMBER, ROLE
 from traffic_mirror.ownership import LOGICAL_KEY, MANAGED_BY_KEY, NUMBER_KEY, STACK_KEY
 
 RESERVED_KEYS = {MANAGED_BY_KEY, STACK_KEY, LOGICAL_KEY, NUMBER_KEY}
@@ -144,6 +145,7 @@ def test_the_rollback_to_a_dry_run_update_succeeds_when_its_number_was_taken_sin
     assert a.create(props(fx, SessionNumber="5"))["Status"] == "SUCCESS"
     dry = props(fx, SessionNumber="1", DryRun="true")
     assert a.update(dry)["Status"] == "SUCCESS"  # number 1 is free: the check passes
+    assert "DescribeStacks" not in ec2.calls  # a check that passes never asks CloudFormation
     assert b.create(props(fx, SessionNumber=None))["Data"]["SessionNumber"] == "1"
     bad = props(fx, TrafficMirrorFilterId="tmf-0000000000000000")
     assert a.update(bad)["Status"] == "FAILED"
@@ -183,3 +185,24 @@ def test_a_dry_run_update_to_a_taken_number_fails_outside_a_rollback(
     assert answer["Status"] == "FAILED"
     assert f"use SessionNumber 1 on {fx.sources[0]}: {b.physical_id} " in answer["Reason"]
     assert "DescribeStacks" in ec2.calls
+
+
+def test_the_rollback_to_a_dry_run_succeeds_when_its_role_is_refused_since(
+    stack: CustomResource, ec2: EmbeddedEc2
+) -> None:
+    """A dry run is how a new account is checked; the rollback to it must not depend on the
+    role still being assumable: the session keeps its ID and nothing is written."""
+    member = ec2.fixtures(account=MEMBER)
+    assert stack.create(props(member, RoleArn=ROLE))["Status"] == "SUCCESS"
+    assert stack.update(props(member, RoleArn=ROLE, DryRun="true"))["Status"] == "SUCCESS"
+    bad = props(member, RoleArn=ROLE, TrafficMirrorFilterId="tmf-0000000000000000")
+    assert stack.update(bad)["Status"] == "FAILED"
+    ec2.inject("AssumeRole", "AccessDenied", status=403, times=2)  # the check, then the read
+    mark = len(ec2.calls)
+    rollback = stack.rollback(bad)
+    assert rollback["Status"] == "SUCCESS", rollback["Reason"]
+    assert rollback["PhysicalResourceId"] == stack.physical_id
+    assert rollback["Data"]["DryRun"] == "true"
+    assert rollback["Data"]["Id"] == stack.physical_id  # from the properties: no read
+    assert ec2.calls[mark:].count("AssumeRole") == 2  # both refused
+    assert ec2.writes(mark) == [] and len(ec2.sessions(account=MEMBER)) == 1

@@ -204,3 +204,27 @@ def test_a_dry_run_with_too_little_time_left_checks_no_further_and_logs_it(
     assert ec2.requests("CreateTrafficMirrorSession") == []
     (summary,) = logged(no_secrets_in_logs, "fleet pass")
     assert summary["unfinished"] is True and summary["dry_run"] is True
+
+
+def test_the_rollback_to_a_fleet_dry_run_succeeds_when_its_filter_is_gone_since(
+    ec2: EmbeddedEc2, fx: Fixtures, fleet: CustomResource
+) -> None:
+    """A fleet's dry run checks the names it gives; a filter deleted since must not strand
+    the rollback to it. Outside a rollback the same dry run fails, naming the filter."""
+    group(ec2, fx, 2)
+    assert fleet.create(fleet_props(fx))["Status"] == "SUCCESS"
+    dry = fleet_props(fx, DryRun="true", TrafficMirrorFilterId=fx.filter_ids[1])
+    assert fleet.update(dry)["Status"] == "SUCCESS"
+    bad = fleet_props(fx, TrafficMirrorFilterId="tmf-0000000000000000")
+    assert fleet.update(bad)["Status"] == "FAILED"
+    gone = "InvalidTrafficMirrorFilterId.NotFound"  # as EC2 answers for a deleted filter
+    ec2.inject("DescribeTrafficMirrorFilters", gone, times=1)
+    mark = len(ec2.calls)
+    rollback = fleet.rollback(bad)
+    assert rollback["Status"] == "SUCCESS", rollback["Reason"]
+    assert rollback["PhysicalResourceId"] == fleet.physical_id
+    assert rollback["Data"]["DryRun"] == "true"
+    assert ec2.writes(mark) == [] and "DescribeStacks" in ec2.calls[mark:]
+    ec2.inject("DescribeTrafficMirrorFilters", gone, times=1)
+    again = fleet.send(fleet.make("Update", dry, physical_id=fleet.physical_id, old_props=bad))
+    assert again["Status"] == "FAILED" and fx.filter_ids[1] in again["Reason"], again["Reason"]

@@ -11,7 +11,7 @@ from botocore.stub import ANY, Stubber
 
 from tests.unit import aws_stubs
 from traffic_mirror.aws.ec2 import VALUES_PER_FILTER, Ec2Gateway
-from traffic_mirror.errors import ProviderError
+from traffic_mirror.errors import DryRunIgnored, ProviderError
 from traffic_mirror.sessions.plan import Modify, TagWrite
 
 if TYPE_CHECKING:
@@ -229,7 +229,7 @@ def test_a_dry_run_ec2_performs_anyway_is_undone_and_fails(
         {"TrafficMirrorSessionId": "tms-0a"},
         {"TrafficMirrorSessionId": "tms-0a"},
     )
-    with pytest.raises(ProviderError, match="did not honour DryRun"):
+    with pytest.raises(DryRunIgnored, match="did not honour DryRun"):
         Ec2Gateway(client).check_create(PARAMS, {}, client_token="t")
 
 

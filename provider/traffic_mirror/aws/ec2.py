@@ -21,7 +21,13 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
-from traffic_mirror.errors import DRY_RUN_OK, ProviderError, SessionGone, error_code, explain
+from traffic_mirror.errors import (
+    DRY_RUN_OK,
+    DryRunIgnored,
+    SessionGone,
+    error_code,
+    explain,
+)
 from traffic_mirror.sessions.plan import Modify, TagWrite
 from traffic_mirror.sessions.schema import Value
 
@@ -93,7 +99,7 @@ def _allowed(call: Callable[[], object]) -> Callable[[], None]:
             if error_code(exc) == DRY_RUN_OK:
                 return
             raise
-        raise ProviderError("EC2 did not honour DryRun and performed the call; nothing was kept")
+        raise DryRunIgnored("EC2 did not honour DryRun and performed the call; nothing was kept")
 
     return attempt
 

@@ -1,9 +1,10 @@
 """The stack that sent an event, as CloudFormation answers read-only: its region (from its
 ARN), a client for it, and whether its update is rolling back.
 
-The session lifecycle asks only when a dry-run Update's check has failed: during the stack's
-update rollback that check would fail the rollback and strand the stack in
-``UPDATE_ROLLBACK_FAILED``, though a dry run changes nothing (docs/sessions.md, DryRun).
+A session's or a fleet's dry-run Update asks only once its check has failed
+(:func:`unless_rolling_back`): during the stack's update rollback that check would fail the
+rollback and strand the stack in ``UPDATE_ROLLBACK_FAILED``, though a dry run changes
+nothing (docs/sessions.md, DryRun).
 The drift audit (:mod:`traffic_mirror.watch.stack_claims`) asks which session each stack
 resource holds.
 
@@ -15,20 +16,31 @@ Example::
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import boto3
 from botocore.exceptions import ClientError
 
 from traffic_mirror.aws.ec2 import CLIENT_CONFIG, TRANSPORT_ERRORS
+from traffic_mirror.errors import DryRunIgnored, ProviderError
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
 else:
     CloudFormationClient = Any
 
-__all__ = ["ROLLING_BACK", "cloudformation_client", "rolling_back", "stack_region"]
+__all__ = [
+    "ROLLING_BACK",
+    "cloudformation_client",
+    "rolling_back",
+    "stack_region",
+    "unless_rolling_back",
+]
+
+T = TypeVar("T")
+_log = logging.getLogger(__name__)
 
 #: The stack status while CloudFormation rolls an update back (and again while
 #: ``continue-update-rollback`` finishes one that failed): every event then is a rollback.
@@ -65,3 +77,33 @@ def rolling_back(
     except (ClientError, *TRANSPORT_ERRORS):
         return False
     return bool(stacks) and stacks[0].get("StackStatus") == ROLLING_BACK
+
+
+def unless_rolling_back(
+    stack_id: str,
+    check: Callable[[], T],
+    unchecked: Callable[[], T],
+    asked: Callable[[str], bool] = rolling_back,
+) -> T:
+    """A dry run's ``check()``; where it fails while the stack's update rolls back, the
+    ``unchecked()`` answer instead: the rollback restores a dry run, which changes nothing,
+    and a failed rollback strands the stack. Outside a rollback, or when CloudFormation
+    cannot say, the failure stands; so does EC2 performing a DryRun call.
+
+    >>> def refused() -> str:
+    ...     raise ProviderError("use SessionNumber 1 on eni-1: tms-2 already uses it")
+    >>> unless_rolling_back("stack", refused, lambda: "unchecked", asked=lambda s: True)
+    'unchecked'
+    >>> unless_rolling_back("stack", refused, lambda: "unchecked", asked=lambda s: False)
+    Traceback (most recent call last):
+    traffic_mirror.errors.ProviderError: use SessionNumber 1 on eni-1: tms-2 already uses it
+    """
+    try:
+        return check()
+    except DryRunIgnored:
+        raise
+    except ProviderError as exc:
+        if not asked(stack_id):
+            raise
+        _log.warning("dry run not checked: the stack rolls back to it", extra={"reason": str(exc)})
+    return unchecked()

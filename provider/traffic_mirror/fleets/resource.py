@@ -22,6 +22,7 @@ from traffic_mirror.aws.connect import Placement
 from traffic_mirror.aws.ec2 import Ec2Gateway
 from traffic_mirror.aws.store import Record, Store
 from traffic_mirror.cloudformation.request import Outcome, Request
+from traffic_mirror.cloudformation.stack import unless_rolling_back
 from traffic_mirror.fleets.fleet import RESERVE_S, Budget, Fleet, Tally, sync
 from traffic_mirror.fleets.gateway import FleetGateway
 from traffic_mirror.fleets.schema import FLEET
@@ -53,16 +54,39 @@ def _report(fleet: Fleet, tally: Tally, physical: str) -> Outcome:
     return Outcome(physical, tally.data(physical))
 
 
+def _dry_run_physical(request: Request) -> str:
+    """A dry run's physical ID: a real fleet's stays (a new one would make CloudFormation's
+    cleanup delete it), a dry run's stays a dry run's."""
+    physical = request.physical_resource_id or ""
+    if not (physical.startswith("fleet-") or is_dry_run_id(physical)):
+        physical = dry_run_id(request)
+    return physical
+
+
 def _check(request: Request, fleet: Fleet, ec2: FleetGateway, budget: Budget) -> Outcome:
     """A dry run: the pass with every write checked with EC2 (DryRun) instead; nothing is
     written to EC2 or the store. A real fleet keeps its physical ID (a new one would make
     CloudFormation's cleanup delete it), a dry run's stays a dry run's."""
-    physical = request.physical_resource_id or ""
-    if not (physical.startswith("fleet-") or is_dry_run_id(physical)):
-        physical = dry_run_id(request)
+    physical = _dry_run_physical(request)
     tally = sync(ec2, fleet, generation=request.request_id, budget=budget)
     outcome = _report(fleet, tally, physical)
     return Outcome(physical, {**outcome.data, "DryRun": "true"})
+
+
+def _unchecked(request: Request) -> Outcome:
+    """A dry run answered unchecked (the stack rolls back to it): no pass, nothing counted."""
+    physical = _dry_run_physical(request)
+    return Outcome(physical, {**Tally().data(physical), "DryRun": "true"})
+
+
+def _checked_gateway(connect: Connect, spec: SessionSpec) -> FleetGateway:
+    """The fleet's EC2, once the names it gives exist: they fail before anything is written.
+    Zonal targets: each zone learnt, two for one zone fail (kept for the pass)."""
+    ec2 = FleetGateway.of(connect(Placement.of(spec)))
+    ec2.check_selector(spec)
+    ec2.check_target_and_filter(spec)
+    ec2.zonal(spec)
+    return ec2
 
 
 def _apply(request: Request, connect: Connect, budget: Budget, store: Store) -> Outcome:
@@ -73,12 +97,13 @@ def _apply(request: Request, connect: Connect, budget: Budget, store: Store) -> 
     record = Record(fleet.id, fleet.owner, props)
     if not spec.dry_run:
         store.fitting(record)
-    ec2 = FleetGateway.of(connect(Placement.of(spec)))
-    ec2.check_selector(spec)  # names that do not exist fail before anything is written
-    ec2.check_target_and_filter(spec)
-    ec2.zonal(spec)  # zonal targets: each zone learnt, two for one zone fail (kept for the pass)
-    if spec.dry_run:
-        return _check(request, fleet, ec2, budget)
+    if spec.dry_run:  # never fails the rollback to a dry run (cloudformation/stack.py)
+        return unless_rolling_back(
+            request.stack_id,
+            lambda: _check(request, fleet, _checked_gateway(connect, spec), budget),
+            lambda: _unchecked(request),
+        )
+    ec2 = _checked_gateway(connect, spec)
     previous = _previous(request, fleet)
     store.put(record)
     made: list[str] = []

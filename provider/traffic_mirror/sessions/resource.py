@@ -26,7 +26,7 @@ from traffic_mirror.aws.consistency import until
 from traffic_mirror.aws.ec2 import Ec2Gateway, TrafficMirrorSessionTypeDef
 from traffic_mirror.aws.store import Record, Store
 from traffic_mirror.cloudformation.request import Outcome, Request
-from traffic_mirror.cloudformation.stack import rolling_back
+from traffic_mirror.cloudformation.stack import unless_rolling_back
 from traffic_mirror.errors import ProviderError, SessionGone
 from traffic_mirror.ownership import (
     Owner,
@@ -114,33 +114,28 @@ def create(request: Request, connect: Connect) -> Outcome:
     return _create(request, spec, ec2)
 
 
+def _unchecked_update(request: Request, new: SessionSpec, connect: Connect) -> Outcome:
+    """A dry-run Update answered unchecked (the stack rolls back to it): Data shows the
+    session as EC2 holds it, or, where it cannot be read, what the properties say (a number
+    the dry run would allocate is empty, as in a dry-run Create)."""
+    physical = request.physical_resource_id or dry_run_id(request)
+    data = preview(create_params(new), physical)
+    if is_session_id(physical):
+        try:
+            ec2 = connect(Placement.of(new))
+            if (found := ec2.find(physical)) is not None:
+                data = attributes(found, ec2.region, ec2.partition)
+        except ProviderError:
+            pass  # the properties' view
+    return Outcome(physical, {**data, "DryRun": "true"})
+
+
 def _check_update(request: Request, new: SessionSpec, ec2: Ec2Gateway) -> Outcome:
     """A dry-run Update: check the writes the real Update would make; change nothing.
 
-    A check that fails while the stack's update rolls back (CloudFormation restoring a dry
-    run, whose number another resource may have taken since) answers SUCCESS unchecked: a
-    dry run changes nothing, and a failed rollback would strand the stack.
-    """
-    try:
-        return _checked_update(request, new, ec2)
-    except ProviderError as exc:
-        if not rolling_back(request.stack_id):
-            raise
-        _log.warning("dry run not checked: the stack rolls back to it", extra={"reason": str(exc)})
-    physical = request.physical_resource_id or dry_run_id(request)
-    try:
-        found = ec2.find(physical) if is_session_id(physical) else None
-    except ProviderError:
-        found = None
-    data = attributes(found, ec2.region, ec2.partition) if found else None
-    return Outcome(physical, {**(data or preview(create_params(new), physical)), "DryRun": "true"})
-
-
-def _checked_update(request: Request, new: SessionSpec, ec2: Ec2Gateway) -> Outcome:
-    """A dry-run Update, checked. A real session keeps its physical ID (a new one would make
-    CloudFormation delete it in the cleanup), and Data shows it as it is. Where the real
-    Update would create a session (none yet, or a new interface, account or region), the
-    Create is checked instead.
+    A real session keeps its physical ID (a new one would make CloudFormation delete it in
+    the cleanup), and Data shows it as it is. Where the real Update would create a session
+    (none yet, or a new interface, account or region), the Create is checked instead.
     """
     view, held = _staying(request, new, ec2)
     owner = Owner.of(request)
@@ -230,9 +225,13 @@ def update(request: Request, connect: Connect) -> Outcome:
     those never reached EC2 (the rollback of a failed Update, after a dry run).
     """
     new = parse(request.resource_properties)
+    if new.dry_run:  # never fails the rollback to a dry run (cloudformation/stack.py)
+        return unless_rolling_back(
+            request.stack_id,
+            lambda: _check_update(request, new, connect(Placement.of(new))),
+            lambda: _unchecked_update(request, new, connect),
+        )
     ec2 = connect(Placement.of(new))
-    if new.dry_run:
-        return _check_update(request, new, ec2)
     view, held = _staying(request, new, ec2)
     if held is None:
         return _create(request, new, ec2, view)
