@@ -427,8 +427,11 @@ class Settings:
         """Whether an Update from ``old`` modifies every kept session whatever a read shows:
         the provider writes each setting the previous properties declared otherwise (a read
         may lag the last write). ``PacketLength: 8500`` and omitted differ here: 8500 cuts
-        jumbo frames on an interface target, though a held 8500 reads as omitted."""
-        return (self.filter, self.packet, self.desc) != (old.filter, old.packet, old.desc)
+        jumbo frames on an interface target, though a held 8500 reads as omitted. A number
+        declared where the previous properties had another, or none, is written too (the
+        session may hold it already); a number left out keeps the one held."""
+        declared = (self.filter, self.packet, self.desc) != (old.filter, old.packet, old.desc)
+        return declared or (self.number is not None and self.number != old.number)
 
     def differs(self, session: dict[str, Any], fx: Fixtures, route: Route | None) -> bool:
         """Whether the session needs a Modify to have these settings (tags are not Modify's),
