@@ -1,5 +1,7 @@
 """Fleets under EC2's read lag: a fleet Update right after another still ends with the
-settings it asks for, though a read may show the sessions as they were before the first."""
+settings it asks for, though a read may show the sessions as they were before the first; and
+a pass answers only once its Deletes show, so the next event does not read deleted sessions
+as held (each test below failed before fleets/fleet.py's until_gone)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,8 @@ import pytest
 
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.events import CustomResource
-from tests.integration.test_fleet import fleet_props, group
+from local.harness.fleets import GROUP
+from tests.integration.test_fleet import by_interface, fleet_props, group
 
 LAG_S = 1.5
 
@@ -38,3 +41,43 @@ def test_a_rollback_right_after_a_fleet_update_puts_every_session_back(
     assert sorted(held) == interfaces
     assert {s.get("Description") for s in held.values()} == {"before"}
     assert {s["TrafficMirrorFilterId"] for s in held.values()} == {fx.filter_ids[0]}
+
+
+def test_an_update_that_selects_interfaces_again_right_after_deselecting_them_mirrors_them(
+    lagging: EmbeddedEc2, fleet: CustomResource, fx: Fixtures
+) -> None:
+    """Found by the fleet stateful suite under a random lag: the second Update read the
+    sessions the first had deleted, took them for held, and left the interfaces unmirrored."""
+    interfaces = group(lagging, fx, 3)
+    assert fleet.create(fleet_props(fx))["Status"] == "SUCCESS"
+    lagging.wait_visible()
+    group(lagging, fx, 0, name="empty")
+    away = fleet.update(fleet_props(fx, AutoScalingGroupName="empty"))
+    assert away["Status"] == "SUCCESS", away["Reason"]
+    assert lagging.sessions() == []
+    mark = len(lagging.calls)
+    back = fleet.update(fleet_props(fx, AutoScalingGroupName=GROUP))  # within the Deletes' lag
+    assert back["Status"] == "SUCCESS", back["Reason"]
+    assert sorted(by_interface(lagging)) == interfaces
+    assert lagging.writes(mark) == ["CreateTrafficMirrorSession"] * 3  # nothing deleted twice
+
+
+def test_a_single_session_made_right_after_its_fleets_delete_gets_the_lowest_number(
+    lagging: EmbeddedEc2, fleet: CustomResource, stack: CustomResource, fx: Fixtures
+) -> None:
+    """Found by the fleet stateful suite under a random lag: the single read the fleet's
+    deleted session (number 1) and took number 2."""
+    (eni,) = group(lagging, fx, 1)
+    made = fleet.create(fleet_props(fx))
+    assert made["Status"] == "SUCCESS", made["Reason"]
+    lagging.wait_visible()
+    assert fleet.delete()["Status"] == "SUCCESS"
+    single = stack.create(
+        {
+            "NetworkInterfaceId": eni,
+            "TrafficMirrorTargetId": fx.target_id,
+            "TrafficMirrorFilterId": fx.filter_ids[1],
+        }
+    )
+    assert single["Status"] == "SUCCESS", single["Reason"]
+    assert single["Data"]["SessionNumber"] == "1"

@@ -45,6 +45,7 @@ class Gateway:
         self.selected, self.sessions = interfaces, sessions
         self.types = {"eni-c": "m6i.large"}
         self.deleted: list[str] = []
+        self.awaited: list[list[str]] = []  # the deleted IDs each pass waited for
 
     def interfaces(self, spec: object) -> list[str]:
         return self.selected
@@ -61,6 +62,10 @@ class Gateway:
     def delete(self, session_id: str) -> bool:
         self.deleted.append(session_id)
         return True
+
+    def until_gone(self, ids: list[str], within: float) -> list[str]:
+        self.awaited.append(list(ids))
+        return []
 
 
 @pytest.fixture
@@ -125,6 +130,7 @@ def test_sessions_of_interfaces_no_longer_selected_and_second_sessions_are_remov
     )
     tally = sync(ec2, make(), generation="g")  # type: ignore[arg-type]
     assert ec2.deleted == ["tms-2", "tms-9"]  # the lowest ID on an interface is kept
+    assert ec2.awaited == [["tms-2", "tms-9"]]  # until reads stop showing them, before the rest
     assert tally.removed == 2
     assert [c[:2] for c in calls] == [("put_back", "tms-1")]
 
@@ -134,7 +140,7 @@ def test_a_launch_pass_removes_nothing_and_touches_only_its_interfaces(
 ) -> None:
     ec2 = Gateway(["eni-a", "eni-b"], [held("tms-9", "eni-z")])
     sync(ec2, make(), generation="launch", only=["eni-b"])  # type: ignore[arg-type]
-    assert ec2.deleted == []
+    assert (ec2.deleted, ec2.awaited) == ([], [])  # nothing deleted, nothing to wait for
     assert [c[:2] for c in calls] == [("place", "eni-b"), ("settle", "tms-eni-b")]
 
 
@@ -143,7 +149,7 @@ def test_a_dry_run_counts_what_it_would_remove_and_deletes_nothing(
 ) -> None:
     ec2 = Gateway([], [held("tms-9", "eni-z")])
     tally = sync(ec2, make(DryRun="true"), generation="g")  # type: ignore[arg-type]
-    assert (ec2.deleted, tally.removed) == ([], 1)
+    assert (ec2.deleted, tally.removed, ec2.awaited) == ([], 1, [])
 
 
 def test_an_interface_ec2_will_not_mirror_is_skipped_naming_its_type_and_the_rest_go_on(

@@ -32,6 +32,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
+from traffic_mirror.aws.consistency import visible_within
 from traffic_mirror.aws.ec2 import VALUES_PER_FILTER, TrafficMirrorSessionTypeDef
 from traffic_mirror.errors import NotSupported, ProviderError, SessionGone, SessionRefused
 from traffic_mirror.fleets.gateway import FleetGateway
@@ -42,7 +43,7 @@ from traffic_mirror.sessions.converge import put_back
 from traffic_mirror.sessions.plan import create_params
 from traffic_mirror.sessions.schema import SESSION_FIELDS, SessionSpec, Value
 
-__all__ = ["RESERVE_S", "Budget", "Fleet", "Tally", "sync"]
+__all__ = ["RESERVE_S", "Budget", "Fleet", "Tally", "sync", "until_gone"]
 
 Session = TrafficMirrorSessionTypeDef
 #: Seconds left, per the Lambda context; a fleet stops starting work below RESERVE_S.
@@ -232,6 +233,7 @@ def sync(
     if tally.cross_zone is not None:  # a zonal fleet mirrors only the interfaces it routes
         wanted = [eni for eni in wanted if eni in routes]
     mine: dict[str, Session] = {}
+    deleted: list[str] = []
     for session in sorted(held, key=lambda s: str(s["TrafficMirrorSessionId"])):
         eni = str(session["NetworkInterfaceId"])
         extra = eni in mine or (eni not in wanted and only is None)
@@ -239,10 +241,12 @@ def sync(
             tally.unfinished = True  # left for the next pass, which removes it
         elif extra:
             if not fleet.spec.dry_run:  # a dry run only counts it (Delete has no check here)
-                ec2.delete(str(session["TrafficMirrorSessionId"]))  # no longer selected
+                ec2.delete(_id(session))  # no longer selected
+                deleted.append(_id(session))
             tally.removed += 1
         else:
             mine[eni] = session
+    until_gone(ec2, fleet.owner, deleted, budget)
     kept = {e: s for e, s in mine.items() if e in wanted}
     gone = _keep_all(ec2, fleet, kept, tally, budget, routes=routes, previous=previous)
     missing = [eni for eni in wanted if eni not in mine or _id(mine[eni]) in gone]
@@ -257,6 +261,19 @@ def sync(
         gone=gone,
     )
     return tally
+
+
+def until_gone(ec2: FleetGateway, owner: Owner, deleted: list[str], budget: Budget) -> None:
+    """Wait (within the visibility bound and the budget) until reads stop showing the sessions
+    this pass deleted, so that the next pass reads what this one left
+    (:meth:`~traffic_mirror.fleets.gateway.FleetGateway.until_gone`)."""
+    if not deleted:
+        return
+    within = min(visible_within(), max(budget() - RESERVE_S, 0.0))
+    if shown := ec2.until_gone(deleted, within):
+        _log.warning(
+            "deleted sessions still show", extra={"of": owner.describe(), "sessions": shown}
+        )
 
 
 def _keep_all(

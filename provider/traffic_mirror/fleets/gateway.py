@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import ClientError
 
+from traffic_mirror.aws.consistency import until
 from traffic_mirror.aws.ec2 import (
     SESSION_TYPE,
     TRANSPORT_ERRORS,
@@ -301,6 +302,20 @@ class FleetGateway(ZoneReads):
                 for session in page["TrafficMirrorSessions"]
             ],
         )
+
+    def until_gone(self, ids: Sequence[str], within: float) -> list[str]:
+        """Read the sessions just deleted by ID again, with backoff, until none of them shows,
+        for at most ``within`` seconds; the IDs still shown then (none, as a rule).
+
+        A read lags a Delete: until it shows, the next pass (the next event, the sweep) would
+        take a deleted session for one the fleet holds, and delete it again or leave its
+        interface unmirrored; a single session's Create would see its number in use."""
+        if not ids:
+            return []
+        shown = until(
+            lambda: self.by_ids(ids, "just deleted"), lambda seen: not seen, within=within
+        )
+        return [str(session["TrafficMirrorSessionId"]) for session in shown]
 
     def every(self) -> list[TrafficMirrorSessionTypeDef]:
         """Every session EC2 shows in the account and region (all pages, 1,000 each)."""

@@ -23,7 +23,7 @@ from traffic_mirror.aws.ec2 import Ec2Gateway
 from traffic_mirror.aws.store import Record, Store
 from traffic_mirror.cloudformation.request import Outcome, Request
 from traffic_mirror.cloudformation.stack import unless_rolling_back
-from traffic_mirror.fleets.fleet import RESERVE_S, Budget, Fleet, Tally, sync
+from traffic_mirror.fleets.fleet import RESERVE_S, Budget, Fleet, Tally, sync, until_gone
 from traffic_mirror.fleets.gateway import FleetGateway
 from traffic_mirror.fleets.schema import FLEET
 from traffic_mirror.ownership import Owner, dry_run_id, is_dry_run_id
@@ -203,8 +203,10 @@ def remove_all(
     budget: Budget = _unlimited,
     keep: Collection[str] = frozenset(),
 ) -> Tally:
-    """Delete every session the owner has but ``keep`` (vanished ones count as deleted)."""
+    """Delete every session the owner has but ``keep`` (vanished ones count as deleted), and
+    wait until reads stop showing them (a single session made next sees their numbers free)."""
     tally = Tally()
+    deleted: list[str] = []
     for session in ec2.owned(owner):
         if str(session["TrafficMirrorSessionId"]) in keep:
             continue
@@ -212,7 +214,9 @@ def remove_all(
             tally.unfinished = True
             break
         ec2.delete(str(session["TrafficMirrorSessionId"]))
+        deleted.append(str(session["TrafficMirrorSessionId"]))
         tally.removed += 1
+    until_gone(ec2, owner, deleted, budget)
     return tally
 
 
