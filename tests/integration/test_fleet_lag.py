@@ -1,7 +1,8 @@
 """Fleets under EC2's read lag: a fleet Update right after another still ends with the
 settings it asks for, though a read may show the sessions as they were before the first; and
-a pass answers only once its Deletes show, so the next event does not read deleted sessions
-as held (each test below failed before fleets/fleet.py's until_gone)."""
+a pass answers only once its Deletes and Modifies show, so the next event does not read a
+deleted session as held or a changed one as it was (each test below that says "found" failed
+before fleets/fleet.py's until_shown)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pytest
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
 from local.harness.events import CustomResource
 from local.harness.fleets import GROUP
-from tests.integration.test_fleet import by_interface, fleet_props, group
+from tests.conftest import by_hand
+from tests.integration.test_fleet import by_interface, fleet_props, group, sweep
 
 LAG_S = 1.5
 
@@ -81,3 +83,23 @@ def test_a_single_session_made_right_after_its_fleets_delete_gets_the_lowest_num
     )
     assert single["Status"] == "SUCCESS", single["Reason"]
     assert single["Data"]["SessionNumber"] == "1"
+
+
+def test_a_sweep_right_after_the_sweep_that_put_a_session_back_only_reads(
+    lagging: EmbeddedEc2, fleet: CustomResource, fx: Fixtures
+) -> None:
+    """Found by the fleet stateful suite under a random lag: the second sweep read the session
+    as changed by hand still, and wrote the same Modify again."""
+    group(lagging, fx, 2)
+    assert fleet.create(fleet_props(fx, Description="declared"))["Status"] == "SUCCESS"
+    lagging.wait_visible()
+    changed = lagging.sessions()[0]["TrafficMirrorSessionId"]
+    with by_hand(lagging) as client:
+        client.modify_traffic_mirror_session(TrafficMirrorSessionId=changed, Description="hand")
+    mark = len(lagging.calls)
+    sweep()
+    assert lagging.writes(mark) == ["ModifyTrafficMirrorSession"]
+    mark = len(lagging.calls)
+    sweep()  # within the lag of the first sweep's Modify
+    assert lagging.writes(mark) == []
+    assert {s["Description"] for s in lagging.sessions()} == {"declared"}

@@ -228,7 +228,7 @@ class FleetAndSingles(RuleBasedStateMachine):
     def reads_show_single_deletes(self) -> bool:
         """Whether every single session's Delete shows in EC2's reads by now. A single's
         Delete answers at once (one call), and a read may show the session for the read lag
-        after it; a fleet's pass waits until its Deletes show (fleets/fleet.py, until_gone)."""
+        after it; a fleet's pass waits until its Deletes show (fleets/fleet.py, until_shown)."""
         lag = self.env.ec2.read_lag
         longest = max(lag) if isinstance(lag, tuple) else lag
         return time.monotonic() - self.single_deleted_at > longest

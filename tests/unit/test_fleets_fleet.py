@@ -63,7 +63,7 @@ class Gateway:
         self.deleted.append(session_id)
         return True
 
-    def until_gone(self, ids: list[str], within: float) -> list[str]:
+    def until_read(self, ids: list[str], done: Any, within: float) -> list[str]:
         self.awaited.append(list(ids))
         return []
 
@@ -130,7 +130,7 @@ def test_sessions_of_interfaces_no_longer_selected_and_second_sessions_are_remov
     )
     tally = sync(ec2, make(), generation="g")  # type: ignore[arg-type]
     assert ec2.deleted == ["tms-2", "tms-9"]  # the lowest ID on an interface is kept
-    assert ec2.awaited == [["tms-2", "tms-9"]]  # until reads stop showing them, before the rest
+    assert ec2.awaited == [["tms-2", "tms-9", "tms-1"]]  # until reads show the Deletes and tms-1
     assert tally.removed == 2
     assert [c[:2] for c in calls] == [("put_back", "tms-1")]
 

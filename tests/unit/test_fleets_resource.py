@@ -71,9 +71,8 @@ class Gateway:
         self.log.append(("delete", session_id))
         return True
 
-    def until_gone(self, ids: list[str], within: float) -> list[str]:
-        if ids:
-            self.log.append(("until_gone", *ids))
+    def until_read(self, ids: list[str], done: Any, within: float) -> list[str]:
+        self.log.append(("until_read", *ids))
         return []
 
 
@@ -164,7 +163,7 @@ def test_a_new_fleet_whose_pass_fails_is_undone_sessions_and_record(
     # what its tags show, then what it made by ID (a read may not show it yet), then the record
     assert after == [
         ("delete", "tms-old"),
-        ("until_gone", "tms-old"),
+        ("until_read", "tms-old"),
         ("delete", "tms-new"),
         ("remove", FLEET_ID),
     ]
@@ -201,13 +200,13 @@ def test_a_finished_delete_removes_every_session_waits_until_no_read_shows_them_
     log: Log, gateway: Gateway
 ) -> None:
     act(request("Delete", FLEET_ID), Store(log))
-    assert log == [("delete", "tms-old"), ("until_gone", "tms-old"), ("remove", FLEET_ID)]
+    assert log == [("delete", "tms-old"), ("until_read", "tms-old"), ("remove", FLEET_ID)]
 
 
 def test_remove_all_leaves_sessions_a_successor_holds(log: Log) -> None:
     ec2 = Gateway(log, owned=["tms-1", "tms-2"])
     tally = remove_all(ec2, OWNER, keep={"tms-1"})  # type: ignore[arg-type]
-    assert (tally.removed, log) == (1, [("delete", "tms-2"), ("until_gone", "tms-2")])
+    assert (tally.removed, log) == (1, [("delete", "tms-2"), ("until_read", "tms-2")])
 
 
 def test_successors_are_live_fleets_of_the_same_owner_other_than_this_one(log: Log) -> None:
@@ -232,7 +231,7 @@ def test_the_rollback_of_a_failed_create_removes_what_its_pass_left_and_the_reco
 ) -> None:
     failed = request("Delete", "create-failed-0123456789abcdef")
     assert act(failed, Store(log)).physical_id == "create-failed-0123456789abcdef"
-    assert log == [("delete", "tms-old"), ("until_gone", "tms-old"), ("remove", FLEET_ID)]
+    assert log == [("delete", "tms-old"), ("until_read", "tms-old"), ("remove", FLEET_ID)]
 
 
 def test_a_delete_whose_properties_do_not_place_its_fleet_deletes_no_session(

@@ -3,10 +3,9 @@
 :func:`sync` serves Create, Update and the reconciler alike; everything is found in EC2 (the
 interfaces by the selector, the sessions by their ownership tags), so running it again, after
 a redelivery, a timeout or a crash, finishes what was left. Per interface it reuses the
-session machinery: :func:`~traffic_mirror.sessions.allocation.place` allocates numbers with the same
-guarantees (the batch settles once, after one wait),
-:func:`~traffic_mirror.sessions.converge.converge`
-puts each held session back to the declared settings with only the changed fields.
+session machinery: :func:`~traffic_mirror.sessions.allocation.place` allocates numbers with the
+same guarantees (the batch settles once, after one wait), and
+:func:`~traffic_mirror.sessions.converge.converge` puts held sessions back (changed fields only).
 
 An interface EC2 will not mirror is skipped, counted and logged with its reason; the fleet
 fails only when it cannot work at all (target or filter not found, not permitted).
@@ -28,7 +27,7 @@ import functools
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -39,11 +38,11 @@ from traffic_mirror.fleets.gateway import FleetGateway
 from traffic_mirror.fleets.zones import Route
 from traffic_mirror.ownership import Owner, fleet_id, fleet_token
 from traffic_mirror.sessions.allocation import Interface, check_place, place, settle, settle_wait
-from traffic_mirror.sessions.converge import put_back
+from traffic_mirror.sessions.converge import put_back, shows
 from traffic_mirror.sessions.plan import create_params
 from traffic_mirror.sessions.schema import SESSION_FIELDS, SessionSpec, Value
 
-__all__ = ["RESERVE_S", "Budget", "Fleet", "Tally", "sync", "until_gone"]
+__all__ = ["RESERVE_S", "Budget", "Fleet", "Tally", "sync", "until_shown"]
 
 Session = TrafficMirrorSessionTypeDef
 #: Seconds left, per the Lambda context; a fleet stops starting work below RESERVE_S.
@@ -174,15 +173,17 @@ def _keep(
     route: Route | None,
     *,
     previous: SessionSpec | None = None,
-) -> None:
+) -> SessionSpec | None:
     """Put one held session back to the fleet's settings and its interface's target (no
     write when it already is; a moved target is one Modify). With ``previous`` (an Update's
     previous settings), a setting they declared otherwise is written even where a read
-    shows it as new: that read may be stale (a rollback right after the Update it undoes)."""
+    shows it as new: that read may be stale (a rollback right after the Update it undoes).
+    The settings written where the read showed others (None: none to wait for)."""
     eni = str(session["NetworkInterfaceId"])
     spec = fleet.session_spec(eni, vni, route.target if route else None)
     last = _as_previous(spec, previous, zonal=route is not None) if previous else None
     put_back(ec2, session, spec, fleet.owner, dry_run=fleet.spec.dry_run, previous=last)
+    return None if fleet.spec.dry_run or shows(spec, session) else spec
 
 
 def _routes(ec2: FleetGateway, fleet: Fleet, wanted: list[str], tally: Tally) -> dict[str, Route]:
@@ -246,9 +247,11 @@ def sync(
             tally.removed += 1
         else:
             mine[eni] = session
-    until_gone(ec2, fleet.owner, deleted, budget)
     kept = {e: s for e, s in mine.items() if e in wanted}
-    gone = _keep_all(ec2, fleet, kept, tally, budget, routes=routes, previous=previous)
+    written: dict[str, SessionSpec] = {}
+    gone = _keep_all(
+        ec2, fleet, kept, tally, budget, routes=routes, previous=previous, written=written
+    )
     missing = [eni for eni in wanted if eni not in mine or _id(mine[eni]) in gone]
     _create_missing(
         ec2,
@@ -260,20 +263,31 @@ def sync(
         routes=routes,
         gone=gone,
     )
+    until_shown(ec2, fleet.owner, budget, deleted=deleted, written=written)
     return tally
 
 
-def until_gone(ec2: FleetGateway, owner: Owner, deleted: list[str], budget: Budget) -> None:
-    """Wait (within the visibility bound and the budget) until reads stop showing the sessions
-    this pass deleted, so that the next pass reads what this one left
-    (:meth:`~traffic_mirror.fleets.gateway.FleetGateway.until_gone`)."""
-    if not deleted:
+def until_shown(
+    ec2: FleetGateway,
+    owner: Owner,
+    budget: Budget,
+    *,
+    deleted: Sequence[str] = (),
+    written: Mapping[str, SessionSpec] | None = None,
+) -> None:
+    """Wait (within the visibility bound and the budget) until reads show this pass's writes
+    (no session it deleted, each it changed as written): reads lag writes, and the next pass
+    would read a deleted session as held or a changed one as it was (docs/fleet.md)."""
+    if not (ids := [*deleted, *(written := written or {})]):
         return
+
+    def done(session: Session) -> bool:  # a deleted session is done once no read shows it
+        spec = written.get(_id(session))
+        return spec is not None and shows(spec, session)
+
     within = min(visible_within(), max(budget() - RESERVE_S, 0.0))
-    if shown := ec2.until_gone(deleted, within):
-        _log.warning(
-            "deleted sessions still show", extra={"of": owner.describe(), "sessions": shown}
-        )
+    if left := ec2.until_read(ids, done, within):
+        _log.warning("writes not shown yet", extra={"of": owner.describe(), "sessions": left})
 
 
 def _keep_all(
@@ -285,16 +299,20 @@ def _keep_all(
     *,
     routes: Mapping[str, Route],
     previous: SessionSpec | None = None,
+    written: dict[str, SessionSpec],
 ) -> set[str]:
     """Put each held session back to the fleet's settings; the IDs found deleted meanwhile
-    (a read still showed them: reads lag writes), whose interfaces are then mirrored anew."""
+    (a read still showed them: reads lag writes), whose interfaces are then mirrored anew.
+    ``written`` collects the settings written, by session ID."""
     gone: set[str] = set()
     for eni, session in mine.items():
         if budget() < RESERVE_S:
             tally.unfinished = True
             break
         try:
-            _keep(ec2, fleet, session, tally.vni, routes.get(eni), previous=previous)
+            spec = _keep(ec2, fleet, session, tally.vni, routes.get(eni), previous=previous)
+            if spec is not None:
+                written[_id(session)] = spec
         except SessionGone:
             gone.add(_id(session))
             continue

@@ -303,19 +303,26 @@ class FleetGateway(ZoneReads):
             ],
         )
 
-    def until_gone(self, ids: Sequence[str], within: float) -> list[str]:
-        """Read the sessions just deleted by ID again, with backoff, until none of them shows,
-        for at most ``within`` seconds; the IDs still shown then (none, as a rule).
-
-        A read lags a Delete: until it shows, the next pass (the next event, the sweep) would
-        take a deleted session for one the fleet holds, and delete it again or leave its
-        interface unmirrored; a single session's Create would see its number in use."""
+    def until_read(
+        self,
+        ids: Sequence[str],
+        done: Callable[[TrafficMirrorSessionTypeDef], bool],
+        within: float,
+    ) -> list[str]:
+        """Read these sessions by ID again, with backoff, until each one a read shows is
+        ``done`` (one just deleted: until no read shows it), for at most ``within`` seconds;
+        the IDs not done then (none, as a rule). Reads lag writes
+        (:mod:`traffic_mirror.aws.consistency`)."""
         if not ids:
             return []
+
+        def left(seen: list[TrafficMirrorSessionTypeDef]) -> list[str]:
+            return [str(s["TrafficMirrorSessionId"]) for s in seen if not done(s)]
+
         shown = until(
-            lambda: self.by_ids(ids, "just deleted"), lambda seen: not seen, within=within
+            lambda: self.by_ids(ids, "just written"), lambda s: not left(s), within=within
         )
-        return [str(session["TrafficMirrorSessionId"]) for session in shown]
+        return left(shown)
 
     def every(self) -> list[TrafficMirrorSessionTypeDef]:
         """Every session EC2 shows in the account and region (all pages, 1,000 each)."""

@@ -23,7 +23,7 @@ from traffic_mirror.aws.ec2 import Ec2Gateway
 from traffic_mirror.aws.store import Record, Store
 from traffic_mirror.cloudformation.request import Outcome, Request
 from traffic_mirror.cloudformation.stack import unless_rolling_back
-from traffic_mirror.fleets.fleet import RESERVE_S, Budget, Fleet, Tally, sync, until_gone
+from traffic_mirror.fleets.fleet import RESERVE_S, Budget, Fleet, Tally, sync, until_shown
 from traffic_mirror.fleets.gateway import FleetGateway
 from traffic_mirror.fleets.schema import FLEET
 from traffic_mirror.ownership import Owner, dry_run_id, is_dry_run_id
@@ -216,7 +216,7 @@ def remove_all(
         ec2.delete(str(session["TrafficMirrorSessionId"]))
         deleted.append(str(session["TrafficMirrorSessionId"]))
         tally.removed += 1
-    until_gone(ec2, owner, deleted, budget)
+    until_shown(ec2, owner, budget, deleted=deleted)
     return tally
 
 
