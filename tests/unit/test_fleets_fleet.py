@@ -45,7 +45,7 @@ class Gateway:
         self.selected, self.sessions = interfaces, sessions
         self.types = {"eni-c": "m6i.large"}
         self.deleted: list[str] = []
-        self.awaited: list[list[str]] = []  # the deleted IDs each pass waited for
+        self.awaited: list[list[str]] = []  # the IDs each pass waited for (deleted, changed)
 
     def interfaces(self, spec: object) -> list[str]:
         return self.selected
@@ -65,7 +65,15 @@ class Gateway:
 
     def until_read(self, ids: list[str], done: Any, within: float) -> list[str]:
         self.awaited.append(list(ids))
+        self.done, self.within = done, within
         return []
+
+
+@pytest.fixture(autouse=True)
+def bound(monkeypatch: pytest.MonkeyPatch) -> float:
+    """The visibility bound (tests/conftest.py sets 0: then a pass waits for nothing)."""
+    monkeypatch.setenv("VISIBLE_WITHIN_SECONDS", "5")
+    return 5.0
 
 
 @pytest.fixture
@@ -133,6 +141,50 @@ def test_sessions_of_interfaces_no_longer_selected_and_second_sessions_are_remov
     assert ec2.awaited == [["tms-2", "tms-9", "tms-1"]]  # until reads show the Deletes and tms-1
     assert tally.removed == 2
     assert [c[:2] for c in calls] == [("put_back", "tms-1")]
+
+
+def test_a_pass_waits_until_no_read_shows_its_deletes_and_every_read_shows_its_changes(
+    calls: list[tuple[Any, ...]],
+) -> None:
+    ec2 = Gateway(["eni-a"], [held("tms-1", "eni-a"), held("tms-9", "eni-z")])
+    tally = sync(ec2, make(Description="new"), generation="g")  # type: ignore[arg-type]
+    assert ec2.awaited == [["tms-9", "tms-1"]]
+    assert not ec2.done(held("tms-9", "eni-z"))  # a deleted session is never done, only absent
+    assert not ec2.done(held("tms-1", "eni-a"))  # as it was: the Description not shown yet
+    assert ec2.done({**held("tms-1", "eni-a"), **tally.written["tms-1"].values})
+    assert ec2.within == 5.0
+
+
+def test_a_held_session_already_as_declared_is_not_waited_for(
+    calls: list[tuple[Any, ...]],
+) -> None:
+    fleet = make()
+    shown = {**held("tms-1", "eni-a"), **fleet.session_spec("eni-a", 7).values}
+    ec2 = Gateway(["eni-a"], [shown])
+    sync(ec2, fleet, generation="g")  # type: ignore[arg-type]
+    assert ec2.awaited == []  # nothing written: a true fleet's pass makes no extra read
+
+
+def test_the_wait_stops_at_the_budgets_reserve_and_is_skipped_without_time_left(
+    calls: list[tuple[Any, ...]],
+) -> None:
+    ec2 = Gateway([], [held("tms-9", "eni-z")])
+    left = iter([RESERVE_S + 10, RESERVE_S + 2])  # the Delete's check, then the wait's
+    sync(ec2, make(), generation="g", budget=lambda: next(left))  # type: ignore[arg-type]
+    assert (ec2.awaited, ec2.within) == ([["tms-9"]], 2.0)
+    ec2 = Gateway([], [held("tms-9", "eni-z")])
+    left = iter([RESERVE_S + 10, RESERVE_S])
+    sync(ec2, make(), generation="g", budget=lambda: next(left))  # type: ignore[arg-type]
+    assert (ec2.deleted, ec2.awaited) == (["tms-9"], [])
+
+
+def test_a_pass_that_fails_after_deleting_still_waits_for_its_deletes(
+    calls: list[tuple[Any, ...]],
+) -> None:
+    ec2 = Gateway(["eni-x"], [held("tms-9", "eni-z")])  # eni-x: place raises, not skippable
+    with pytest.raises(ProviderError):
+        sync(ec2, make(), generation="g")  # type: ignore[arg-type]
+    assert ec2.awaited == [["tms-9"]]  # a rollback right after must not read it as held
 
 
 def test_a_launch_pass_removes_nothing_and_touches_only_its_interfaces(

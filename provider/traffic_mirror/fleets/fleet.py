@@ -27,7 +27,7 @@ import functools
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -52,10 +52,6 @@ _PARAMS: Final = frozenset(f.name for f in SESSION_FIELDS)
 #: Set per interface by the pass, not declared by the fleet.
 _PER_INTERFACE: Final = frozenset({"NetworkInterfaceId", "VirtualNetworkId"})
 _log = logging.getLogger(__name__)
-
-
-def _unlimited() -> float:
-    return float("inf")
 
 
 @dataclass(frozen=True)
@@ -101,6 +97,8 @@ class Tally:
     unfinished: bool = False
     reasons: list[str] = field(default_factory=list)
     made: list[str] = field(default_factory=list)  # the IDs of the sessions it created
+    deleted: list[str] = field(default_factory=list)  # and of those it deleted
+    written: dict[str, SessionSpec] = field(default_factory=dict)  # changed: to what, by ID
 
     def data(self, physical_id: str) -> dict[str, str]:
         """The attributes: counts as strings, never a list (the 4 KB response limit)."""
@@ -210,7 +208,7 @@ def sync(
     *,
     generation: str,
     only: Collection[str] | None = None,
-    budget: Budget = _unlimited,
+    budget: Budget = lambda: float("inf"),
     made: list[str] | None = None,
     previous: SessionSpec | None = None,
 ) -> Tally:
@@ -233,60 +231,56 @@ def sync(
     routes = _routes(ec2, fleet, wanted, tally)
     if tally.cross_zone is not None:  # a zonal fleet mirrors only the interfaces it routes
         wanted = [eni for eni in wanted if eni in routes]
-    mine: dict[str, Session] = {}
-    deleted: list[str] = []
-    for session in sorted(held, key=lambda s: str(s["TrafficMirrorSessionId"])):
-        eni = str(session["NetworkInterfaceId"])
-        extra = eni in mine or (eni not in wanted and only is None)
-        if extra and budget() <= RESERVE_S:
-            tally.unfinished = True  # left for the next pass, which removes it
-        elif extra:
-            if not fleet.spec.dry_run:  # a dry run only counts it (Delete has no check here)
-                ec2.delete(_id(session))  # no longer selected
-                deleted.append(_id(session))
-            tally.removed += 1
-        else:
-            mine[eni] = session
-    kept = {e: s for e, s in mine.items() if e in wanted}
-    written: dict[str, SessionSpec] = {}
-    gone = _keep_all(
-        ec2, fleet, kept, tally, budget, routes=routes, previous=previous, written=written
-    )
-    missing = [eni for eni in wanted if eni not in mine or _id(mine[eni]) in gone]
-    _create_missing(
-        ec2,
-        fleet,
-        missing,
-        generation=generation,
-        tally=tally,
-        budget=budget,
-        routes=routes,
-        gone=gone,
-    )
-    until_shown(ec2, fleet.owner, budget, deleted=deleted, written=written)
+    try:
+        mine: dict[str, Session] = {}
+        for session in sorted(held, key=_id):
+            eni = str(session["NetworkInterfaceId"])
+            extra = eni in mine or (eni not in wanted and only is None)
+            if extra and budget() <= RESERVE_S:
+                tally.unfinished = True  # left for the next pass, which removes it
+            elif extra:
+                if not fleet.spec.dry_run:  # a dry run only counts it (no check for Delete)
+                    ec2.delete(_id(session))  # no longer selected
+                    tally.deleted.append(_id(session))
+                tally.removed += 1
+            else:
+                mine[eni] = session
+        kept = {e: s for e, s in mine.items() if e in wanted}
+        gone = _keep_all(ec2, fleet, kept, tally, budget, routes=routes, previous=previous)
+        missing = [eni for eni in wanted if eni not in mine or _id(mine[eni]) in gone]
+        _create_missing(
+            ec2,
+            fleet,
+            missing,
+            generation=generation,
+            tally=tally,
+            budget=budget,
+            routes=routes,
+            gone=gone,
+        )
+    finally:  # also when the pass fails: a rollback must not read its Deletes as held
+        until_shown(ec2, fleet.owner, tally, budget)
     return tally
 
 
-def until_shown(
-    ec2: FleetGateway,
-    owner: Owner,
-    budget: Budget,
-    *,
-    deleted: Sequence[str] = (),
-    written: Mapping[str, SessionSpec] | None = None,
-) -> None:
-    """Wait (within the visibility bound and the budget) until reads show this pass's writes
+def until_shown(ec2: FleetGateway, owner: Owner, tally: Tally, budget: Budget) -> None:
+    """Wait (within the visibility bound and the budget) until reads show the pass's writes
     (no session it deleted, each it changed as written): reads lag writes, and the next pass
-    would read a deleted session as held or a changed one as it was (docs/fleet.md)."""
-    if not (ids := [*deleted, *(written := written or {})]):
+    would read a deleted session as held or a changed one as it was (docs/fleet.md). Best
+    effort: a read that fails, or no time left, is logged and the pass goes on."""
+    within = min(visible_within(), budget() - RESERVE_S)
+    if not (ids := [*tally.deleted, *tally.written]) or within <= 0:
         return
 
     def done(session: Session) -> bool:  # a deleted session is done once no read shows it
-        spec = written.get(_id(session))
+        spec = tally.written.get(_id(session))
         return spec is not None and shows(spec, session)
 
-    within = min(visible_within(), max(budget() - RESERVE_S, 0.0))
-    if left := ec2.until_read(ids, done, within):
+    try:
+        left = ec2.until_read(ids, done, within)
+    except ProviderError as exc:
+        left = [exc.reason]
+    if left:
         _log.warning("writes not shown yet", extra={"of": owner.describe(), "sessions": left})
 
 
@@ -299,11 +293,9 @@ def _keep_all(
     *,
     routes: Mapping[str, Route],
     previous: SessionSpec | None = None,
-    written: dict[str, SessionSpec],
 ) -> set[str]:
     """Put each held session back to the fleet's settings; the IDs found deleted meanwhile
-    (a read still showed them: reads lag writes), whose interfaces are then mirrored anew.
-    ``written`` collects the settings written, by session ID."""
+    (a read still showed them: reads lag writes), whose interfaces are then mirrored anew."""
     gone: set[str] = set()
     for eni, session in mine.items():
         if budget() < RESERVE_S:
@@ -312,7 +304,7 @@ def _keep_all(
         try:
             spec = _keep(ec2, fleet, session, tally.vni, routes.get(eni), previous=previous)
             if spec is not None:
-                written[_id(session)] = spec
+                tally.written[_id(session)] = spec
         except SessionGone:
             gone.add(_id(session))
             continue

@@ -143,10 +143,7 @@ def _forget(
     keep = held_by_successors(
         store.records(), fleet.owner, fleet.id, lambda s: FleetGateway.of(connect(Placement.of(s)))
     )
-    tally = remove_all(ec2, fleet.owner, keep=keep)
-    for session_id in also or []:
-        if session_id not in keep:
-            tally.removed += ec2.delete(session_id)  # False (0) when already gone
+    tally = remove_all(ec2, fleet.owner, keep=keep, also=also or ())
     store.remove(fleet.id)
     return tally
 
@@ -202,21 +199,23 @@ def remove_all(
     owner: Owner,
     budget: Budget = _unlimited,
     keep: Collection[str] = frozenset(),
+    also: Collection[str] = (),
 ) -> Tally:
-    """Delete every session the owner has but ``keep`` (vanished ones count as deleted), and
-    wait until reads stop showing them (a single session made next sees their numbers free)."""
+    """Delete every session the owner has, and ``also`` these by ID (a pass's own, which a read
+    may not show yet), but ``keep``; vanished ones count as deleted among the owner's. Then
+    wait until reads stop showing them: a single session made next sees their numbers free."""
     tally = Tally()
-    deleted: list[str] = []
-    for session in ec2.owned(owner):
-        if str(session["TrafficMirrorSessionId"]) in keep:
+    owned = [str(session["TrafficMirrorSessionId"]) for session in ec2.owned(owner)]
+    for session_id in dict.fromkeys([*owned, *also]):
+        if session_id in keep:
             continue
         if budget() < RESERVE_S:
             tally.unfinished = True
             break
-        ec2.delete(str(session["TrafficMirrorSessionId"]))
-        deleted.append(str(session["TrafficMirrorSessionId"]))
-        tally.removed += 1
-    until_shown(ec2, owner, budget, deleted=deleted)
+        deleted = ec2.delete(session_id)  # False when already gone
+        tally.removed += session_id in owned or deleted
+        tally.deleted.append(session_id)
+    until_shown(ec2, owner, tally, budget)
     return tally
 
 
