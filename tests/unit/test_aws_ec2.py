@@ -3,13 +3,16 @@ codes become Reasons (botocore's Stubber: no EC2, no network)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 from botocore.stub import ANY, Stubber
 
 from tests.unit import aws_stubs
+from traffic_mirror.aws import consistency
 from traffic_mirror.aws.ec2 import VALUES_PER_FILTER, Ec2Gateway
 from traffic_mirror.errors import DryRunIgnored, ProviderError
 from traffic_mirror.sessions.plan import Modify, TagWrite
@@ -245,3 +248,57 @@ def test_a_dry_run_refusal_keeps_its_code(client: EC2Client, stub: Stubber) -> N
         Ec2Gateway(client).check_retag("tms-0a", [TagWrite("put", {"k": "v"})])
     assert info.value.code == "UnauthorizedOperation"
     assert info.value.reason.startswith("dry-run tag traffic mirror session (tms-0a)")
+
+
+def listed(*sessions: tuple[str, dict[str, str]]) -> dict[str, Any]:
+    """A DescribeTrafficMirrorSessions answer: these session IDs, with these tags."""
+    return {
+        "TrafficMirrorSessions": [
+            {
+                "TrafficMirrorSessionId": sid,
+                "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
+            }
+            for sid, tags in sessions
+        ]
+    }
+
+
+def never(session: Any) -> bool:
+    return False  # a deleted session: done only once no read shows it
+
+
+def test_sessions_just_deleted_are_read_again_until_no_read_shows_them(
+    client: EC2Client, stub: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slept: list[float] = []
+    clock = SimpleNamespace(monotonic=time.monotonic, sleep=slept.append)
+    monkeypatch.setattr(consistency, "time", clock)
+    by_id = {"Filters": [{"Name": "traffic-mirror-session-id", "Values": ["tms-1", "tms-2"]}]}
+    stub.add_response("describe_traffic_mirror_sessions", listed(("tms-2", {})), by_id)
+    stub.add_response("describe_traffic_mirror_sessions", listed(), by_id)
+    assert Ec2Gateway(client).until_read(["tms-1", "tms-2"], never, within=5) == []
+    assert len(slept) == 1  # one pause between the read that still showed tms-2 and the next
+    stub.assert_no_pending_responses()
+
+
+def test_sessions_just_changed_are_read_again_until_each_shows_the_change(
+    client: EC2Client, stub: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(consistency, "time", SimpleNamespace(monotonic=time.monotonic, sleep=id))
+    stub.add_response("describe_traffic_mirror_sessions", listed(("tms-1", {"v": "old"})))
+    stub.add_response("describe_traffic_mirror_sessions", listed(("tms-1", {"v": "new"})))
+    changed = {"Key": "v", "Value": "new"}
+    assert Ec2Gateway(client).until_read(["tms-1"], lambda s: changed in s["Tags"], within=5) == []
+    stub.assert_no_pending_responses()
+
+
+def test_sessions_not_shown_as_written_after_the_bound_are_named(
+    client: EC2Client, stub: Stubber
+) -> None:
+    stub.add_response("describe_traffic_mirror_sessions", listed(("tms-1", {})))
+    assert Ec2Gateway(client).until_read(["tms-1"], never, within=0) == ["tms-1"]
+    stub.assert_no_pending_responses()
+
+
+def test_nothing_written_costs_no_read(client: EC2Client, stub: Stubber) -> None:
+    assert Ec2Gateway(client).until_read([], never, within=5) == []

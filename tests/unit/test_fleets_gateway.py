@@ -3,16 +3,13 @@ their ownership tags) and the refusals that name what does not exist (Stubber: n
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from botocore.stub import Stubber
 
 from tests.unit.aws_stubs import client, stubbed
-from traffic_mirror.aws import consistency
 from traffic_mirror.errors import ProviderError
 from traffic_mirror.fleets.gateway import LIVE_STATES, FleetGateway, selects
 from traffic_mirror.fleets.schema import FLEET
@@ -260,47 +257,6 @@ def test_an_owner_with_no_tagged_session_costs_no_session_read(
 ) -> None:
     stub.add_response("describe_tags", {"Tags": []})
     assert ec2.owned(OWNER) == []
-
-
-def never(session: Any) -> bool:
-    return False  # a deleted session: done only once no read shows it
-
-
-def test_sessions_just_deleted_are_read_again_until_no_read_shows_them(
-    ec2: FleetGateway, stub: Stubber, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    slept: list[float] = []
-    clock = SimpleNamespace(monotonic=time.monotonic, sleep=slept.append)
-    monkeypatch.setattr(consistency, "time", clock)
-    by_id = {"Filters": [{"Name": "traffic-mirror-session-id", "Values": ["tms-1", "tms-2"]}]}
-    stub.add_response("describe_traffic_mirror_sessions", tagged(("tms-2", {})), by_id)
-    stub.add_response("describe_traffic_mirror_sessions", tagged(), by_id)
-    assert ec2.until_read(["tms-1", "tms-2"], never, within=5) == []
-    assert len(slept) == 1  # one pause between the read that still showed tms-2 and the next
-    stub.assert_no_pending_responses()
-
-
-def test_sessions_just_changed_are_read_again_until_each_shows_the_change(
-    ec2: FleetGateway, stub: Stubber, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(consistency, "time", SimpleNamespace(monotonic=time.monotonic, sleep=id))
-    stub.add_response("describe_traffic_mirror_sessions", tagged(("tms-1", {"v": "old"})))
-    stub.add_response("describe_traffic_mirror_sessions", tagged(("tms-1", {"v": "new"})))
-    changed = {"Key": "v", "Value": "new"}
-    assert ec2.until_read(["tms-1"], lambda s: changed in s["Tags"], within=5) == []
-    stub.assert_no_pending_responses()
-
-
-def test_sessions_not_shown_as_written_after_the_bound_are_named(
-    ec2: FleetGateway, stub: Stubber
-) -> None:
-    stub.add_response("describe_traffic_mirror_sessions", tagged(("tms-1", {})))
-    assert ec2.until_read(["tms-1"], never, within=0) == ["tms-1"]
-    stub.assert_no_pending_responses()
-
-
-def test_nothing_written_costs_no_read(ec2: FleetGateway, stub: Stubber) -> None:
-    assert ec2.until_read([], never, within=5) == []
 
 
 def test_managed_keeps_only_this_providers_marker(

@@ -13,7 +13,7 @@ Example::
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import boto3
@@ -21,6 +21,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
+from traffic_mirror.aws.consistency import until
 from traffic_mirror.errors import (
     DRY_RUN_OK,
     DryRunIgnored,
@@ -289,3 +290,43 @@ class Ec2Gateway:
             ),
             if_gone=False,
         )
+
+    def by_ids(self, ids: Sequence[str], ident: str) -> list[TrafficMirrorSessionTypeDef]:
+        """The sessions with these IDs that EC2 shows (one gone meanwhile is simply absent)."""
+        pages = self.client.get_paginator("describe_traffic_mirror_sessions")
+        chunks = [
+            list(ids[i : i + VALUES_PER_FILTER]) for i in range(0, len(ids), VALUES_PER_FILTER)
+        ]
+        return self._call(
+            "describe",
+            ident,
+            lambda: [
+                session
+                for chunk in chunks
+                for page in pages.paginate(
+                    Filters=[{"Name": "traffic-mirror-session-id", "Values": chunk}]
+                )
+                for session in page["TrafficMirrorSessions"]
+            ],
+        )
+
+    def until_read(
+        self,
+        ids: Sequence[str],
+        done: Callable[[TrafficMirrorSessionTypeDef], bool],
+        within: float,
+    ) -> list[str]:
+        """Read these sessions by ID again, with backoff, until each one a read shows is
+        ``done`` (one just deleted: until no read shows it), for at most ``within`` seconds;
+        the IDs not done then (none, as a rule). Reads lag writes
+        (:mod:`traffic_mirror.aws.consistency`)."""
+        if not ids:
+            return []
+
+        def left(seen: list[TrafficMirrorSessionTypeDef]) -> list[str]:
+            return [str(s["TrafficMirrorSessionId"]) for s in seen if not done(s)]
+
+        shown = until(
+            lambda: self.by_ids(ids, "just written"), lambda s: not left(s), within=within
+        )
+        return left(shown)

@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import ClientError
 
-from traffic_mirror.aws.consistency import until
 from traffic_mirror.aws.ec2 import (
     SESSION_TYPE,
     TRANSPORT_ERRORS,
@@ -283,46 +282,6 @@ class FleetGateway(ZoneReads):
                 }
             ),
         )
-
-    def by_ids(self, ids: Sequence[str], ident: str) -> list[TrafficMirrorSessionTypeDef]:
-        """The sessions with these IDs that EC2 shows (one gone meanwhile is simply absent)."""
-        pages = self.client.get_paginator("describe_traffic_mirror_sessions")
-        chunks = [
-            list(ids[i : i + VALUES_PER_FILTER]) for i in range(0, len(ids), VALUES_PER_FILTER)
-        ]
-        return self._call(
-            "describe",
-            ident,
-            lambda: [
-                session
-                for chunk in chunks
-                for page in pages.paginate(
-                    Filters=[{"Name": "traffic-mirror-session-id", "Values": chunk}]
-                )
-                for session in page["TrafficMirrorSessions"]
-            ],
-        )
-
-    def until_read(
-        self,
-        ids: Sequence[str],
-        done: Callable[[TrafficMirrorSessionTypeDef], bool],
-        within: float,
-    ) -> list[str]:
-        """Read these sessions by ID again, with backoff, until each one a read shows is
-        ``done`` (one just deleted: until no read shows it), for at most ``within`` seconds;
-        the IDs not done then (none, as a rule). Reads lag writes
-        (:mod:`traffic_mirror.aws.consistency`)."""
-        if not ids:
-            return []
-
-        def left(seen: list[TrafficMirrorSessionTypeDef]) -> list[str]:
-            return [str(s["TrafficMirrorSessionId"]) for s in seen if not done(s)]
-
-        shown = until(
-            lambda: self.by_ids(ids, "just written"), lambda s: not left(s), within=within
-        )
-        return left(shown)
 
     def every(self) -> list[TrafficMirrorSessionTypeDef]:
         """Every session EC2 shows in the account and region (all pages, 1,000 each)."""
