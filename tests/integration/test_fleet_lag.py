@@ -6,6 +6,8 @@ before fleets/fleet.py's until_shown)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from local.harness.ec2sim import EmbeddedEc2, Fixtures
@@ -106,3 +108,64 @@ def test_a_sweep_right_after_the_sweep_that_put_a_session_back_only_reads(
     sweep()  # within the lag of the first sweep's Modify
     assert lagging.writes(mark) == []
     assert {s["Description"] for s in lagging.sessions()} == {"declared"}
+
+
+def test_a_fleet_update_right_after_a_single_sessions_delete_mirrors_the_interface_it_freed(
+    lagging: EmbeddedEc2,
+    fleet: CustomResource,
+    stack: CustomResource,
+    fx: Fixtures,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Found by the fleet stateful suite under a random lag (finding 5): a single session held
+    the fleet's declared number on an interface; its stack update was rolled back (the single
+    deleted), and the fleet's next pass, within the lag of that Delete, read the single still
+    there, yielded the number to it, and left the interface unmirrored."""
+    (eni,) = group(lagging, fx, 1)
+    assert fleet.create(fleet_props(fx, SessionNumber=5))["Status"] == "SUCCESS"
+    lagging.wait_visible()
+    with by_hand(lagging) as client:
+        (held,) = lagging.sessions()
+        client.delete_traffic_mirror_session(TrafficMirrorSessionId=held["TrafficMirrorSessionId"])
+    lagging.wait_visible()
+    single = stack.create(
+        {
+            "NetworkInterfaceId": eni,
+            "TrafficMirrorTargetId": fx.target_id,
+            "TrafficMirrorFilterId": fx.filter_ids[1],
+            "SessionNumber": 5,
+        }
+    )
+    assert single["Status"] == "SUCCESS", single["Reason"]
+    lagging.wait_visible()
+    monkeypatch.setenv("VISIBLE_WITHIN_SECONDS", "6")
+    lagging.read_lag = 4.0  # the single's Delete shows late, the fleet's Create at once
+    assert stack.delete()["Status"] == "SUCCESS"
+    lagging.read_lag = 0.0
+    updated = fleet.update(fleet_props(fx, SessionNumber=5, Description="after"))
+    assert updated["Status"] == "SUCCESS", updated["Reason"]
+    assert updated["Data"]["InterfacesMirrored"] == "1"
+    (mirrored,) = lagging.sessions()
+    assert (mirrored["NetworkInterfaceId"], mirrored["SessionNumber"]) == (eni, 5)
+    assert mirrored["TrafficMirrorFilterId"] == fx.filter_ids[0]  # the fleet's, not the single's
+
+
+def test_a_single_session_made_right_after_another_singles_delete_gets_the_lowest_number(
+    lagging: EmbeddedEc2, stack: CustomResource, fx: Fixtures
+) -> None:
+    """A single session's Delete answers once reads no longer show it, so another resource's
+    single created right after on the same interface takes the number it freed."""
+    props = {
+        "NetworkInterfaceId": fx.sources[0],
+        "TrafficMirrorTargetId": fx.target_id,
+        "TrafficMirrorFilterId": fx.filter_ids[0],
+    }
+    first = stack.create(props)
+    assert first["Status"] == "SUCCESS", first["Reason"]
+    assert first["Data"]["SessionNumber"] == "1"
+    lagging.wait_visible()
+    assert stack.delete()["Status"] == "SUCCESS"
+    other = replace(stack, logical_id="OtherSession", physical_id=None)
+    again = other.create(props)
+    assert again["Status"] == "SUCCESS", again["Reason"]
+    assert again["Data"]["SessionNumber"] == "1"

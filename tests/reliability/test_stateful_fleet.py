@@ -195,7 +195,6 @@ class FleetAndSingles(RuleBasedStateMachine):
         # ended: the numbers the fleet holds). Which logical IDs are here is up to the draws;
         # delete_single removes one (and sends the Delete when there is a resource).
         self.singles: dict[str, Single | None] = {}
-        self.single_deleted_at = -float("inf")  # when the last single's Delete was answered
         self.launched: list[Launched] = []  # every instance, in launch order (World.launched)
         FIGURES[F + "sequences"] += 1
 
@@ -221,17 +220,7 @@ class FleetAndSingles(RuleBasedStateMachine):
         single = body["LogicalResourceId"] not in fleets
         handler = self.env.sessions if single else self.env.fleet
         handler(copy.deepcopy(body), LambdaContext(timeout_s=60))
-        if single and body["RequestType"] == "Delete":
-            self.single_deleted_at = time.monotonic()
         return self.env.receiver.for_request(body["RequestId"])[-1].body
-
-    def reads_show_single_deletes(self) -> bool:
-        """Whether every single session's Delete shows in EC2's reads by now. A single's
-        Delete answers at once (one call), and a read may show the session for the read lag
-        after it; a fleet's pass waits until its Deletes show (fleets/fleet.py, until_shown)."""
-        lag = self.env.ec2.read_lag
-        longest = max(lag) if isinstance(lag, tuple) else lag
-        return time.monotonic() - self.single_deleted_at > longest
 
     def ok(self, body: dict[str, Any]) -> dict[str, Any]:
         answer = self.send(body)
@@ -791,14 +780,13 @@ class FleetAndSingles(RuleBasedStateMachine):
         expected = self.predict(eni, spec)
         used = {s["SessionNumber"] for s in self.world.by_interface().get(eni, [])}
         lowest = min(set(range(1, MAX_SESSIONS + 2)) - used)
-        # The lowest free number, unless a deleted single may still show in the provider's
-        # reads (then a higher free one: never one in use, which ec2_agrees checks).
-        strict = self.reads_show_single_deletes()
+        # The lowest free number: every Delete before (a fleet's pass, a single's) answered
+        # only once reads no longer showed the session (sessions/resource.py, _until_gone).
         body = self.make("Create", logical, spec.props(self.fx, eni))
         answer = self.send(body)
         if expected is None:
             assert answer["Status"] == "SUCCESS", answer["Reason"]
-            if spec.number is None and strict:
+            if spec.number is None:
                 assert answer["Data"]["SessionNumber"] == str(lowest), (answer, used)
         else:
             assert answer["Status"] == "FAILED" and expected in answer["Reason"], answer

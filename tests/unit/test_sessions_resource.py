@@ -5,10 +5,13 @@ up (fake gateway and store; allocation and converge recorded)."""
 
 from __future__ import annotations
 
+import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from traffic_mirror.aws import consistency
 from traffic_mirror.aws.store import Record
 from traffic_mirror.cloudformation.request import Outcome, Request, RequestType
 from traffic_mirror.errors import ProviderError, failure
@@ -140,6 +143,54 @@ def test_a_delete_whose_record_cannot_be_removed_still_succeeds(
 
     monkeypatch.setattr(resource, "Store", lambda kind: Refusing())
     assert resource.delete(request("Delete", SID), lambda p: Gateway()).physical_id == SID
+
+
+class Lagging(Gateway):
+    """Reads that still show the deleted session ``reads`` times (None: a read that fails)."""
+
+    def __init__(self, reads: int | None) -> None:
+        super().__init__()
+        self.reads = reads
+
+    def by_ids(self, ids: Any, ident: str) -> list[Any]:
+        self.calls.append(("read", *ids))
+        if self.reads is None:
+            raise ProviderError("describe just written: RequestLimitExceeded", code="x")
+        self.reads -= 1
+        return [{"TrafficMirrorSessionId": i} for i in ids] if self.reads >= 0 else []
+
+
+@pytest.fixture
+def bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VISIBLE_WITHIN_SECONDS", "5")
+    monkeypatch.setattr(consistency, "time", SimpleNamespace(monotonic=time.monotonic, sleep=id))
+
+
+@pytest.mark.usefixtures("bound", "store")
+def test_a_delete_answers_once_reads_no_longer_show_the_session() -> None:
+    ec2 = Lagging(reads=2)
+    resource.delete(request("Delete", SID), lambda placement: ec2)
+    assert ec2.calls == [("delete", SID), ("read", SID), ("read", SID), ("read", SID)]
+
+
+@pytest.mark.usefixtures("store")
+def test_a_delete_reads_nothing_more_without_a_visibility_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("VISIBLE_WITHIN_SECONDS", "0")  # the embedded EC2 without read lag
+    ec2 = Lagging(reads=2)
+    resource.delete(request("Delete", SID), lambda placement: ec2)
+    assert ec2.calls == [("delete", SID)]
+
+
+@pytest.mark.usefixtures("bound", "store")
+def test_a_delete_whose_wait_cannot_read_still_succeeds_and_says_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ec2 = Lagging(reads=None)
+    assert resource.delete(request("Delete", SID), lambda placement: ec2).physical_id == SID
+    (logged,) = [r for r in caplog.records if r.getMessage() == "delete not shown yet"]
+    assert "RequestLimitExceeded" in str(getattr(logged, "reason", ""))
 
 
 def test_a_create_records_the_values_ec2_assigned() -> None:
