@@ -5,12 +5,18 @@ named)? Sessions that share a number rank: seen before, then declared, then the 
 from __future__ import annotations
 
 import doctest
+import time
 from collections.abc import Collection
 from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
+from tests.unit.fakes import RecordingGateway
+from traffic_mirror.aws import consistency
 from traffic_mirror.aws.ec2 import TrafficMirrorSessionTypeDef as Session
+from traffic_mirror.errors import ProviderError
 from traffic_mirror.ownership import ALLOCATED, DECLARED, NUMBER_KEY
 from traffic_mirror.sessions import allocation
 from traffic_mirror.sessions.allocation import Decision, Keep, Move, Yield, decide
@@ -148,3 +154,36 @@ def test_the_rule_s_docstring_examples_run() -> None:
         runner.run(test)
     failed, attempted = runner.summarize(verbose=False)
     assert failed == 0 and attempted >= 4
+
+
+class Yielding(RecordingGateway):
+    """Deletes recorded; a read by ID still shows a deleted session ``lag`` more times."""
+
+    def __init__(self, lag: int) -> None:
+        super().__init__()
+        self.lag = lag
+
+    def delete(self, session_id: str) -> bool:
+        self.calls.append(("delete", session_id))
+        return True
+
+    def by_ids(self, ids: Any, ident: str) -> list[Any]:
+        self.calls.append(("read", *ids))
+        self.lag -= 1
+        return [session(i, 5) for i in ids] if self.lag >= 0 else []
+
+
+def test_a_declared_session_that_yields_answers_once_reads_no_longer_show_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Reads lag writes: the next event on the interface (a fleet's pass, another Create) must
+    read the number as held by the rival only, not by the session that yielded."""
+    monkeypatch.setenv("VISIBLE_WITHIN_SECONDS", "5")
+    monkeypatch.setattr(consistency, "time", SimpleNamespace(monotonic=time.monotonic, sleep=id))
+    rival, mine = session("tms-a", 5, DECLARED), session("tms-b", 5, DECLARED)
+    before = allocation.Interface("eni-1", [rival], read_at=time.monotonic())
+    after = allocation.Interface("eni-1", [rival, mine])
+    ec2 = Yielding(lag=1)
+    with pytest.raises(ProviderError, match="use SessionNumber 5 on eni-1: tms-a"):
+        allocation.settle(ec2, mine, before, created_at=time.monotonic(), after=after)
+    assert ec2.calls == [("delete", "tms-b"), ("read", "tms-b"), ("read", "tms-b")]

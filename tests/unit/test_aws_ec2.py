@@ -302,3 +302,53 @@ def test_sessions_not_shown_as_written_after_the_bound_are_named(
 
 def test_nothing_written_costs_no_read(client: EC2Client, stub: Stubber) -> None:
     assert Ec2Gateway(client).until_read([], never, within=5) == []
+
+
+def deleted(sid: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    return (
+        "delete_traffic_mirror_session",
+        {"TrafficMirrorSessionId": sid},
+        {"TrafficMirrorSessionId": sid},
+    )
+
+
+BY_ID = {"Filters": [{"Name": "traffic-mirror-session-id", "Values": ["tms-0a"]}]}
+
+
+@pytest.fixture
+def bound(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """A visibility bound of 5 s, and the pauses between reads recorded, not slept."""
+    monkeypatch.setenv("VISIBLE_WITHIN_SECONDS", "5")
+    slept: list[float] = []
+    monkeypatch.setattr(
+        consistency, "time", SimpleNamespace(monotonic=time.monotonic, sleep=slept.append)
+    )
+    return slept
+
+
+def test_a_delete_until_gone_reads_the_session_again_until_no_read_shows_it(
+    client: EC2Client, stub: Stubber, bound: list[float]
+) -> None:
+    stub.add_response(*deleted("tms-0a"))
+    stub.add_response("describe_traffic_mirror_sessions", listed(("tms-0a", {})), BY_ID)
+    stub.add_response("describe_traffic_mirror_sessions", listed(), BY_ID)
+    assert Ec2Gateway(client).delete_until_gone("tms-0a") is True
+    assert len(bound) == 1  # one pause: between the read that still showed it and the next
+
+
+def test_a_delete_until_gone_makes_no_read_without_a_visibility_bound(
+    client: EC2Client, stub: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VISIBLE_WITHIN_SECONDS", "0")  # the embedded EC2 without read lag
+    stub.add_response(*deleted("tms-0a"))
+    assert Ec2Gateway(client).delete_until_gone("tms-0a") is True
+
+
+def test_a_delete_until_gone_whose_read_fails_still_deletes_and_logs_why(
+    client: EC2Client, stub: Stubber, bound: list[float], caplog: pytest.LogCaptureFixture
+) -> None:
+    stub.add_response(*deleted("tms-0a"))
+    stub.add_client_error("describe_traffic_mirror_sessions", "UnauthorizedOperation", "no", 403)
+    assert Ec2Gateway(client).delete_until_gone("tms-0a") is True
+    (logged,) = [r for r in caplog.records if r.getMessage() == "delete not shown yet"]
+    assert "UnauthorizedOperation" in str(getattr(logged, "reason", ""))

@@ -13,6 +13,7 @@ Example::
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -21,10 +22,11 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
-from traffic_mirror.aws.consistency import until
+from traffic_mirror.aws.consistency import until, visible_within
 from traffic_mirror.errors import (
     DRY_RUN_OK,
     DryRunIgnored,
+    ProviderError,
     SessionGone,
     error_code,
     explain,
@@ -55,6 +57,7 @@ SESSION_TYPE: Final = "traffic-mirror-session"
 #: Values in one filter of one Describe call: 200, the most EC2 takes in one filter.
 VALUES_PER_FILTER: Final = 200
 T = TypeVar("T")
+_log = logging.getLogger(__name__)
 #: Failures other than an EC2 error code: network, timeouts, an answer that is not EC2's.
 TRANSPORT_ERRORS: Final = (BotoCoreError, ResponseParserError)
 
@@ -330,3 +333,22 @@ class Ec2Gateway:
             lambda: self.by_ids(ids, "just written"), lambda s: not left(s), within=within
         )
         return left(shown)
+
+    def delete_until_gone(self, session_id: str) -> bool:
+        """:meth:`delete`, then the session read by ID until no read shows it, within
+        :func:`~traffic_mirror.aws.consistency.visible_within` (reads lag writes): the next
+        event on the interface, a fleet's pass or another resource's Create, then reads its
+        number free, not held by a session already deleted. No bound (0): no read. Best
+        effort: a read that fails, or a session still shown after the bound, is logged
+        (``delete not shown yet``); the Delete itself succeeded. False when already gone."""
+        deleted = self.delete(session_id)
+        if (within := visible_within()) <= 0:
+            return deleted
+        try:
+            shown = self.until_read([session_id], lambda _: False, within)
+            reason = f"a read still shows it after {within:g} s" if shown else ""
+        except ProviderError as exc:
+            reason = exc.reason
+        if reason:
+            _log.warning("delete not shown yet", extra={"session": session_id, "reason": reason})
+        return deleted

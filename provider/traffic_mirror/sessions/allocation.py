@@ -187,7 +187,7 @@ def place(
         except ProviderError:
             # Made by this event, which answers FAILED: the rollback Delete names no session.
             with contextlib.suppress(ProviderError):
-                ec2.delete(str(made["TrafficMirrorSessionId"]))
+                ec2.delete_until_gone(str(made["TrafficMirrorSessionId"]))
             raise
     raise ProviderError(
         f"allocate a SessionNumber on {view.name}: other sessions kept taking the free numbers "
@@ -344,7 +344,7 @@ def settle(
         late = written - before.read_at + lag > wait
         twins = sorted(_id(s) for s in now.sessions if one_per is not None and one_per.owns(s))
         if twins and twins[0] != mine and now.get(twins[0]) is not None:
-            ec2.delete(mine)  # a twin made by another pass of the same owner keeps it
+            ec2.delete_until_gone(mine)  # a twin made by another pass of the owner keeps it
             return now.get(twins[0]) or made
         # The owner's own twins are settled above, never ranked (``decide``).
         current = now.get(mine) or made
@@ -358,7 +358,7 @@ def settle(
         if isinstance(decision, Keep):
             return current
         if isinstance(decision, Yield):
-            ec2.delete(mine)
+            ec2.delete_until_gone(mine)
             raise now.taken(_number(current), now.get(decision.to) or current)
         _log.info(
             "moving an allocated session off a shared number",

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from typing import Final
 
 from traffic_mirror.aws.connect import Placement
-from traffic_mirror.aws.consistency import until, visible_within
+from traffic_mirror.aws.consistency import until
 from traffic_mirror.aws.ec2 import Ec2Gateway, TrafficMirrorSessionTypeDef
 from traffic_mirror.aws.store import Record, Store
 from traffic_mirror.cloudformation.request import Outcome, Request
@@ -63,7 +63,7 @@ def _answer(session: Session, ec2: Ec2Gateway, created: bool = False) -> Outcome
     """The answer for a session; one this event created can be undone (deleted again)."""
     sid = session["TrafficMirrorSessionId"]
     data = attributes(session, ec2.region, ec2.partition)
-    return Outcome(sid, data, undo=(lambda: ec2.delete(sid)) if created else None)
+    return Outcome(sid, data, undo=(lambda: ec2.delete_until_gone(sid)) if created else None)
 
 
 def _create(
@@ -250,38 +250,22 @@ def update(request: Request, connect: Connect) -> Outcome:
 
 def delete(request: Request, connect: Connect) -> Outcome:
     """One DeleteTrafficMirrorSession where the properties place it, a wait until reads no
-    longer show the session, then its record.
+    longer show the session (:meth:`~traffic_mirror.aws.ec2.Ec2Gateway.delete_until_gone`),
+    then its record.
 
-    Never created, or a dry run: counts as deleted, with no EC2 call. The properties are
-    read leniently: a Delete must not fail on them, nor on the record (one left behind is
+    Gone already: counts as deleted. Never created, or a dry run: no EC2 call. The properties
+    are read leniently: a Delete must not fail on them, nor on the record (one left behind is
     dropped by the sweep once no stack claims its session).
     """
     physical = request.physical_resource_id or ""
     if is_session_id(physical):
         ec2 = connect(Placement.of(parse_previous(request.resource_properties)))
-        ec2.delete(physical)
-        _until_gone(ec2, physical)
+        ec2.delete_until_gone(physical)
         try:
             forget(Store("sessions"), physical)
         except ProviderError as exc:
             _log.warning("record not removed", extra={"session": physical, "reason": exc.reason})
     return Outcome(physical)
-
-
-def _until_gone(ec2: Ec2Gateway, session_id: str) -> None:
-    """Read the session by ID until no read shows it, within :func:`visible_within` (reads
-    lag writes): the next event, a fleet's pass or another resource's Create on the interface,
-    then reads the number free, not held by a session already deleted. Best effort: a read
-    that fails, or a session still shown after the bound, is logged; the Delete succeeded."""
-    if (within := visible_within()) <= 0:
-        return
-    try:
-        shown = ec2.until_read([session_id], lambda _: False, within)
-        reason = f"a read still shows it after {within:g} s" if shown else ""
-    except ProviderError as exc:
-        reason = exc.reason
-    if reason:
-        _log.warning("delete not shown yet", extra={"session": session_id, "reason": reason})
 
 
 Action = Callable[[Request, Connect], Outcome]
