@@ -31,3 +31,16 @@ def stubbed(stub_client: Any) -> Iterator[Stubber]:
     with Stubber(stub_client) as stubber:
         yield stubber
         stubber.assert_no_pending_responses()
+
+
+def listed(*sessions: tuple[str, dict[str, str]]) -> dict[str, Any]:
+    """A DescribeTrafficMirrorSessions answer: these session IDs, with these tags."""
+    return {
+        "TrafficMirrorSessions": [
+            {
+                "TrafficMirrorSessionId": sid,
+                "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
+            }
+            for sid, tags in sessions
+        ]
+    }

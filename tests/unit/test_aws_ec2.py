@@ -12,6 +12,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from tests.unit import aws_stubs
+from tests.unit.aws_stubs import listed
 from traffic_mirror.aws import consistency
 from traffic_mirror.aws.ec2 import VALUES_PER_FILTER, Ec2Gateway
 from traffic_mirror.errors import DryRunIgnored, ProviderError
@@ -248,19 +249,6 @@ def test_a_dry_run_refusal_keeps_its_code(client: EC2Client, stub: Stubber) -> N
         Ec2Gateway(client).check_retag("tms-0a", [TagWrite("put", {"k": "v"})])
     assert info.value.code == "UnauthorizedOperation"
     assert info.value.reason.startswith("dry-run tag traffic mirror session (tms-0a)")
-
-
-def listed(*sessions: tuple[str, dict[str, str]]) -> dict[str, Any]:
-    """A DescribeTrafficMirrorSessions answer: these session IDs, with these tags."""
-    return {
-        "TrafficMirrorSessions": [
-            {
-                "TrafficMirrorSessionId": sid,
-                "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
-            }
-            for sid, tags in sessions
-        ]
-    }
 
 
 def never(session: Any) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from tests.unit.aws_stubs import client, stubbed
+from tests.unit.aws_stubs import client, listed, stubbed
 from traffic_mirror.errors import ProviderError
 from traffic_mirror.fleets.gateway import LIVE_STATES, FleetGateway, selects
 from traffic_mirror.fleets.schema import FLEET
@@ -41,18 +41,6 @@ def instance(iid: str, *enis: str, zone: str = "use1-az1", **tags: str) -> dict[
 
 def reservations(*instances: dict[str, Any]) -> dict[str, Any]:
     return {"Reservations": [{"Instances": list(instances)}]}
-
-
-def tagged(*sessions: tuple[str, dict[str, str]]) -> dict[str, Any]:
-    return {
-        "TrafficMirrorSessions": [
-            {
-                "TrafficMirrorSessionId": sid,
-                "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
-            }
-            for sid, tags in sessions
-        ]
-    }
 
 
 @pytest.fixture
@@ -246,7 +234,7 @@ def test_owned_sessions_are_found_by_tags_then_read_by_id_and_must_be_wholly_our
     )
     stub.add_response(
         "describe_traffic_mirror_sessions",
-        tagged(("tms-1", ours), ("tms-2", {**ours, LOGICAL_KEY: "Db"})),  # the stack's other one
+        listed(("tms-1", ours), ("tms-2", {**ours, LOGICAL_KEY: "Db"})),  # the stack's other one
         {"Filters": [{"Name": "traffic-mirror-session-id", "Values": ["tms-1", "tms-2"]}]},
     )
     assert [s["TrafficMirrorSessionId"] for s in ec2.owned(OWNER)] == ["tms-1"]
@@ -265,7 +253,7 @@ def test_managed_keeps_only_this_providers_marker(
     monkeypatch.setenv("MANAGED_BY", "tmp")
     stub.add_response(
         "describe_traffic_mirror_sessions",
-        tagged(("tms-1", {MANAGED_BY_KEY: "tmp"}), ("tms-2", {MANAGED_BY_KEY: "other"})),
+        listed(("tms-1", {MANAGED_BY_KEY: "tmp"}), ("tms-2", {MANAGED_BY_KEY: "other"})),
         {"MaxResults": 1000},
     )
     assert [s["TrafficMirrorSessionId"] for s in ec2.managed()] == ["tms-1"]
