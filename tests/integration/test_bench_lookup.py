@@ -11,7 +11,7 @@ import pytest
 
 from local import bench_lookup
 from local.harness.ec2sim import EmbeddedEc2
-from traffic_mirror.aws import ec2 as gateway
+from traffic_mirror.aws import ec2 as ec2_layer
 from traffic_mirror.fleets import gateway as inventory
 
 BY_TAGS = "DescribeTags + by ID"
@@ -25,7 +25,7 @@ def small(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bench_lookup, "OTHERS_MANAGED_PERCENT", 50)
     monkeypatch.setattr(inventory, "PAGE", 20)  # read at each call, by the provider too
     monkeypatch.setattr(inventory, "VALUES_PER_FILTER", 15)
-    monkeypatch.setattr(gateway, "VALUES_PER_FILTER", 15)  # by_ids reads it there
+    monkeypatch.setattr(ec2_layer, "VALUES_PER_FILTER", 15)  # Ec2Gateway.by_ids reads it there
 
 
 def _rows(results: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -781,7 +781,7 @@ class FleetAndSingles(RuleBasedStateMachine):
         used = {s["SessionNumber"] for s in self.world.by_interface().get(eni, [])}
         lowest = min(set(range(1, MAX_SESSIONS + 2)) - used)
         # The lowest free number: every Delete before (a fleet's pass, a single's) answered
-        # only once reads no longer showed the session (sessions/resource.py, _until_gone).
+        # only once reads no longer showed the session (Ec2Gateway.delete_until_gone).
         body = self.make("Create", logical, spec.props(self.fx, eni))
         answer = self.send(body)
         if expected is None:

@@ -328,8 +328,11 @@ def test_a_delete_until_gone_makes_no_read_without_a_visibility_bound(
     client: EC2Client, stub: Stubber, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("VISIBLE_WITHIN_SECONDS", "0")  # the embedded EC2 without read lag
+    read: list[str] = []
+    monkeypatch.setattr(Ec2Gateway, "until_read", lambda self, ids, done, within: read.extend(ids))
     stub.add_response(*deleted("tms-0a"))
     assert Ec2Gateway(client).delete_until_gone("tms-0a") is True
+    assert read == []
 
 
 def test_a_delete_until_gone_whose_read_fails_still_deletes_and_logs_why(
@@ -340,3 +343,30 @@ def test_a_delete_until_gone_whose_read_fails_still_deletes_and_logs_why(
     assert Ec2Gateway(client).delete_until_gone("tms-0a") is True
     (logged,) = [r for r in caplog.records if r.getMessage() == "delete not shown yet"]
     assert "UnauthorizedOperation" in str(getattr(logged, "reason", ""))
+
+
+def test_a_delete_until_gone_of_a_session_already_gone_reads_nothing(
+    client: EC2Client, stub: Stubber, bound: list[float], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not this call's Delete: a Create that yielded deleted (and read back) its session
+    already, and its undo finds it gone."""
+    stub.add_client_error(
+        "delete_traffic_mirror_session", "InvalidTrafficMirrorSessionId.NotFound", "gone", 400
+    )
+    assert Ec2Gateway(client).delete_until_gone("tms-0a") is False
+    assert [r for r in caplog.records if r.getMessage() == "delete not shown yet"] == []
+
+
+def test_a_session_still_shown_after_the_bound_is_logged_and_the_delete_stands(
+    client: EC2Client,
+    stub: Stubber,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ticks = iter([0.0, 10.0])  # the deadline (0 + 5 s), then a clock past it
+    monkeypatch.setattr(consistency, "time", SimpleNamespace(monotonic=lambda: next(ticks)))
+    stub.add_response(*deleted("tms-0a"))
+    stub.add_response("describe_traffic_mirror_sessions", listed(("tms-0a", {})), BY_ID)
+    assert Ec2Gateway(client).delete_until_gone("tms-0a", within=5) is True
+    (logged,) = [r for r in caplog.records if r.getMessage() == "delete not shown yet"]
+    assert getattr(logged, "reason", "") == "a read still shows it after 5 s"

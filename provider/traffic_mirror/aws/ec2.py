@@ -334,15 +334,18 @@ class Ec2Gateway:
         )
         return left(shown)
 
-    def delete_until_gone(self, session_id: str) -> bool:
-        """:meth:`delete`, then the session read by ID until no read shows it, within
-        :func:`~traffic_mirror.aws.consistency.visible_within` (reads lag writes): the next
-        event on the interface, a fleet's pass or another resource's Create, then reads its
-        number free, not held by a session already deleted. No bound (0): no read. Best
-        effort: a read that fails, or a session still shown after the bound, is logged
-        (``delete not shown yet``); the Delete itself succeeded. False when already gone."""
+    def delete_until_gone(self, session_id: str, within: float | None = None) -> bool:
+        """:meth:`delete`, then the session read by ID until no read shows it, for at most
+        ``within`` seconds (:func:`~traffic_mirror.aws.consistency.visible_within` by default;
+        a fleet's pass passes what its budget allows). Reads lag writes: the next event on the
+        interface, a fleet's pass or another resource's Create, then reads its number free,
+        not held by a session already deleted. No read when the bound is 0 or the session was
+        already gone (not this call's Delete). Best effort: a read that fails, or a session
+        still shown after the bound, is logged (``delete not shown yet``); the Delete itself
+        succeeded. False when already gone."""
         deleted = self.delete(session_id)
-        if (within := visible_within()) <= 0:
+        within = visible_within() if within is None else within
+        if not deleted or within <= 0:
             return deleted
         try:
             shown = self.until_read([session_id], lambda _: False, within)

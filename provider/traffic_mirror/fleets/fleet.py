@@ -383,7 +383,15 @@ def _create_missing(
     for made, view, at in placed:
         try:
             now = Interface(view.name, after.get(view.name, []), started)
-            settle(ec2, made, view, created_at=at, one_per=fleet.owner, after=now)
+            settle(
+                ec2,
+                made,
+                view,
+                created_at=at,
+                one_per=fleet.owner,
+                after=now,
+                gone_within=min(visible_within(), budget() - RESERVE_S),
+            )
         except ProviderError as exc:
             if not _skippable(exc):
                 raise

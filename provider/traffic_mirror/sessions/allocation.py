@@ -187,7 +187,7 @@ def place(
         except ProviderError:
             # Made by this event, which answers FAILED: the rollback Delete names no session.
             with contextlib.suppress(ProviderError):
-                ec2.delete_until_gone(str(made["TrafficMirrorSessionId"]))
+                ec2.delete(str(made["TrafficMirrorSessionId"]))
             raise
     raise ProviderError(
         f"allocate a SessionNumber on {view.name}: other sessions kept taking the free numbers "
@@ -321,6 +321,7 @@ def settle(
     created_at: float | None = None,
     one_per: Owner | None = None,
     after: Interface | None = None,
+    gone_within: float | None = None,
 ) -> Session:
     """Make sure no other session on the interface shares ``made``'s number; see module doc.
 
@@ -328,7 +329,8 @@ def settle(
     returned; the caller has waited :func:`settle_wait` since the batch's last Create.
     ``one_per`` (a fleet): of sessions this owner's passes made on the interface at once, the
     lowest ID keeps it, the others are deleted (never the lowest: never none). ``after`` (a
-    batch): the interface as read after the wait (read by the page). Returns the session
+    batch): the interface as read after the wait (read by the page). ``gone_within``: how
+    long a session it deletes may be read until gone (a fleet's budget). Returns the session
     kept, as EC2 holds it.
     """
     mine = _id(made)
@@ -344,7 +346,7 @@ def settle(
         late = written - before.read_at + lag > wait
         twins = sorted(_id(s) for s in now.sessions if one_per is not None and one_per.owns(s))
         if twins and twins[0] != mine and now.get(twins[0]) is not None:
-            ec2.delete_until_gone(mine)  # a twin made by another pass of the owner keeps it
+            ec2.delete_until_gone(mine, gone_within)  # a twin of the same owner keeps it
             return now.get(twins[0]) or made
         # The owner's own twins are settled above, never ranked (``decide``).
         current = now.get(mine) or made
@@ -358,7 +360,7 @@ def settle(
         if isinstance(decision, Keep):
             return current
         if isinstance(decision, Yield):
-            ec2.delete_until_gone(mine)
+            ec2.delete_until_gone(mine, gone_within)
             raise now.taken(_number(current), now.get(decision.to) or current)
         _log.info(
             "moving an allocated session off a shared number",

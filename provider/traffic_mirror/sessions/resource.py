@@ -63,7 +63,7 @@ def _answer(session: Session, ec2: Ec2Gateway, created: bool = False) -> Outcome
     """The answer for a session; one this event created can be undone (deleted again)."""
     sid = session["TrafficMirrorSessionId"]
     data = attributes(session, ec2.region, ec2.partition)
-    return Outcome(sid, data, undo=(lambda: ec2.delete_until_gone(sid)) if created else None)
+    return Outcome(sid, data, undo=(lambda: ec2.delete(sid)) if created else None)
 
 
 def _create(
