@@ -22,7 +22,9 @@ if TYPE_CHECKING:
     from local.harness.ec2sim import EmbeddedEc2, Fixtures
 
 SESSION = "traffic-mirror-session"
-LAG = 0.4
+# Long enough that the calls between a write and the read that must not show it yet fit in
+# it on a loaded machine (0.4 s did not: three make reliability runs at once on 2 cores).
+LAG = 2.0
 
 
 def create(
