@@ -257,3 +257,19 @@ def test_a_removal_left_for_lack_of_time_marks_the_pass_unfinished(
     tally = sync(ec2, make(), generation="g", budget=lambda: RESERVE_S - 1)  # type: ignore[arg-type]
     assert ec2.deleted == []  # not started: too little time (this holds)
     assert tally.unfinished
+
+
+def test_what_settle_deletes_is_read_back_only_within_the_budget_above_the_reserve(
+    calls: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session settle deletes (a yield, a twin) is read until gone: never into the reserve."""
+    within: list[float] = []
+
+    def settle(ec2: Any, made: Any, view: Any, **kwargs: Any) -> Any:
+        within.append(kwargs["gone_within"])
+        return made
+
+    monkeypatch.setattr(fleet_module, "settle", settle)
+    sync(Gateway(["eni-b"], []), make(), generation="g", budget=lambda: RESERVE_S + 3)  # type: ignore[arg-type]
+    sync(Gateway(["eni-b"], []), make(), generation="g")  # type: ignore[arg-type]
+    assert within == [3.0, 5.0]  # what the budget leaves; else the visibility bound
